@@ -1,0 +1,1 @@
+"""Drivers: one module per driver, registered by name in `registry`."""

@@ -1,0 +1,236 @@
+"""The driver contract: a typed declaration and a small read() interface.
+
+A driver sees a sink (for edge events), nothing else: it never touches MQTT, the spool
+or timestamps. `read()` returns values by signal name, or raises DriverError; a failed
+read produces no sample, never a placeholder value. Hardware libraries are imported in
+`open()`, so every module loads on a machine without them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+
+class DriverError(RuntimeError):
+    """A read, write or open that failed; the message names device and port."""
+
+
+class DriverUnavailable(DriverError):
+    """The device cannot be reached now (unplugged, timeout); the agent backs off."""
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """A signal a driver produces."""
+
+    name: str
+    unit: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A parameter: set from config at start, readable and (if writable) settable remotely."""
+
+    name: str
+    type: type  # float, int, str or bool
+    default: Any
+    doc: str = ""
+    unit: str = ""
+    writable: bool = True
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def coerce(self, value: Any) -> Any:
+        """Return `value` converted to this parameter's type, or raise ValueError saying why."""
+        if self.type is bool:
+            if isinstance(value, bool):
+                out: Any = value
+            elif isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "on", "off"):
+                out = value.lower() in ("true", "1", "on")
+            else:
+                raise ValueError(f"{self.name} takes true or false, got {value!r}")
+        elif self.type in (int, float):
+            if isinstance(value, bool):
+                raise ValueError(f"{self.name} takes a number, got {value!r}")
+            try:
+                out = self.type(value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{self.name} takes a number, got {value!r}") from exc
+            if self.type is int and isinstance(value, float) and value != int(value):
+                raise ValueError(f"{self.name} takes a whole number, got {value!r}")
+            if out != out or out in (float("inf"), float("-inf")):
+                raise ValueError(f"{self.name} takes a finite number, got {value!r}")
+            if self.min is not None and out < self.min:
+                raise ValueError(f"{self.name} must be at least {self.min}, got {out}")
+            if self.max is not None and out > self.max:
+                raise ValueError(f"{self.name} must be at most {self.max}, got {out}")
+        elif self.type is str:
+            if not isinstance(value, str):
+                raise ValueError(f"{self.name} takes text, got {value!r}")
+            out = value
+        else:
+            raise ValueError(f"{self.name}: unsupported parameter type {self.type!r}")
+        if self.choices is not None and out not in self.choices:
+            raise ValueError(f"{self.name} must be one of {list(self.choices)}, got {out!r}")
+        return out
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One argument of a callable function."""
+
+    name: str
+    type: type
+    default: Any = None
+    required: bool = True
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function callable remotely; the driver implements it as method `fn_<name>`."""
+
+    name: str
+    args: tuple[ArgSpec, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """Everything the agent, the hub and the UIs need to know about a driver."""
+
+    name: str
+    description: str
+    signals: tuple[SignalSpec, ...] = ()
+    params: tuple[ParamSpec, ...] = ()
+    functions: tuple[FunctionSpec, ...] = ()
+    bus: str = "none"  # none | i2c | gpio | serial | modbus-rtu | modbus-tcp | http
+    default_samplerate: float = 1.0
+    max_samplerate: float = 100.0
+    extra_config: tuple[str, ...] = field(default=())  # extra per-device keys (e.g. "registers")
+    sample_config: str = ""  # a TOML [devices.X] block, documented and loaded by a test
+
+    def param(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def function(self, name: str) -> FunctionSpec:
+        for f in self.functions:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+class EventSink(Protocol):
+    """Where a driver reports an edge event (e.g. a value out of range)."""
+
+    def __call__(
+        self, text: str, *, signal: str = "", priority: int = 0, value: Any = None
+    ) -> None: ...
+
+
+def _no_events(text: str, *, signal: str = "", priority: int = 0, value: Any = None) -> None:
+    return None
+
+
+class Driver(ABC):
+    """Base class of all drivers. Construction does no I/O; open() does."""
+
+    spec: ClassVar[DriverSpec]
+
+    def __init__(
+        self,
+        *,
+        device: str,
+        params: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        events: EventSink = _no_events,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
+        self.device = device
+        self.events = events
+        self.clock = clock or time.monotonic
+        self.extra: dict[str, Any] = dict(extra or {})
+        self.params: dict[str, Any] = {p.name: p.default for p in self.spec.params}
+        for name, value in (params or {}).items():
+            try:
+                spec = self.spec.param(name)
+            except KeyError:
+                raise DriverError(
+                    f"{device}: driver {self.spec.name!r} has no parameter {name!r}"
+                ) from None
+            self.params[name] = spec.coerce(value)
+
+    def signals(self) -> tuple[SignalSpec, ...]:
+        """The signals this instance produces (override when they come from config)."""
+        return self.spec.signals
+
+    def open(self) -> None:  # noqa: B027 - optional hook
+        """Open the hardware (import its library here)."""
+
+    @abstractmethod
+    def read(self) -> Mapping[str, float]:
+        """Read once; return {signal name: value}. Raise DriverError on failure."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the hardware."""
+
+    def set_param(self, name: str, value: Any) -> Any:
+        """Set a declared writable parameter; returns the coerced value."""
+        try:
+            spec = self.spec.param(name)
+        except KeyError:
+            raise DriverError(f"{self.device}: no parameter {name!r}") from None
+        if not spec.writable:
+            raise DriverError(f"{self.device}: parameter {name!r} is read-only")
+        coerced = spec.coerce(value)
+        self.apply_param(name, coerced)
+        self.params[name] = coerced
+        return coerced
+
+    def apply_param(self, name: str, value: Any) -> None:  # noqa: B027 - optional hook
+        """Push a changed parameter to the hardware (override where needed)."""
+
+    def call(self, name: str, args: Any) -> Any:
+        """Call a declared function with a list or dict of arguments, checked against its spec."""
+        try:
+            fspec = self.spec.function(name)
+        except KeyError:
+            raise DriverError(f"{self.device}: no function {name!r}") from None
+        if args is None:
+            args = []
+        if isinstance(args, Mapping):
+            given = dict(args)
+        elif isinstance(args, list | tuple):
+            if len(args) > len(fspec.args):
+                raise DriverError(
+                    f"{self.device}.{name} takes {len(fspec.args)} arguments, got {len(args)}"
+                )
+            given = {a.name: v for a, v in zip(fspec.args, args, strict=False)}
+        else:
+            given = {fspec.args[0].name: args} if fspec.args else {}
+        unknown = set(given) - {a.name for a in fspec.args}
+        if unknown:
+            raise DriverError(f"{self.device}.{name}: unknown arguments {sorted(unknown)}")
+        kwargs = {}
+        for a in fspec.args:
+            if a.name in given:
+                checker = ParamSpec(a.name, a.type, a.default)
+                try:
+                    kwargs[a.name] = checker.coerce(given[a.name])
+                except ValueError as exc:
+                    raise DriverError(f"{self.device}.{name}: {exc}") from exc
+            elif a.required:
+                raise DriverError(f"{self.device}.{name}: missing argument {a.name!r}")
+            else:
+                kwargs[a.name] = a.default
+        return getattr(self, f"fn_{name}")(**kwargs)

@@ -1,0 +1,176 @@
+"""The MQTT wire format shared by agents and the hub: topics and the data batch.
+
+DESIGN.md fixes the shapes; this module is the one place that encodes and checks them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+WIRE_VERSION = 1
+DEFAULT_PREFIX = "opencontrol"
+# A batch larger than this is refused by the hub (the agent never builds one this big).
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+
+class WireError(ValueError):
+    """A payload that does not follow the wire format; the message says why."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under one prefix (DESIGN.md, "MQTT topics")."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def data(self, agent: str) -> str:
+        return f"{self.prefix}/{agent}/data"
+
+    def event(self, agent: str) -> str:
+        return f"{self.prefix}/{agent}/event"
+
+    def status(self, agent: str) -> str:
+        return f"{self.prefix}/{agent}/status"
+
+    def cmd(self, agent: str) -> str:
+        return f"{self.prefix}/{agent}/cmd"
+
+    def cmd_result(self, agent: str) -> str:
+        return f"{self.prefix}/{agent}/cmd/result"
+
+    def ack(self, agent: str) -> str:
+        return f"{self.prefix}/{agent}/ack"
+
+    @property
+    def hub_state(self) -> str:
+        return f"{self.prefix}/hub/state"
+
+    def split(self, topic: str) -> tuple[str, str] | None:
+        """Return (agent, kind) for a topic under this prefix, kind like 'data' or 'cmd/result'."""
+        head = self.prefix + "/"
+        if not topic.startswith(head):
+            return None
+        agent, _, kind = topic[len(head) :].partition("/")
+        if not agent or not kind:
+            return None
+        return agent, kind
+
+
+@dataclass
+class Series:
+    """Samples of one signal in one batch: parallel lists of times (epoch s) and values."""
+
+    device: str
+    signal: str
+    unit: str
+    t: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.device}.{self.signal}"
+
+
+@dataclass
+class Batch:
+    """One data message: an agent's samples with a sequence number that only grows."""
+
+    agent: str
+    seq: int
+    signals: list[Series]
+    clock_synced: bool = True
+
+    @property
+    def sample_count(self) -> int:
+        return sum(len(s.t) for s in self.signals)
+
+    def encode(self) -> bytes:
+        """Serialise to the JSON payload of `<p>/<agent>/data`."""
+        body = {
+            "v": WIRE_VERSION,
+            "agent": self.agent,
+            "seq": self.seq,
+            "clock_synced": self.clock_synced,
+            "signals": [
+                {"device": s.device, "signal": s.signal, "unit": s.unit, "t": s.t, "y": s.y}
+                for s in self.signals
+            ],
+        }
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise WireError(f"{what} must be a non-empty string of at most 200 characters")
+    if "/" in value or "+" in value or "#" in value:
+        raise WireError(f"{what} {value!r} contains a character reserved by MQTT")
+    return value
+
+
+def _numbers(values: Any, what: str) -> list[float]:
+    if not isinstance(values, list):
+        raise WireError(f"{what} must be a list of numbers")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise WireError(f"{what} holds a non-number: {v!r}")
+        f = float(v)
+        if not math.isfinite(f):
+            raise WireError(f"{what} holds a non-finite number: {v!r}")
+        out.append(f)
+    return out
+
+
+def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
+    """Parse and check a data payload; raise WireError with the reason when it is bad."""
+    if len(payload) > MAX_BATCH_BYTES:
+        raise WireError(f"batch of {len(payload)} bytes exceeds the limit of {MAX_BATCH_BYTES}")
+    try:
+        body = json.loads(payload, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError(f"not JSON: {exc}") from exc
+    except ValueError as exc:
+        raise WireError(str(exc)) from exc
+    if not isinstance(body, dict):
+        raise WireError(f"batch must be a JSON object, got {type(body).__name__}")
+    if body.get("v") != WIRE_VERSION:
+        raise WireError(f"unsupported wire version {body.get('v')!r} (expected {WIRE_VERSION})")
+    agent = _name(body.get("agent"), "agent")
+    if expected_agent is not None and agent != expected_agent:
+        raise WireError(f"agent {agent!r} does not match the topic's agent {expected_agent!r}")
+    seq = body.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise WireError(f"seq must be a non-negative integer, got {seq!r}")
+    raw_signals = body.get("signals")
+    if not isinstance(raw_signals, list):
+        raise WireError("signals must be a list")
+    series = []
+    for i, raw in enumerate(raw_signals):
+        if not isinstance(raw, dict):
+            raise WireError(f"signals[{i}] must be an object")
+        device = _name(raw.get("device"), f"signals[{i}].device")
+        signal = _name(raw.get("signal"), f"signals[{i}].signal")
+        unit = raw.get("unit", "")
+        if not isinstance(unit, str):
+            raise WireError(f"signals[{i}].unit must be a string")
+        t = _numbers(raw.get("t"), f"signals[{i}].t")
+        y = _numbers(raw.get("y"), f"signals[{i}].y")
+        if len(t) != len(y):
+            raise WireError(f"signals[{i}]: t has {len(t)} values but y has {len(y)}")
+        series.append(Series(device, signal, unit, t, y))
+    synced = body.get("clock_synced", True)
+    if not isinstance(synced, bool):
+        raise WireError("clock_synced must be a boolean")
+    return Batch(agent=agent, seq=seq, signals=series, clock_synced=synced)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact JSON for the small control messages (status, cmd, ack, event)."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()

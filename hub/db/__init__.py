@@ -1,0 +1,1 @@
+"""Storage adapters: SQLite (embedded default) and PostgreSQL/TimescaleDB."""
