@@ -50,7 +50,14 @@ class ParamSpec:
         if self.type is bool:
             if isinstance(value, bool):
                 out: Any = value
-            elif isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "on", "off"):
+            elif isinstance(value, str) and value.lower() in (
+                "true",
+                "false",
+                "1",
+                "0",
+                "on",
+                "off",
+            ):
                 out = value.lower() in ("true", "1", "on")
             else:
                 raise ValueError(f"{self.name} takes true or false, got {value!r}")
