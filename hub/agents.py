@@ -1,0 +1,109 @@
+"""What the hub knows about each agent: its retained status (birth) message.
+
+Core without I/O: ingest feeds status payloads in; adapters read and listen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentInfo:
+    """One agent as last announced."""
+
+    agent: str
+    online: bool = False
+    version: str = ""
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spool: dict[str, Any] = field(default_factory=dict)
+    clock_synced: bool = True
+    last_status: float = 0.0
+    last_data: float = 0.0
+    conflicts: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class AgentDirectory:
+    """Agents by id, device ownership, and change listeners (called with the agent id)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._agents: dict[str, AgentInfo] = {}
+        self._owner: dict[str, str] = {}
+        self.clock = clock
+        self.on_change: list[Callable[[str], None]] = []
+
+    def all(self) -> dict[str, AgentInfo]:
+        return dict(self._agents)
+
+    def get(self, agent: str) -> AgentInfo | None:
+        return self._agents.get(agent)
+
+    def online_count(self) -> int:
+        return sum(1 for a in self._agents.values() if a.online)
+
+    def device_owner(self, device: str) -> str | None:
+        """The agent that owns a device name, or None."""
+        return self._owner.get(device)
+
+    def device(self, device: str) -> dict[str, Any] | None:
+        """The device's announced description (driver, params, functions, status)."""
+        owner = self._owner.get(device)
+        if owner is None:
+            return None
+        return self._agents[owner].devices.get(device)
+
+    def claim(self, agent: str, device: str) -> bool:
+        """Record `agent` as owner of `device`; False if another agent owns it already."""
+        owner = self._owner.get(device)
+        if owner is None:
+            self._owner[device] = agent
+            return True
+        return owner == agent
+
+    def update_status(self, agent: str, payload: dict[str, Any]) -> None:
+        """Apply a status message; refuses devices another agent owns (recorded in conflicts)."""
+        info = self._agents.setdefault(agent, AgentInfo(agent=agent))
+        info.raw = payload
+        info.online = payload.get("state") == "online"
+        info.version = str(payload.get("version", info.version))
+        info.clock_synced = bool(payload.get("clock_synced", True))
+        info.last_status = self.clock()
+        if isinstance(payload.get("spool"), dict):
+            info.spool = payload["spool"]
+        devices = payload.get("devices")
+        if isinstance(devices, dict):
+            info.devices, info.conflicts = {}, []
+            for name, desc in devices.items():
+                if not isinstance(desc, dict):
+                    continue
+                if self.claim(agent, name):
+                    info.devices[name] = desc
+                else:
+                    msg = f"device {name!r} is owned by agent {self._owner[name]!r}"
+                    info.conflicts.append(msg)
+                    log.error("agent %s: %s; its data for that device is refused", agent, msg)
+        self._changed(agent)
+
+    def mark_offline(self, agent: str) -> None:
+        info = self._agents.get(agent)
+        if info is not None and info.online:
+            info.online = False
+            self._changed(agent)
+
+    def saw_data(self, agent: str) -> None:
+        info = self._agents.setdefault(agent, AgentInfo(agent=agent))
+        info.last_data = self.clock()
+
+    def _changed(self, agent: str) -> None:
+        for listener in list(self.on_change):
+            try:
+                listener(agent)
+            except Exception:
+                log.exception("agent change listener failed")

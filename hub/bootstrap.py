@@ -1,0 +1,81 @@
+"""The one place that builds a running hub from its config and wires the adapters."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .app import Hub
+from .broker import EmbeddedBroker
+from .db.base import Store
+from .ingest import MqttIngest
+
+log = logging.getLogger(__name__)
+
+
+def make_store(config: dict[str, Any]) -> Store:
+    """The store the config asks for (no I/O yet)."""
+    store_cfg = config["store"]
+    if store_cfg["kind"] == "postgres":
+        from .db.postgres import PostgresStore
+
+        return PostgresStore(
+            dsn=store_cfg["dsn"],
+            retention_days=store_cfg["retention_days"],
+            compress_after_days=store_cfg["compress_after_days"],
+        )
+    from .db.sqlite import SQLiteStore
+
+    return SQLiteStore(path=store_cfg["path"])
+
+
+def broker_address(config: dict[str, Any]) -> tuple[str, int, bool]:
+    """(host, port, embedded?) of the MQTT broker the hub uses."""
+    mqtt = config["mqtt"]
+    if mqtt["host"]:
+        return mqtt["host"], mqtt["port"], False
+    return "127.0.0.1", mqtt["port"], True
+
+
+@contextlib.asynccontextmanager
+async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
+    """Start every part of the hub; on exit stop them in reverse order, losing nothing."""
+    hub = Hub(config=config, store=make_store(config))
+    async with contextlib.AsyncExitStack() as stack:
+        host, port, embedded = broker_address(config)
+        if embedded:
+            broker = EmbeddedBroker(host=host, port=port)
+            await broker.start()
+            stack.push_async_callback(broker.stop)
+        await hub.start()
+        stack.push_async_callback(hub.stop)
+        _attach_engine(hub, config)
+        ingest = MqttIngest(hub=hub, host=host, port=port)
+        await ingest.start()
+        stack.push_async_callback(ingest.stop)
+        hub.ingest = ingest  # type: ignore[attr-defined]
+        if config["websocket"]["enabled"]:
+            from .ws.server import serve
+
+            server = await serve(hub, config["websocket"])
+            stack.push_async_callback(server.close)
+            hub.ws_server = server  # type: ignore[attr-defined]
+        if config["telegram"]["enabled"]:
+            from .bot.app import TelegramBot
+
+            bot = TelegramBot(hub=hub, config=config["telegram"])
+            await bot.start()
+            stack.push_async_callback(bot.stop)
+            hub.bot = bot  # type: ignore[attr-defined]
+        yield hub
+
+
+def _attach_engine(hub: Hub, config: dict[str, Any]) -> None:
+    """Wire the automation engine to the live store, when it is installed."""
+    try:
+        from .engine.wiring import attach_engine
+    except ModuleNotFoundError:
+        return
+    hub.engine = attach_engine(hub, config["engine"])

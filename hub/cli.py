@@ -1,0 +1,107 @@
+"""The `opencontrol` command: hub, agent, demo, db, ws."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from edge_agent.config_schema import ConfigError
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    # The HTTP client logs request URLs, which contain the Telegram token, at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def _until_signal() -> None:
+    """Wait for SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _run_hub(config: dict[str, Any]) -> None:
+    from .bootstrap import running_hub
+
+    async with running_hub(config):
+        await _until_signal()
+        logging.getLogger("hub").info("stopping: draining the writer, then disconnecting")
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    """Run the hub until SIGTERM/SIGINT."""
+    from .config import load_hub_config
+
+    try:
+        config = load_hub_config(args.config)
+    except ConfigError as exc:
+        print(f"opencontrol hub: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{args.config}: OK")
+        return 0
+    _setup_logging(config["hub"]["log_level"])
+    asyncio.run(_run_hub(config))
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Run an edge agent (same as `python -m edge_agent`)."""
+    from edge_agent.__main__ import main as agent_main
+
+    return agent_main(args.rest)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the hub with its embedded broker and SQLite, plus one simulated agent."""
+    from .demo import run_demo
+
+    return run_demo(data_dir=args.data_dir, ws_port=args.ws_port, mqtt_port=args.mqtt_port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `opencontrol`."""
+    parser = argparse.ArgumentParser(prog="opencontrol", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("hub", help="run the hub")
+    p.add_argument("-c", "--config", help="hub TOML config (default: built-in defaults)")
+    p.add_argument("--check", action="store_true", help="validate the config and exit")
+    p.set_defaults(func=cmd_hub)
+
+    p = sub.add_parser("agent", help="run an edge agent (options as python -m edge_agent)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_agent)
+
+    p = sub.add_parser("demo", help="hub + embedded broker + SQLite + a simulated agent")
+    p.add_argument("--data-dir", default=None, help="default: ./data/demo")
+    p.add_argument("--ws-port", type=int, default=5050)
+    p.add_argument("--mqtt-port", type=int, default=1883, help="taken? a free one is used")
+    p.set_defaults(func=cmd_demo)
+
+    for module in ("hub.db.cli", "hub.ws.cli"):
+        with contextlib.suppress(ModuleNotFoundError):
+            __import__(module, fromlist=["add_commands"]).add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `opencontrol` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

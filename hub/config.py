@@ -1,0 +1,142 @@
+"""The hub's TOML config: declared as data, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from edge_agent.config_schema import (
+    ConfigError,
+    Field,
+    Section,
+    load_toml,
+    non_negative,
+    port,
+    positive,
+    validate,
+)
+from edge_agent.wire import DEFAULT_PREFIX
+
+
+def default_data_dir() -> str:
+    """~/.local/share/opencontrol (or $XDG_DATA_HOME/opencontrol)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "opencontrol")
+
+
+HUB = Section(
+    fields={
+        "id": Field(str, "opencontrol-hub", "MQTT client id; also the persistent session name"),
+        "data_dir": Field(str, "", "where the SQLite store and state live (default: XDG data)"),
+        "config_dir": Field(str, "", "operator files: scripts, Telegram actions (default: data)"),
+        "record_length": Field(int, 500_000, "live ring buffer length per signal", positive),
+        "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
+        "recent_events": Field(int, 1000, "events kept in memory", positive),
+    }
+)
+
+MQTT = Section(
+    fields={
+        "embedded": Field(bool, True, "start the built-in broker (ignored when host is set)"),
+        "host": Field(str, "", "external broker host; empty = embedded broker"),
+        "port": Field(int, 1883, check=port),
+        "prefix": Field(str, DEFAULT_PREFIX),
+        "username": Field(str, ""),
+        "password": Field(str, ""),
+        "tls_ca": Field(str, "", "CA file: connect with TLS when set"),
+        "shared_group": Field(str, "", "MQTT shared subscription group for several hub processes"),
+        "keepalive": Field(int, 30, check=positive),
+    }
+)
+
+STORE = Section(
+    fields={
+        "kind": Field(str, "sqlite", choices=("sqlite", "postgres")),
+        "path": Field(str, "", "SQLite file (default: <data_dir>/opencontrol.sqlite)"),
+        "dsn": Field(str, "", "PostgreSQL connection string (kind = postgres)"),
+        "queue_batches": Field(int, 1000, "writer queue length", positive),
+        "retention_days": Field(
+            int, 0, "drop raw samples older than this (0 = keep)", non_negative
+        ),
+        "compress_after_days": Field(int, 7, "TimescaleDB compression age", positive),
+    }
+)
+
+WEBSOCKET = Section(
+    fields={
+        "enabled": Field(bool, True),
+        "host": Field(str, "0.0.0.0"),
+        "port": Field(int, 5050, check=port),
+        "password": Field(str, "", "RTOC password mode (empty = off)"),
+        "tls_cert": Field(str, ""),
+        "tls_key": Field(str, ""),
+        "host_whitelist": Field(list, [], "peers trusted without password (opt-in)"),
+        "allowed_origins": Field(list, [], "browser Origins allowed besides the hub's own"),
+        "max_frame_bytes": Field(int, 1_048_576, check=positive),
+        "max_requests_per_second": Field(float, 50.0, check=positive),
+        "max_signals_per_client": Field(int, 100, check=positive),
+        "send_queue_frames": Field(int, 1000, check=positive),
+        "push_interval": Field(float, 0.1, "coalesce signal pushes (s)", non_negative),
+        "anonymous_read": Field(bool, False, "dashboard readable without login"),
+        "require_login": Field(bool, False, "refuse requests before a user login"),
+    }
+)
+
+TELEGRAM = Section(
+    fields={
+        "enabled": Field(bool, False),
+        "token": Field(str, ""),
+        "token_env": Field(str, "OPENCONTROL_TELEGRAM_TOKEN"),
+        "default_permission": Field(
+            str, "blocked", choices=("blocked", "custom", "read", "write", "admin")
+        ),
+        "default_eventlevel": Field(int, 0, choices=(0, 1, 2, 3)),
+        "inline_menu": Field(bool, False),
+        "only_admin": Field(bool, False),
+        "base_url": Field(str, "", "Bot API base URL (tests use a loopback stand-in)"),
+        "actions_dir": Field(str, ""),
+    }
+)
+
+ENGINE = Section(
+    fields={
+        "events_active": Field(bool, True),
+        "actions_active": Field(bool, True),
+    }
+)
+
+SCHEMA = Section(
+    fields={
+        "hub": HUB,
+        "mqtt": MQTT,
+        "store": STORE,
+        "websocket": WEBSOCKET,
+        "telegram": TELEGRAM,
+        "engine": ENGINE,
+    }
+)
+
+
+def finish(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Fill derived defaults (paths) after validation."""
+    hub = cfg["hub"]
+    hub["data_dir"] = str(Path(hub["data_dir"] or default_data_dir()).expanduser())
+    hub["config_dir"] = str(Path(hub["config_dir"] or hub["data_dir"]).expanduser())
+    if cfg["store"]["kind"] == "sqlite" and not cfg["store"]["path"]:
+        cfg["store"]["path"] = str(Path(hub["data_dir"]) / "opencontrol.sqlite")
+    if cfg["store"]["kind"] == "postgres" and not cfg["store"]["dsn"]:
+        raise ConfigError("store: 'store.dsn' is required when store.kind = 'postgres'")
+    return cfg
+
+
+def load_hub_config(path: str | Path | None) -> dict[str, Any]:
+    """Read and validate a hub TOML file (None: all defaults)."""
+    if path is None:
+        return finish(validate({}, SCHEMA, source="defaults"))
+    return finish(load_toml(path, SCHEMA))
+
+
+def hub_config(data: dict[str, Any], *, source: str = "config") -> dict[str, Any]:
+    """Validate a config given as a dict (the demo and the tests build them in code)."""
+    return finish(validate(data, SCHEMA, source=source))

@@ -1,0 +1,268 @@
+"""The embedded store: one SQLite file in WAL mode, mirroring the PostgreSQL schema.
+
+One connection per thread that uses it (the writer thread writes; readers open their own).
+Writes go per batch with executemany in one transaction with the ledger row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_agent.wire import Batch
+
+from .base import EventRecord, History, SignalRow, Store, StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS signals (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    name TEXT NOT NULL,
+    unit TEXT NOT NULL DEFAULT '',
+    agent TEXT,
+    first_seen REAL NOT NULL,
+    UNIQUE (device, name)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    time REAL NOT NULL,
+    signal_id INTEGER NOT NULL,
+    value REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_signal_time ON samples (signal_id, time);
+CREATE TABLE IF NOT EXISTS ingest_batches (
+    agent TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    PRIMARY KEY (agent, seq)
+);
+CREATE TABLE IF NOT EXISTS events (
+    time REAL NOT NULL,
+    device TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    text TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    value TEXT
+);
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE TABLE IF NOT EXISTS rejected_messages (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+class SQLiteStore(Store):
+    """Store in one SQLite file; safe to use from several threads (a connection each)."""
+
+    def __init__(self, *, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._signal_ids: dict[tuple[str, str], int] = {}
+        self._ids_lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def open(self) -> None:
+        """Create the file and schema if missing."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn().executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable SQLite store: {exc}") from exc
+        with self._ids_lock:
+            for sid, device, name in self._conn().execute("SELECT id, device, name FROM signals"):
+                self._signal_ids[(device, name)] = sid
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _signal_id(
+        self, conn: sqlite3.Connection, device: str, name: str, unit: str, agent: str
+    ) -> int:
+        sid = self._signal_ids.get((device, name))
+        if sid is not None:
+            return sid
+        conn.execute(
+            "INSERT OR IGNORE INTO signals (device, name, unit, agent, first_seen) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (device, name, unit, agent, time.time()),
+        )
+        sid = conn.execute(
+            "SELECT id FROM signals WHERE device = ? AND name = ?", (device, name)
+        ).fetchone()[0]
+        return sid
+
+    def write_batch(self, batch: Batch, received_at: float) -> bool:
+        """Store samples and the ledger row in one transaction; False for a duplicate."""
+        conn = self._conn()
+        new_ids: dict[tuple[str, str], int] = {}
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO ingest_batches (agent, seq, received_at, samples) "
+                    "VALUES (?, ?, ?, ?)",
+                    (batch.agent, batch.seq, received_at, batch.sample_count),
+                )
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                return False
+            for s in batch.signals:
+                sid = self._signal_id(conn, s.device, s.signal, s.unit, batch.agent)
+                new_ids[(s.device, s.signal)] = sid
+                conn.executemany(
+                    "INSERT INTO samples (time, signal_id, value) VALUES (?, ?, ?)",
+                    zip(s.t, [sid] * len(s.t), s.y, strict=True),
+                )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"SQLite write failed: {exc}") from exc
+        with self._ids_lock:
+            self._signal_ids.update(new_ids)
+        return True
+
+    def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
+        self._conn().execute(
+            "INSERT INTO rejected_messages (received_at, topic, payload, reason) VALUES (?,?,?,?)",
+            (received_at, topic, payload, reason),
+        )
+
+    def write_events(self, events: list[EventRecord]) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO events (time, device, signal, text, priority, event_id, value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.time, e.device, e.signal, e.text, e.priority, e.event_id, json.dumps(e.value))
+                for e in events
+            ],
+        )
+        conn.execute("COMMIT")
+
+    def events(
+        self, *, since: float | None = None, until: float | None = None, limit: int = 1000
+    ) -> list[EventRecord]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT time, device, signal, text, priority, event_id, value FROM events "
+                "WHERE time >= ? AND time <= ? ORDER BY time DESC LIMIT ?",
+                (
+                    since if since is not None else -1e300,
+                    until if until is not None else 1e300,
+                    limit,
+                ),
+            )
+            .fetchall()
+        )
+        return [
+            EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else None)
+            for r in reversed(rows)
+        ]
+
+    def signals(self) -> list[SignalRow]:
+        rows = self._conn().execute(
+            "SELECT id, device, name, unit, agent, first_seen FROM signals ORDER BY id"
+        )
+        return [SignalRow(*r) for r in rows]
+
+    def history(
+        self, device: str, name: str, xmin: float | None, xmax: float | None, max_n: int | None
+    ) -> History:
+        conn = self._conn()
+        row = conn.execute(
+            "SELECT id FROM signals WHERE device = ? AND name = ?", (device, name)
+        ).fetchone()
+        if row is None:
+            return History(np.empty(0), np.empty(0), "raw")
+        sid = row[0]
+        lo = xmin if xmin is not None else -1e300
+        hi = xmax if xmax is not None else 1e300
+        count, tmin, tmax = conn.execute(
+            "SELECT count(*), min(time), max(time) FROM samples "
+            "WHERE signal_id = ? AND time >= ? AND time <= ?",
+            (sid, lo, hi),
+        ).fetchone()
+        if not max_n or count <= max_n:
+            rows = conn.execute(
+                "SELECT time, value FROM samples WHERE signal_id = ? AND time >= ? AND time <= ? "
+                "ORDER BY time",
+                (sid, lo, hi),
+            ).fetchall()
+            arr = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+            return History(arr[:, 0], arr[:, 1], "raw")
+        buckets = max(1, max_n // 2)
+        width = (tmax - tmin) / buckets or 1.0
+        # SQLite returns the row of the min()/max() for bare columns: a peak keeps its time.
+        points: list[tuple[float, float]] = []
+        for agg in ("min", "max"):
+            points += conn.execute(
+                f"SELECT time, {agg}(value) FROM samples "
+                "WHERE signal_id = ? AND time >= ? AND time <= ? "
+                "GROUP BY min(CAST((time - ?) / ? AS INTEGER), ?)",
+                (sid, lo, hi, tmin, width, buckets - 1),
+            ).fetchall()
+        arr = np.asarray(sorted(set(points)), dtype=np.float64).reshape(-1, 2)
+        return History(arr[:, 0], arr[:, 1], "raw")
+
+    def sample_count(self) -> int:
+        return self._conn().execute("SELECT count(*) FROM samples").fetchone()[0]
+
+    def rejected_count(self) -> int:
+        return self._conn().execute("SELECT count(*) FROM rejected_messages").fetchone()[0]
+
+    def rejected(self, limit: int = 100) -> list[tuple[float, str, bytes, str]]:
+        """The newest refused messages: (received_at, topic, payload, reason)."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT received_at, topic, payload, reason FROM rejected_messages "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+
+    def get_doc(self, key: str) -> Any | None:
+        row = self._conn().execute("SELECT value FROM documents WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put_doc(self, key: str, value: Any) -> None:
+        self._conn().execute(
+            "INSERT INTO documents (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (key, json.dumps(value), time.time()),
+        )

@@ -1,0 +1,158 @@
+"""`opencontrol demo`: the whole system on one machine with embedded defaults.
+
+A hub with its embedded MQTT broker, SQLite store and websocket server, and one agent
+(a real `python -m edge_agent` process) with the simulated `generator` and `system`
+drivers. Prints where things are and a live status line; Ctrl-C stops cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import hub_config
+
+AGENT_TOML = """\
+# Written by `opencontrol demo`. An agent with two simulated drivers.
+[agent]
+id = "demo-agent"
+spool_path = "{spool}"
+
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+prefix = "opencontrol"
+
+[devices.Generator]
+driver = "generator"
+samplerate = 10
+
+[devices.System]
+driver = "system"
+samplerate = 1
+"""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_demo(*, data_dir: str | None, ws_port: int, mqtt_port: int) -> int:
+    """Run the demo until Ctrl-C; returns the exit code."""
+    root = Path(data_dir or Path.cwd() / "data" / "demo").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    if not _port_free(mqtt_port):
+        mqtt_port = _free_port()
+    if not _port_free(ws_port):
+        print(
+            f"opencontrol demo: port {ws_port} is in use (another hub?); "
+            f"choose another with --ws-port",
+            file=sys.stderr,
+        )
+        return 2
+    config = hub_config(
+        {
+            "hub": {"data_dir": str(root), "log_level": "warning"},
+            "mqtt": {"port": mqtt_port},
+            "websocket": {"port": ws_port, "host": "127.0.0.1"},
+        },
+        source="demo",
+    )
+    agent_cfg = root / "agent.toml"
+    agent_cfg.write_text(AGENT_TOML.format(spool=root / "agent-spool.sqlite", port=mqtt_port))
+    from .cli import _setup_logging
+
+    _setup_logging("warning")
+    try:
+        asyncio.run(_demo(config, agent_cfg, root))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _demo(config: dict[str, Any], agent_cfg: Path, root: Path) -> None:
+    from .bootstrap import running_hub
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_hub(config) as hub:
+        stored_before = await hub.run_store(hub.store.sample_count)
+        ws = config["websocket"]
+        print("OpenControl demo")
+        print(f"  MQTT broker (embedded): mqtt://127.0.0.1:{config['mqtt']['port']}")
+        print(f"  websocket (RTOC API):   ws://{ws['host']}:{ws['port']}")
+        print(f"  dashboard:              http://{ws['host']}:{ws['port']}/")
+        print(f"  data directory:         {root}")
+        print(f"  SQLite store:           {config['store']['path']}")
+        print(f"  agent config:           {agent_cfg}")
+        print("  Ctrl-C stops everything cleanly.\n")
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent", "-c", str(agent_cfg)],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the agent in order
+        )
+        try:
+            await _status_loop(hub, stop, stored_before, agent)
+        finally:
+            print("\nstopping the agent (its unsent batches stay in its spool) ...")
+            with contextlib.suppress(ProcessLookupError):
+                agent.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(agent.wait, 15)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+            print("stopping the hub (draining the writer) ...")
+    total = await asyncio.to_thread(_count, config)
+    print(f"stopped. {total} samples stored in {config['store']['path']}")
+
+
+def _count(config: dict[str, Any]) -> int:
+    from .db.sqlite import SQLiteStore
+
+    store = SQLiteStore(path=config["store"]["path"])
+    try:
+        store.open()
+        return store.sample_count()
+    finally:
+        store.close()
+
+
+async def _status_loop(hub: Any, stop: asyncio.Event, stored_before: int, agent: Any) -> None:
+    last_samples, last_t = hub.stats["samples"], time.monotonic()
+    tty = os.isatty(1)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+        now = time.monotonic()
+        st = hub.status()
+        rate = (st["samples"] - last_samples) / max(now - last_t, 1e-6)
+        last_samples, last_t = st["samples"], now
+        line = (
+            f"agents online {st['agents_online']} | signals {st['signals']} | "
+            f"{rate:7.1f} samples/s | stored {stored_before + st['samples']} | "
+            f"rejected {st['rejected']} | store {'ok' if st['store_ok'] else 'DOWN'}"
+        )
+        if agent.poll() is not None:
+            line += f" | agent exited ({agent.returncode})"
+        print(("\r" + line + "   ") if tty else line, end="" if tty else "\n", flush=True)
