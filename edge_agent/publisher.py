@@ -1,0 +1,313 @@
+"""Sends spooled batches over MQTT (paho-mqtt 2.x, QoS 1) until the hub acknowledges them.
+
+A batch leaves the spool only when the hub's `<p>/<agent>/ack` lists its seq. At most
+`max_inflight` batches are unacknowledged at a time; they are sent again after
+`ack_timeout`, after a reconnect and when the hub comes back online. While the hub's
+retained state says `offline`, nothing is sent (the spool keeps growing, bounded).
+The retained birth status is published on every connect; the last will says offline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import MonoClock
+from .spool import Spool, SpoolError
+from .wire import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublisherStats:
+    """Counters of the publisher."""
+
+    sent: int = 0
+    resent: int = 0
+    acked: int = 0
+    connects: int = 0
+    bad_acks: int = 0
+
+
+def parse_ack(payload: bytes) -> list[int]:
+    """The seqs listed in a hub ack `{"seq": [..]}` (a bare int or list is accepted too)."""
+    body = json.loads(payload)
+    seqs = body.get("seq") if isinstance(body, dict) else body
+    if isinstance(seqs, int) and not isinstance(seqs, bool):
+        seqs = [seqs]
+    if not isinstance(seqs, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in seqs
+    ):
+        raise ValueError(f"ack must be {{'seq': [integers]}}, got {payload[:100]!r}")
+    return seqs
+
+
+def parse_hub_state(payload: bytes) -> str | None:
+    """`online`/`offline` from the hub's state message (plain text or JSON), else None."""
+    text = payload.decode("utf-8", "replace").strip()
+    if text.startswith(("{", '"')):
+        try:
+            body: Any = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        text = body.get("state") if isinstance(body, dict) else body
+    return text if text in ("online", "offline") else None
+
+
+class Publisher:
+    """The agent's MQTT side: birth/will, acks, commands, and the send window over the spool."""
+
+    def __init__(
+        self,
+        *,
+        agent: str,
+        topics: Topics,
+        spool: Spool,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        username: str = "",
+        password: str = "",
+        keepalive: int = 30,
+        reconnect_min: float = 0.5,
+        reconnect_max: float = 30.0,
+        max_inflight: int = 20,
+        ack_timeout: float = 10.0,
+        birth: Callable[[], bytes],
+        will: bytes,
+        on_command: Callable[[bytes], None] | None = None,
+        mono: MonoClock = time.monotonic,
+        client_id: str | None = None,
+    ) -> None:
+        self.agent = agent
+        self.topics = topics
+        self.spool = spool
+        self.host, self.port = host, port
+        self._auth = (username, password)
+        self._keepalive = keepalive
+        self._reconnect = (reconnect_min, reconnect_max)
+        self.max_inflight = max_inflight
+        self.ack_timeout = ack_timeout
+        self._birth = birth
+        self._will = will
+        self._on_command = on_command or (lambda payload: None)
+        self._mono = mono
+        self.client_id = client_id or f"oc-agent-{agent}-{uuid.uuid4().hex[:6]}"
+        self.stats = PublisherStats()
+        self.connected = False
+        self.hub_state: str | None = None
+        self._inflight: dict[int, float] = {}
+        self._last_sent = 0
+        self._resend_all = False
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._client: Any = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background (paho retries with backoff) and start the send loop."""
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        if self._auth[0]:
+            client.username_pw_set(self._auth[0], self._auth[1] or None)
+        client.will_set(self.topics.status(self.agent), self._will, qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=self._reconnect[0], max_delay=self._reconnect[1])
+        client.max_inflight_messages_set(self.max_inflight + 10)
+        client.max_queued_messages_set(self.max_inflight * 2 + 100)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+        client.connect_async(self.host, self.port, keepalive=self._keepalive)
+        client.loop_start()
+        self._thread = threading.Thread(target=self._loop, name="publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, drain: float = 0.0, offline: bytes | None = None) -> None:
+        """Wait up to `drain` s for the spool to empty, publish `offline`, disconnect."""
+        deadline = self._mono() + drain
+        while drain > 0 and self._mono() < deadline:
+            if not self.connected or self.hub_state == "offline":
+                break
+            if self.spool.stats().batches == 0:
+                break
+            self._wake.set()
+            time.sleep(0.02)
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        client = self._client
+        if client is None:
+            return
+        if offline is not None and self.connected:
+            info = client.publish(self.topics.status(self.agent), offline, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("offline status not confirmed: %s", exc)
+        client.disconnect()
+        client.loop_stop()
+        self._client = None
+
+    def wake(self) -> None:
+        """Tell the send loop that the spool has something new."""
+        self._wake.set()
+
+    # outgoing --------------------------------------------------------------------------
+
+    def publish_status(self, payload: bytes) -> None:
+        """Publish the retained status (only while connected: it is re-sent on connect)."""
+        if self.connected and self._client is not None:
+            self._client.publish(self.topics.status(self.agent), payload, qos=1, retain=True)
+
+    def publish_result(self, payload: bytes) -> None:
+        """Publish a command result."""
+        if self._client is not None:
+            self._client.publish(self.topics.cmd_result(self.agent), payload, qos=1)
+
+    def inflight(self) -> list[int]:
+        """Seqs sent and not yet acknowledged."""
+        with self._lock:
+            return sorted(self._inflight)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(0.1)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            if not self.connected or self.hub_state == "offline":
+                continue
+            try:
+                self._send_due()
+            except SpoolError as exc:
+                log.error("cannot read the spool: %s", exc)
+                self._stopping.wait(1.0)
+            except Exception:
+                log.exception("send loop error")
+                self._stopping.wait(1.0)
+
+    def _send_due(self) -> None:
+        now = self._mono()
+        with self._lock:
+            if self._resend_all:
+                self._inflight.clear()
+                self._last_sent = 0
+                self._resend_all = False
+            expired = [s for s, t in self._inflight.items() if now - t >= self.ack_timeout]
+            after = self._last_sent
+            room = self.max_inflight - len(self._inflight)
+        if expired:
+            found = self.spool.get(expired)
+            with self._lock:
+                for seq in set(expired) - {b.seq for b in found}:
+                    self._inflight.pop(seq, None)  # acked or dropped meanwhile
+            for batch in found:
+                self._publish_batch(batch.seq, batch.payload, now)
+                self.stats.resent += 1
+            room = self.max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        for batch in self.spool.pending(after=after, limit=room):
+            if not self.connected:
+                return
+            self._publish_batch(batch.seq, batch.payload, now)
+            self.stats.sent += 1
+            with self._lock:
+                self._last_sent = max(self._last_sent, batch.seq)
+
+    def _publish_batch(self, seq: int, payload: bytes, now: float) -> None:
+        with self._lock:
+            self._inflight[seq] = now
+        self._client.publish(self.topics.data(self.agent), payload, qos=1)
+
+    # paho callbacks (network thread) ---------------------------------------------------
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.warning("MQTT connect to %s:%s refused: %s", self.host, self.port, reason)
+            return
+        self.stats.connects += 1
+        log.info("connected to MQTT %s:%s", self.host, self.port)
+        client.subscribe(
+            [
+                (self.topics.ack(self.agent), 1),
+                (self.topics.cmd(self.agent), 1),
+                (self.topics.hub_state, 1),
+                (self.topics.status(self.agent), 1),
+            ]
+        )
+        self.connected = True
+        with self._lock:
+            self._resend_all = True
+        client.publish(self.topics.status(self.agent), self._birth(), qos=1, retain=True)
+        self._wake.set()
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if self.connected:
+            log.warning("MQTT connection lost (%s); reconnecting with backoff", reason)
+        self.connected = False
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        topic = msg.topic
+        if topic == self.topics.ack(self.agent):
+            self._handle_ack(msg.payload)
+        elif topic == self.topics.cmd(self.agent):
+            self._on_command(msg.payload)
+        elif topic == self.topics.hub_state:
+            self._handle_hub_state(msg.payload)
+        elif topic == self.topics.status(self.agent):
+            # A stale will of an earlier connection of ours said offline: correct it.
+            stale = parse_hub_state(msg.payload) == "offline"
+            if stale and self.connected and not self._stopping.is_set():
+                log.info("retained status said offline while connected; republishing birth")
+                client.publish(self.topics.status(self.agent), self._birth(), qos=1, retain=True)
+
+    def _handle_ack(self, payload: bytes) -> None:
+        try:
+            seqs = parse_ack(payload)
+        except ValueError as exc:
+            self.stats.bad_acks += 1
+            log.warning("ignoring malformed ack: %s", exc)
+            return
+        try:
+            self.stats.acked += self.spool.ack(seqs)
+        except SpoolError as exc:
+            log.error("%s", exc)
+            return
+        with self._lock:
+            for seq in seqs:
+                self._inflight.pop(seq, None)
+        self._wake.set()
+
+    def _handle_hub_state(self, payload: bytes) -> None:
+        state = parse_hub_state(payload)
+        if state is None:
+            log.warning("ignoring unknown hub state %r", payload[:50])
+            return
+        previous, self.hub_state = self.hub_state, state
+        if state == previous:
+            return
+        log.info("hub is %s", state)
+        if state == "online":
+            with self._lock:
+                self._resend_all = True
+        self._wake.set()
