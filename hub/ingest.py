@@ -38,6 +38,7 @@ class MqttIngest:
         self.client_id = hub.config["hub"]["id"]
         self.shared_group = cfg["shared_group"]
         self.connected = False
+        self.subscribed = False
         self._pending_cmds: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = mqtt.Client(
@@ -57,6 +58,7 @@ class MqttIngest:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._keepalive = cfg["keepalive"]
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -102,10 +104,17 @@ class MqttIngest:
         )
         client.publish(self.topics.hub_state, b"online", qos=1, retain=True)
 
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        failed = [c for c in codes if c.is_failure]
+        if failed:
+            log.error("MQTT broker refused the hub's subscriptions: %s", failed)
+        self.subscribed = not failed
+
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if self.connected:
             log.warning("lost the MQTT broker (%s); reconnecting", rc)
         self.connected = False
+        self.subscribed = False
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         received = time.time()

@@ -1,0 +1,116 @@
+"""Ingest: good batches are stored once and acknowledged; bad ones are refused, kept raw."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from edge_agent.wire import Batch, Series
+from hub.app import Hub
+from tests.fixtures.net import async_wait_for
+
+from .conftest import Peer
+
+
+def good(seq: int, agent: str = "a1", t0: float = 1_700_000_000.0) -> bytes:
+    s = Series("Dev", "Sig", "V", [t0 + seq, t0 + seq + 0.5], [float(seq), seq + 0.5])
+    return Batch(agent=agent, seq=seq, signals=[s]).encode()
+
+
+async def acked(peer: Peer) -> list[int]:
+    return await asyncio.to_thread(peer.acked)
+
+
+async def test_good_batch_stored_acked_and_live(hub: Hub, peer: Peer) -> None:
+    peer.publish(good(1))
+    assert await acked(peer) == [1]
+    assert await hub.run_store(hub.store.sample_count) == 2
+    sig = hub.signals.get("Dev.Sig")
+    x, y = sig.buffer.arrays()
+    assert list(y) == [1.0, 1.5] and sig.unit == "V"
+    assert hub.agents.device_owner("Dev") == "a1"
+
+
+async def test_duplicate_batch_is_stored_once_and_acknowledged_again(hub: Hub, peer: Peer) -> None:
+    peer.publish(good(7))
+    assert await acked(peer) == [7]
+    peer.publish(good(7))
+    assert await acked(peer) == [7]
+    assert await hub.run_store(hub.store.sample_count) == 2
+    await async_wait_for(lambda: hub.stats["duplicates"] == 1, what="duplicate counted")
+    assert len(hub.signals.get("Dev.Sig").buffer) == 2
+
+
+BAD = [
+    (b"not json at all", "not JSON"),
+    (json.dumps({"v": 99, "agent": "a1", "seq": 1, "signals": []}).encode(), "version"),
+    (json.dumps({"v": 1, "agent": "a1", "seq": "x", "signals": []}).encode(), "seq"),
+    (
+        b'{"v":1,"agent":"a1","seq":3,"signals":[{"device":"D","signal":"S","unit":"",'
+        b'"t":[1.0],"y":[NaN]}]}',
+        "non-finite",
+    ),
+    (
+        json.dumps(
+            {
+                "v": 1,
+                "agent": "a1",
+                "seq": 4,
+                "signals": [{"device": "D", "signal": "S", "t": [1.0], "y": ["1"]}],
+            }
+        ).encode(),
+        "non-number",
+    ),
+    (json.dumps({"v": 1, "agent": "other", "seq": 5, "signals": []}).encode(), "does not match"),
+    (b"[" + b"1," * (5 * 1024 * 1024) + b"1]", "exceeds"),
+]
+
+
+@pytest.mark.parametrize(("payload", "reason"), BAD, ids=[r for _, r in BAD])
+async def test_bad_payload_refused_kept_raw_and_next_good_batch_stored(
+    hub: Hub, peer: Peer, payload: bytes, reason: str
+) -> None:
+    peer.publish(payload)
+    await async_wait_for(lambda: hub.stats["rejected"] == 1, what="rejection counted")
+    rows = await hub.run_store(hub.store.rejected)
+    assert len(rows) == 1
+    _, topic, raw, why = rows[0]
+    assert topic.endswith("/a1/data") and reason in why
+    assert bytes(raw) == payload[:1_000_000]
+    # The hub keeps running: the next good batch is stored and acknowledged.
+    peer.publish(good(10))
+    assert await acked(peer) == [10]
+    assert await hub.run_store(hub.store.sample_count) == 2
+    assert hub.stats["samples"] == 2
+
+
+async def test_second_agent_claiming_a_device_is_refused(hub: Hub, peer: Peer, mosquitto) -> None:
+    peer.publish(good(1))
+    assert await acked(peer) == [1]
+    other = Peer(mosquitto.port, peer.prefix, agent="a2")
+    try:
+        other.publish(good(1, agent="a2"))
+        await async_wait_for(lambda: hub.stats["rejected"] == 1, what="conflict refused")
+        rows = await hub.run_store(hub.store.rejected)
+        assert "owned by agent 'a1'" in rows[0][3]
+    finally:
+        other.close()
+    assert await hub.run_store(hub.store.sample_count) == 2
+    assert hub.agents.device_owner("Dev") == "a1"
+
+
+async def test_bad_status_and_event_messages_do_not_stop_ingest(hub: Hub, peer: Peer) -> None:
+    peer.publish(b"{broken", kind="status")
+    peer.publish(b'{"no_text": 1}', kind="event")
+    peer.publish(
+        json.dumps(
+            {"text": "hot", "priority": 2, "device": "Dev", "signal": "Sig", "t": 5.0}
+        ).encode(),
+        kind="event",
+    )
+    await async_wait_for(lambda: hub.stats["events"] == 1, what="good event")
+    assert hub.recent_events[-1].text == "hot"
+    peer.publish(good(2))
+    assert await acked(peer) == [2]
