@@ -28,7 +28,7 @@ async def test_good_batch_stored_acked_and_live(hub: Hub, peer: Peer) -> None:
     assert await acked(peer) == [1]
     assert await hub.run_store(hub.store.sample_count) == 2
     sig = hub.signals.get("Dev.Sig")
-    x, y = sig.buffer.arrays()
+    _x, y = sig.buffer.arrays()
     assert list(y) == [1.0, 1.5] and sig.unit == "V"
     assert hub.agents.device_owner("Dev") == "a1"
 

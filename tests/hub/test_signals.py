@@ -39,7 +39,7 @@ def test_store_creates_signals_with_ids_and_tells_listeners() -> None:
     assert created == ["Dev.A", "Dev.B"]
     assert data[-1] == ("Dev.A", [6.0])
     assert store.get("Dev.A").latest() == (3.0, 6.0)
-    with pytest.raises(UnknownSignal, match="Nope.X"):
+    with pytest.raises(UnknownSignal, match=r"Nope\.X"):
         store.get("Nope.X")
 
 
