@@ -1,0 +1,1 @@
+"""Register-level simulators of the hardware the drivers talk to (real protocols)."""
