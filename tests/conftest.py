@@ -7,6 +7,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.mosquitto",
     "tests.sim.fixtures",
+    "tests.fixtures.browser",
 ]
 
 

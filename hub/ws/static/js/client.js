@@ -1,0 +1,171 @@
+// RTOC websocket client for the browser: requests answered in order, pushes as events.
+//
+// RTOC responses carry no request id; every response holds the key "error", pushes
+// (signal, event, pluginList, client) never do. So responses resolve the oldest pending
+// request, and everything else is dispatched as a push. `authorize` is answered with an
+// `authorized` frame and then one more frame ({"error": false} or a second
+// {"authorized": false}); both belong to it.
+
+export class NotAuthorized extends Error {
+  constructor(msg = "not authorized") {
+    super(msg);
+    this.name = "NotAuthorized";
+  }
+}
+
+export class RequestFailed extends Error {
+  constructor(request, response) {
+    super(`request failed: ${Object.keys(request).join(", ")}` +
+      (response && response.message ? ` (${response.message})` : ""));
+    this.name = "RequestFailed";
+    this.response = response;
+  }
+}
+
+/** Default websocket URL: the page's own host and port. */
+export function defaultUrl(loc = window.location) {
+  return `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/`;
+}
+
+export class RtocClient extends EventTarget {
+  constructor({ url = defaultUrl(), timeoutMs = 15000 } = {}) {
+    super();
+    this.url = url;
+    this.timeoutMs = timeoutMs;
+    this.ws = null;
+    this.pending = [];
+    this.open = false;
+    this.authorized = false;
+    this.user = null;
+    this.permission = null;
+    this.frames = 0;
+  }
+
+  /** Open the socket; resolves when connected. */
+  connect() {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.onopen = () => {
+        this.open = true;
+        this.dispatchEvent(new CustomEvent("open"));
+        resolve(this);
+      };
+      ws.onerror = () => {
+        if (!this.open) reject(new Error(`cannot connect to ${this.url}`));
+      };
+      ws.onclose = (ev) => {
+        const was = this.open;
+        this.open = false;
+        this.authorized = false;
+        for (const p of this.pending.splice(0)) {
+          clearTimeout(p.timer);
+          p.reject(new Error("connection closed"));
+        }
+        if (was) this.dispatchEvent(new CustomEvent("close", { detail: ev }));
+      };
+      ws.onmessage = (ev) => this._onFrame(ev.data);
+    });
+  }
+
+  close() {
+    if (this.ws) this.ws.close();
+  }
+
+  _onFrame(text) {
+    this.frames += 1;
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch (_e) {
+      this.dispatchEvent(new CustomEvent("garbage", { detail: text }));
+      return;
+    }
+    if (msg === null || typeof msg !== "object") return;
+    const head = this.pending[0];
+    if (head && head.auth) {
+      if (head.authFrame === undefined && "authorized" in msg) {
+        head.authFrame = msg;
+        // the second frame normally follows at once; do not hang if it never comes
+        head.authTimer = setTimeout(() => this._finishAuth(head), 500);
+        return;
+      }
+      if (head.authFrame !== undefined && ("error" in msg || "authorized" in msg)) {
+        Object.assign(head.authFrame, msg, { authorized: head.authFrame.authorized });
+        this._finishAuth(head);
+        return;
+      }
+    }
+    if ("error" in msg) {
+      if (!head) return;
+      this.pending.shift();
+      clearTimeout(head.timer);
+      if (msg.error === false) head.resolve(msg);
+      else head.reject(new RequestFailed(head.request, msg));
+      return;
+    }
+    if (Object.keys(msg).length === 1 && msg.authorized === false) {
+      // the server refused a request of ours: we are not (or no longer) logged in
+      this.authorized = false;
+      if (head) {
+        this.pending.shift();
+        clearTimeout(head.timer);
+        head.reject(new NotAuthorized());
+      }
+      this.dispatchEvent(new CustomEvent("unauthorized"));
+      return;
+    }
+    for (const key of Object.keys(msg)) {
+      this.dispatchEvent(new CustomEvent(key, { detail: msg[key] }));
+    }
+  }
+
+  _finishAuth(head) {
+    if (this.pending[0] !== head) return;
+    this.pending.shift();
+    clearTimeout(head.timer);
+    clearTimeout(head.authTimer);
+    const reply = head.authFrame;
+    this.authorized = reply.authorized === true;
+    head.resolve(reply);
+  }
+
+  /** Send one request object; resolves with the response frame (rejects on error). */
+  request(obj, { timeoutMs = this.timeoutMs } = {}) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new Error("not connected"));
+    }
+    return new Promise((resolve, reject) => {
+      const entry = { request: obj, resolve, reject, auth: "authorize" in obj };
+      entry.timer = setTimeout(() => {
+        const i = this.pending.indexOf(entry);
+        if (i >= 0) this.pending.splice(i, 1);
+        reject(new Error(`no answer to ${Object.keys(obj).join(", ")} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.push(entry);
+      this.ws.send(JSON.stringify(obj));
+    });
+  }
+
+  /** Log in as a hub user; resolves with {authorized, user, permission}. */
+  async login(user, password) {
+    const reply = await this.request({ authorize: { user, password } });
+    if (reply.authorized === true) {
+      this.user = reply.user || user;
+      this.permission = reply.permission || "read";
+    }
+    return reply;
+  }
+
+  /** Probe whether requests work without a login (anonymous read, or no auth at all). */
+  async probe() {
+    try {
+      await this.request({ getSignalList: true });
+      this.authorized = true;
+      return true;
+    } catch (e) {
+      if (e instanceof NotAuthorized) return false;
+      throw e;
+    }
+  }
+}
