@@ -1,0 +1,214 @@
+"""One RTOC request object → one response, keys handled in RTOC's fixed order (SPEC §2.5)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hub.db.base import EventRecord
+
+from . import signals_req
+from .crypto import password_hash
+from .session import ClientSession
+from .state import RequestError, ServerState, event_row
+
+ORDER = (
+    "y",
+    "getSignalList",
+    "getPluginList",
+    "event",
+    "subscribe",
+    "unsubscribe",
+    "subscribeAll",
+    "unsubscribeAll",
+    "getEventList",
+    "getEvent",
+    "getSignal",
+    "getLatest",
+    "getSession",
+    "remove",
+    "plugin",
+    "logger",
+    "userAction",
+    "automation",
+)
+
+# The least permission each key needs; the engine decides finer rights for scripts.
+NEEDS = {
+    "y": "write",
+    "event": "write",
+    "remove": "write",
+    "plugin": "write",
+    "logger": "read",
+    "userAction": "custom",
+    "automation": "read",
+}
+
+Login = Callable[[str, str], Awaitable[Any]]
+
+
+async def authorize(st: ServerState, s: ClientSession, value: Any, login: Login | None) -> bool:
+    """RTOC's authorize rule, plus `{"user", "password"}` for hub users; sets the session."""
+    cfg = st.config
+    if isinstance(value, dict):
+        user, pw = value.get("user"), value.get("password")
+        found = None
+        if isinstance(user, str) and isinstance(pw, str) and login is not None:
+            found = await login(user, pw)
+        s.authorized = found is not None
+        s.user = found.name if found is not None else None
+        s.permission = found.permission if found is not None else "blocked"
+        return s.authorized
+    ok = False
+    if not cfg.require_login:
+        if cfg.password is None or s.whitelisted:
+            ok = True
+        elif isinstance(value, str):
+            ok = hmac.compare_digest(value.encode(), password_hash(cfg.password).encode())
+    s.authorized = ok
+    s.user = None
+    s.permission = cfg.password_permission if ok else "blocked"
+    return ok
+
+
+def _subscription(value: Any) -> tuple[str, str]:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or value[0] not in ("signal", "device")
+        or not isinstance(value[1], str)
+    ):
+        raise RequestError('subscribe takes ["signal", "Dev.Sig"] or ["device", "Dev"]')
+    return value[0], value[1]
+
+
+def subscribe(s: ClientSession, value: Any, on: bool) -> None:
+    """subscribe/unsubscribe one signal or a whole device (current and future signals)."""
+    kind, name = _subscription(value)
+    target = s.signal_subs if kind == "signal" else s.device_subs
+    if on:
+        if len(target) >= 10_000:
+            raise RequestError("subscription limit: 10000 names per connection")
+        target.add(name)
+    else:
+        target.discard(name)
+
+
+def subscribe_all(s: ClientSession, value: Any, on: bool) -> None:
+    """subscribeAll/unsubscribeAll "signal"|"device" (RTOC stored ids; we mean every signal)."""
+    if on:
+        if value not in ("signal", "device"):
+            raise RequestError('subscribeAll takes "signal" or "device"')
+        if value == "signal":
+            s.all_signals = True
+        else:
+            s.all_devices = True
+    else:
+        s.all_signals = s.all_devices = False
+        s.signal_subs.clear()
+        s.device_subs.clear()
+
+
+def add_event(st: ServerState, s: ClientSession, value: Any) -> None:
+    """event `[text, sname, dname, x, priority, id, value]` (a prefix is enough)."""
+    if not isinstance(value, list) or not value:
+        raise RequestError("event takes [text, sname, dname, x, priority, id, value]")
+    v = [*value, *[None] * (7 - len(value))]
+    text = v[0] if isinstance(v[0], str) else str(v[0])
+    sname = signals_req._name(v[1], "noName", "sname")
+    dname = signals_req._name(v[2], "noDevice", "dname")
+    x = st.clock() if v[3] is None else signals_req._num(v[3], "x")
+    prio = v[4] if v[4] in (0, 1, 2) and not isinstance(v[4], bool) else 0
+    eid = v[5] if isinstance(v[5], str) else ""
+    signals_req._check_new_signals(st, s, {f"{dname}.{sname}"})
+    st.hub.signals.ensure(dname, sname)
+    st.hub.add_event(
+        EventRecord(
+            time=x, device=dname, signal=sname, text=text, priority=prio, event_id=eid, value=v[6]
+        )
+    )
+
+
+def event_list(st: ServerState) -> dict[int, list[Any]]:
+    """getEventList: `{evID: [dname, sname, evID, text, x, value, priority, id]}`."""
+    return {eid: event_row(eid, ev) for eid, ev in st.events.items()}
+
+
+def events_of(st: ServerState, value: Any) -> dict[str, list[list[Any]]]:
+    """getEvent `["Dev.Sig", …]` → `{"Dev.Sig": [event rows…]}` (RTOC's evident intent)."""
+    if not isinstance(value, list):
+        raise RequestError('getEvent takes ["Dev.Sig", …]')
+    out: dict[str, list[list[Any]]] = {}
+    items = st.events.items()
+    for key in value:
+        if not isinstance(key, str):
+            raise RequestError(f"signal names are strings, got {key!r}")
+        out[key] = [event_row(i, e) for i, e in items if f"{e.device}.{e.signal}" == key]
+    return out
+
+
+class Dispatcher:
+    """Handles one request object for one session; plugin/logger/automation are delegated."""
+
+    def __init__(
+        self,
+        *,
+        state: ServerState,
+        plugins: Any,
+        logger: Any,
+        automation: Any,
+    ) -> None:
+        self.st = state
+        self.plugins = plugins
+        self.logger = logger
+        self.automation = automation
+
+    async def handle(self, s: ClientSession, req: dict[str, Any]) -> dict[str, Any]:
+        """Process every known key in RTOC's order; one response object."""
+        st = self.st
+        for key in ORDER:
+            need = NEEDS.get(key, "read")
+            if key in req and not s.may(need):
+                st.stats["refused_permission"] += 1
+                raise RequestError(
+                    f"permission: {key!r} needs {need}, this client has {s.permission}"
+                )
+        resp: dict[str, Any] = {"error": False}
+        if "y" in req:
+            resp["sent"] = signals_req.handle_y(st, s, req)
+        if "getSignalList" in req:
+            resp["signalList"] = signals_req.signal_list(st)
+        if "getPluginList" in req:
+            resp["pluginList"] = self.plugins.plugin_list()
+        if "event" in req:
+            add_event(st, s, req["event"])
+        if "subscribe" in req:
+            subscribe(s, req["subscribe"], True)
+        if "unsubscribe" in req:
+            subscribe(s, req["unsubscribe"], False)
+        if "subscribeAll" in req:
+            subscribe_all(s, req["subscribeAll"], True)
+        if "unsubscribeAll" in req:
+            subscribe_all(s, req["unsubscribeAll"], False)
+        if "getEventList" in req:
+            resp["events"] = event_list(st)
+        if "getEvent" in req:
+            resp["events"] = events_of(st, req["getEvent"])
+        if "getSignal" in req:
+            resp["signals"] = await signals_req.get_signal(st, req["getSignal"])
+        if "getLatest" in req:
+            resp["latest"] = signals_req.latest(st, req["getLatest"])
+        if "getSession" in req:
+            resp["session"] = signals_req.session_json(st)
+        if "remove" in req:
+            resp["remove"] = signals_req.remove(st, req["remove"])
+        if "plugin" in req:
+            resp["plugin"] = await self.plugins.request(req["plugin"])
+        if "logger" in req:
+            resp["logger"] = await self.logger.request(s, req["logger"])
+        if "userAction" in req:
+            resp["userAction"] = await self.automation.user_action(s, req["userAction"])
+        if "automation" in req:
+            resp["automation"] = await self.automation.automation(s, req["automation"])
+        return resp

@@ -1,0 +1,113 @@
+"""RTOC's `logger` request keys (§2.5.5): clear, resize, info, global samplerate; the
+server-side file writers and reboot are refused with a reason."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .session import ClientSession
+from .state import RequestError, ServerState
+
+MAX_RECORD_LENGTH = 10_000_000
+SECRET_WORDS = ("password", "token", "secret", "dsn", "username", "key")
+REFUSED = {
+    "export": "writing files on the hub is not offered remotely; use getSignal or the CLI",
+    "reboot": "rebooting the hub is not offered remotely",
+    "backup": "backups are the store's job (PostgreSQL/SQLite); nothing to do",
+    "postgresql": "the store is set in the hub's config file",
+    "tcp": "the TCP jsonsocket server does not exist here",
+    "telegram": "Telegram is set in the hub's config file",
+}
+
+
+def reduced_config(config: Any) -> Any:
+    """The hub config without secrets (passwords, tokens, DSNs, user names, keys)."""
+    if isinstance(config, dict):
+        return {
+            k: reduced_config(v)
+            for k, v in config.items()
+            if not any(w in str(k).lower() for w in SECRET_WORDS)
+        }
+    return copy.deepcopy(config)
+
+
+class LoggerRequests:
+    """Answers the `logger` object key by key, in the order given."""
+
+    def __init__(self, *, state: ServerState, automation: Any) -> None:
+        self.st = state
+        self.automation = automation
+
+    async def request(self, s: ClientSession, value: Any) -> dict[str, Any]:
+        """Each key's value replaced by its result; write keys need write permission."""
+        if not isinstance(value, dict):
+            raise RequestError('logger takes an object, e.g. {"info": true}')
+        out: dict[str, Any] = {}
+        for key, arg in value.items():
+            if key != "info" and not s.may("write"):
+                self.st.stats["refused_permission"] += 1
+                raise RequestError(
+                    f"permission: logger.{key} needs write, client has {s.permission}"
+                )
+            out[key] = await self._one(key, arg)
+        return out
+
+    async def _one(self, key: str, arg: Any) -> Any:
+        hub = self.st.hub
+        if key == "info":
+            return self.info()
+        if key == "clear":
+            if arg == "all":
+                hub.signals.clear()
+                self.st.events.clear()
+                return "all"
+            if arg == "events":
+                self.st.events.clear()
+                return "events"
+            if isinstance(arg, list):
+                return [None if hub.signals.remove(str(k)) else False for k in arg]
+            raise RequestError('logger.clear takes "all", "events" or ["Dev.Sig", …]')
+        if key == "resize":
+            if (
+                isinstance(arg, bool)
+                or not isinstance(arg, int)
+                or not 1 <= arg <= MAX_RECORD_LENGTH
+            ):
+                raise RequestError(f"logger.resize takes an integer 1..{MAX_RECORD_LENGTH}")
+            hub.signals.resize(arg)
+            return True
+        if key == "global":
+            if not isinstance(arg, dict) or "samplerate" not in arg:
+                raise RequestError('logger.global takes {"samplerate": n}')
+            rate = arg["samplerate"]
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+                raise RequestError("logger.global.samplerate must be a positive number")
+            result: dict[str, Any] = {}
+            for info in hub.agents.all().values():
+                for dev in info.devices:
+                    r = await hub.send_command(dev, "samplerate", None, rate)
+                    result[dev] = True if r.get("ok") else str(r.get("error", ""))
+            return {"samplerate": result}
+        if key in REFUSED:
+            return {"error": REFUSED[key]}
+        return {"error": f"unknown logger key {key!r}"}
+
+    def info(self) -> dict[str, Any]:
+        """Counts, start time, memory of the live store, the reduced config, user actions."""
+        hub = self.st.hub
+        n = len(hub.signals)
+        used = sum(len(sig.buffer) for sig in hub.signals) * 16
+        limit = n * hub.signals.record_length * 16
+        cfg = reduced_config(getattr(hub, "config", {}) or {})
+        cfg["memory"] = {"usedL": used, "totalL": limit, "freeL": max(0, limit - used)}
+        status = hub.status() if hasattr(hub, "status") else {}
+        return {
+            "signals": n,
+            "starttime": getattr(hub, "started_at", self.st.started_at),
+            "signal_memory": used,
+            "signal_memory_limit": limit,
+            "config": cfg,
+            "userActions": self.automation.user_action_names(),
+            "hub": status,
+        }

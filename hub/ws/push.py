@@ -1,0 +1,167 @@
+"""Server pushes (§2.6): new signal, coalesced signal data, events, pluginList, client.
+
+Listeners run on the event loop inside ingest's call; they only queue work and never
+wait for a client: a slow client loses its own frames, nobody else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import numpy as np
+
+from hub.db.base import EventRecord
+from hub.signals import Signal
+
+from .session import ClientSession
+from .state import ServerState, event_push
+
+
+class Fanout:
+    """Attaches to the hub's listeners and turns them into frames for the sessions."""
+
+    def __init__(self, *, state: ServerState, plugins: Any) -> None:
+        self.st = state
+        self.plugins = plugins
+        self._pending: dict[str, tuple[Signal, list[np.ndarray], list[np.ndarray]]] = {}
+        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._plugins_handle: asyncio.Handle | None = None
+        self._attached = False
+
+    # -- wiring --------------------------------------------------------------------
+    def attach(self) -> None:
+        """Register with the hub's listener lists."""
+        hub = self.st.hub
+        hub.signals.on_new_signal.append(self.on_new_signal)
+        hub.signals.on_data.append(self.on_data)
+        hub.on_event.append(self.on_event)
+        hub.agents.on_change.append(self.on_agent_change)
+        for ev in list(getattr(hub, "recent_events", [])):
+            self.st.events.add(ev)
+        self._attached = True
+
+    def detach(self) -> None:
+        """Unregister and cancel scheduled flushes."""
+        if not self._attached:
+            return
+        hub = self.st.hub
+        for lst, fn in (
+            (hub.signals.on_new_signal, self.on_new_signal),
+            (hub.signals.on_data, self.on_data),
+            (hub.on_event, self.on_event),
+            (hub.agents.on_change, self.on_agent_change),
+        ):
+            if fn in lst:
+                lst.remove(fn)
+        for h in (self._flush_handle, self._plugins_handle):
+            if h is not None:
+                h.cancel()
+        self._attached = False
+
+    # -- broadcasting --------------------------------------------------------------
+    def broadcast(self, obj: Any, *, skip: ClientSession | None = None) -> None:
+        """One JSON text to every client that gets pushes."""
+        text = json.dumps(obj)
+        for s in list(self.st.sessions.values()):
+            if s is not skip and s.gets_pushes:
+                self._send(s, text)
+
+    def _send(self, s: ClientSession, text: str) -> None:
+        if s.send_text(text):
+            self.st.stats["pushed_frames"] += 1
+        else:
+            self.st.stats["dropped_frames"] += 1
+
+    def client_connected(self, new: ClientSession) -> None:
+        """`{"client": "newconnected"}` to the others; unauthorized ones get authorized:false."""
+        text = json.dumps({"client": "newconnected"})
+        for s in list(self.st.sessions.values()):
+            if s is new or s.closed:
+                continue
+            self._send(s, text if s.authorized else json.dumps({"authorized": False}))
+
+    # -- listeners -----------------------------------------------------------------
+    def on_new_signal(self, sig: Signal) -> None:
+        """A signal was created: tell everyone (buffers are empty at creation, as in RTOC)."""
+        self.broadcast(
+            {
+                "signal": {
+                    "x": [],
+                    "y": [],
+                    "unit": sig.unit or None,
+                    "dname": sig.device,
+                    "sname": sig.name,
+                    "id": sig.id,
+                }
+            }
+        )
+
+    def on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
+        """New samples: queue them for subscribers; flushed after `push_interval`."""
+        if not any(
+            s.gets_pushes and s.wants(sig.key, sig.device) for s in self.st.sessions.values()
+        ):
+            return
+        entry = self._pending.get(sig.key)
+        if entry is None:
+            self._pending[sig.key] = (sig, [x], [y])
+        else:
+            entry[1].append(x)
+            entry[2].append(y)
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            interval = self.st.config.push_interval
+            if interval <= 0:
+                self._flush_handle = loop.call_soon(self.flush)
+            else:
+                self._flush_handle = loop.call_later(interval, self.flush)
+
+    def flush(self) -> None:
+        """Send every pending signal's samples as one `signal` frame per signal."""
+        self._flush_handle = None
+        pending, self._pending = self._pending, {}
+        sessions = [s for s in self.st.sessions.values() if s.gets_pushes]
+        for key, (sig, xs, ys) in pending.items():
+            targets = [s for s in sessions if s.wants(key, sig.device)]
+            if not targets:
+                continue
+            x = np.concatenate(xs) if len(xs) > 1 else xs[0]
+            y = np.concatenate(ys) if len(ys) > 1 else ys[0]
+            text = json.dumps(
+                {
+                    "signal": {
+                        "x": x.tolist(),
+                        "y": y.tolist(),
+                        "unit": sig.unit,
+                        "dname": sig.device,
+                        "sname": sig.name,
+                        "id": sig.id,
+                    }
+                }
+            )
+            for s in targets:
+                self._send(s, text)
+
+    def on_event(self, ev: EventRecord) -> None:
+        """A new event: number it and push it to clients whose event level it reaches."""
+        eid = self.st.events.add(ev)
+        text = json.dumps(event_push(eid, ev))
+        for s in list(self.st.sessions.values()):
+            if s.gets_pushes and ev.priority >= s.event_level:
+                self._send(s, text)
+
+    def on_agent_change(self, agent: str) -> None:
+        """An agent's status changed: one pluginList push per loop turn, however many."""
+        if self._plugins_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._plugins_handle = loop.call_soon(self._push_plugins)
+
+    def _push_plugins(self) -> None:
+        self._plugins_handle = None
+        self.broadcast({"pluginList": self.plugins.plugin_list()})

@@ -1,0 +1,289 @@
+"""The RTOC-compatible websocket server: transport, password mode, limits, HTTP hand-off."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .automation import AutomationBridge
+from .config import WsConfig
+from .crypto import WrongPassword, decrypt_text, password_key
+from .handlers import Dispatcher, authorize
+from .logger_req import LoggerRequests
+from .plugins import Plugins
+from .push import Fanout
+from .session import ClientSession
+from .state import EventBook, RequestError, ServerState
+
+log = logging.getLogger(__name__)
+
+
+def _error(reason: str) -> dict[str, Any]:
+    # RTOC clients test `error == True`; the reason rides along for everyone else.
+    return {"error": True, "reason": reason}
+
+
+class WebsocketServer:
+    """One listening socket; every connection gets a ClientSession and one writer task."""
+
+    def __init__(
+        self,
+        *,
+        hub: Any,
+        config: WsConfig,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hub = hub
+        self.config = config
+        self.state = ServerState(
+            hub=hub, config=config, events=EventBook(limit=config.max_events), clock=clock
+        )
+        self._monotonic = monotonic
+        self.plugins = Plugins(hub=hub)
+        self.automation = AutomationBridge(hub=hub)
+        self.logger = LoggerRequests(state=self.state, automation=self.automation)
+        self.dispatcher = Dispatcher(
+            state=self.state, plugins=self.plugins, logger=self.logger, automation=self.automation
+        )
+        self.fanout = Fanout(state=self.state, plugins=self.plugins)
+        self._server: Server | None = None
+        self._next_cid = 1
+        self._users: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: connections, requests, refusals by reason, pushed/dropped frames."""
+        return {**self.state.stats, "clients": len(self.state.sessions)}
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        assert self._server is not None, "server not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        """ws:// or wss:// URL of this server on its bound host."""
+        host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        scheme = "wss" if self.config.tls_cert else "ws"
+        return f"{scheme}://{host}:{self.port}"
+
+    def _ssl(self) -> ssl.SSLContext | None:
+        if not self.config.tls_cert:
+            return None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        return ctx
+
+    async def start(self) -> None:
+        """Listen and attach to the hub's listeners."""
+        self.fanout.attach()
+        self._server = await ws_serve(
+            self._connection,
+            self.config.host,
+            self.config.port,
+            ssl=self._ssl(),
+            process_request=self._process_request,
+            compression=None,
+            max_size=self.config.max_frame_bytes * 4 + 4096,
+            max_queue=64,
+            ping_interval=20,
+            ping_timeout=20,
+            server_header=None,
+        )
+
+    async def close(self) -> None:
+        """Stop listening, close every connection, detach from the hub."""
+        self.fanout.detach()
+        for s in list(self.state.sessions.values()):
+            s.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> WebsocketServer:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- HTTP and handshake --------------------------------------------------------
+    def origin_allowed(self, request: Request) -> bool:
+        """No Origin (scripts, RTOC's client) or the hub's own host:port, or a listed one."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True
+        if origin in self.config.allowed_origins:
+            return True
+        host = request.headers.get("Host", "")
+        try:
+            netloc = urlsplit(origin).netloc
+        except ValueError:
+            return False
+        return bool(netloc) and netloc.lower() == host.lower()
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        upgrade = request.headers.get("Upgrade", "")
+        if "websocket" not in upgrade.lower():
+            return await self._http(connection, request)
+        if not self.origin_allowed(request):
+            self.state.stats["refused_origin"] += 1
+            return connection.respond(403, "Origin not allowed on this hub\n")
+        if len(self.state.sessions) >= self.config.max_clients:
+            return connection.respond(503, "too many websocket clients\n")
+        return None
+
+    async def _http(self, connection: ServerConnection, request: Request) -> Response:
+        try:
+            web = importlib.import_module("hub.ws.http")
+        except ModuleNotFoundError as exc:
+            if exc.name != "hub.ws.http":
+                raise
+            web = None
+        if web is not None and hasattr(web, "handle_http"):
+            resp = web.handle_http(self.hub, connection, request)
+            if inspect.isawaitable(resp):
+                resp = await resp
+            if resp is not None:
+                return resp
+        return connection.respond(
+            426, "This port speaks the RTOC websocket protocol; connect with ws://\n"
+        )
+
+    # -- connections ---------------------------------------------------------------
+    def _cut_off(self, s: ClientSession) -> None:
+        self.state.stats["slow_disconnects"] += 1
+        log.warning("websocket client %s (%s) too slow: disconnected", s.cid, s.peer)
+        ws = getattr(s, "_ws", None)
+        if ws is not None:
+            ws.transport.abort()
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        cfg = self.config
+        peer = str(ws.remote_address[0]) if ws.remote_address else "?"
+        whitelisted = peer in cfg.host_whitelist
+        key = password_key(cfg.password) if cfg.password is not None and not whitelisted else None
+        cid, self._next_cid = self._next_cid, self._next_cid + 1
+        s = ClientSession(
+            cid=cid,
+            peer=peer,
+            key=key,
+            whitelisted=whitelisted,
+            authorized=not cfg.auth_required,
+            permission=cfg.password_permission if not cfg.auth_required else "blocked",
+            queue_frames=cfg.send_queue_frames,
+            rate=cfg.max_requests_per_second,
+            slow_timeout=cfg.slow_client_timeout,
+            on_slow=self._cut_off,
+            clock=self._monotonic,
+        )
+        s._ws = ws  # type: ignore[attr-defined]
+        self.state.stats["connections"] += 1
+        self.fanout.client_connected(s)
+        self.state.sessions[cid] = s
+        writer = asyncio.create_task(s.writer(ws), name=f"ws-writer-{cid}")
+        try:
+            async for message in ws:
+                await self._frame(s, message)
+                if writer.done():
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            self.state.sessions.pop(cid, None)
+            s.close()
+            writer.cancel()
+            try:
+                await writer
+            except (asyncio.CancelledError, ConnectionClosed):
+                pass
+
+    async def _frame(self, s: ClientSession, message: str | bytes) -> None:
+        st = self.state
+        st.stats["requests"] += 1
+        if isinstance(message, bytes):
+            st.stats["errors"] += 1
+            s.send(_error("binary frames are not supported: send JSON as a text frame"))
+            return
+        if len(message) > self.config.max_frame_bytes:
+            st.stats["refused_size"] += 1
+            s.send(
+                _error(
+                    f"frame of {len(message)} bytes exceeds max_frame_bytes "
+                    f"{self.config.max_frame_bytes}"
+                )
+            )
+            return
+        if not s.rate.take():
+            st.stats["refused_rate"] += 1
+            s.send(
+                _error(
+                    f"rate limit: more than {self.config.max_requests_per_second:g} "
+                    "requests per second; request dropped"
+                )
+            )
+            return
+        try:
+            text = decrypt_text(message, s.key) if s.key is not None else message
+            req = json.loads(text)
+        except WrongPassword:
+            s.send({"authorized": False})
+            return
+        except ValueError as exc:
+            st.stats["errors"] += 1
+            s.send(_error(f"not JSON: {exc}"))
+            return
+        if not isinstance(req, dict) or not req:
+            st.stats["errors"] += 1
+            s.send(_error("a request is a JSON object with at least one key"))
+            return
+        if "authorize" in req:
+            ok = await authorize(st, s, req["authorize"], self._login)
+            s.send({"authorized": ok})
+        if not s.authorized:
+            s.send({"authorized": False})
+            return
+        try:
+            resp = await self.dispatcher.handle(s, req)
+        except RequestError as exc:
+            st.stats["errors"] += 1
+            resp = _error(str(exc))
+        except Exception as exc:  # a bug or bad value in one request must not end the client
+            st.stats["errors"] += 1
+            log.exception("websocket request failed: %.200s", req)
+            resp = _error(f"{type(exc).__name__}: {exc}")
+        s.send(resp)
+
+    async def _login(self, name: str, password: str) -> Any:
+        from hub.users import load_users
+
+        users = await load_users(self.hub)
+        return await asyncio.to_thread(users.verify, name, password)
+
+
+async def serve(hub: Any, ws_config: Mapping[str, Any] | WsConfig | None) -> WebsocketServer:
+    """Build and start the server from the `[websocket]` section; close() stops it."""
+    cfg = ws_config if isinstance(ws_config, WsConfig) else WsConfig.from_mapping(ws_config)
+    server = WebsocketServer(hub=hub, config=cfg)
+    await server.start()
+    return server

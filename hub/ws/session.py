@@ -1,0 +1,177 @@
+"""One websocket client: its RTOC session state, rate limit and bounded send queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .config import PERMISSIONS
+from .crypto import encrypt_text
+
+
+class Sender(Protocol):
+    """What the writer needs of a websocket connection."""
+
+    async def send(self, message: str) -> None: ...
+
+
+def rank(permission: str) -> int:
+    """Position of a permission in blocked < custom < read < write < admin."""
+    return PERMISSIONS.index(permission)
+
+
+class TokenBucket:
+    """Requests per second with a burst of the same size; the clock is injected."""
+
+    def __init__(self, *, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self._clock = clock
+        self._last = clock()
+
+    def take(self) -> bool:
+        """Spend one token; False when the client is over its rate."""
+        now = self._clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class ClientSession:
+    """State RTOC keeps per client plus our limits; frames leave through one writer task."""
+
+    def __init__(
+        self,
+        *,
+        cid: int,
+        peer: str,
+        key: bytes | None,
+        whitelisted: bool,
+        authorized: bool,
+        permission: str,
+        queue_frames: int,
+        rate: float,
+        slow_timeout: float,
+        on_slow: Callable[[ClientSession], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cid = cid
+        self.peer = peer
+        self.key = key
+        self.whitelisted = whitelisted
+        self.authorized = authorized
+        self.permission = permission
+        self.user: str | None = None
+        self.signal_subs: set[str] = set()
+        self.device_subs: set[str] = set()
+        self.all_signals = False
+        self.all_devices = False
+        self.event_level = 0
+        self.signals_created = 0
+        self.queue_frames = queue_frames
+        self.slow_timeout = slow_timeout
+        self.rate = TokenBucket(rate=rate, clock=clock)
+        self.dropped = 0
+        self._untold = 0
+        self._full_since: float | None = None
+        self._queue: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._on_slow = on_slow
+        self._clock = clock
+        self.closed = False
+        self.sent = 0
+
+    # -- subscriptions -------------------------------------------------------------
+    def wants(self, key: str, device: str) -> bool:
+        """True when signal data of `key` (of `device`) is to be pushed to this client."""
+        return (
+            self.all_signals
+            or self.all_devices
+            or key in self.signal_subs
+            or device in self.device_subs
+        )
+
+    @property
+    def gets_pushes(self) -> bool:
+        """Unauthorized clients are skipped by every push (RTOC §2.6)."""
+        return self.authorized and not self.closed
+
+    def may(self, permission: str) -> bool:
+        """True when this client's permission is at least `permission`."""
+        return rank(self.permission) >= rank(permission)
+
+    # -- sending -------------------------------------------------------------------
+    def encode(self, obj: Any) -> str:
+        """The frame text for one object: JSON, encrypted when this client is in password mode."""
+        return self.wrap(json.dumps(obj))
+
+    def wrap(self, text: str) -> str:
+        """Encrypt prepared JSON text when this client needs it (fresh IV per frame)."""
+        return encrypt_text(text, self.key) if self.key is not None else text
+
+    def send(self, obj: Any) -> bool:
+        """Queue one object; False (and counted) when the queue is full."""
+        return self.send_text(json.dumps(obj))
+
+    def send_text(self, text: str) -> bool:
+        """Queue prepared JSON text; drops it and counts when the client is too slow."""
+        if self.closed:
+            return False
+        if len(self._queue) >= self.queue_frames:
+            self.dropped += 1
+            self._untold += 1
+            now = self._clock()
+            if self._full_since is None:
+                self._full_since = now
+            elif now - self._full_since > self.slow_timeout and self._on_slow is not None:
+                self.closed = True
+                self._on_slow(self)
+            return False
+        self._queue.append(self.wrap(text))
+        self._wake.set()
+        return True
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the writer."""
+        return len(self._queue)
+
+    async def writer(self, ws: Sender) -> None:
+        """Send queued frames in order; after drops, tell the client how many it lost."""
+        while not self.closed:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._untold and len(self._queue) < self.queue_frames // 2 + 1:
+                notice = {
+                    "dropped": {
+                        "frames": self._untold,
+                        "total": self.dropped,
+                        "reason": f"send queue full ({self.queue_frames} frames): "
+                        "this client reads too slowly",
+                    }
+                }
+                self._untold = 0
+                self._full_since = None
+                await ws.send(self.encode(notice))
+                self.sent += 1
+            frame = self._queue.popleft()
+            if len(self._queue) < self.queue_frames:
+                self._full_since = None
+            await ws.send(frame)
+            self.sent += 1
+
+    def close(self) -> None:
+        """Stop the writer; queued frames are discarded."""
+        self.closed = True
+        self._queue.clear()
+        self._wake.set()

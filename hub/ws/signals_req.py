@@ -1,0 +1,254 @@
+"""RTOC request keys about signals: y, getSignalList, getLatest, getSignal, getSession, remove."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hub.signals import Signal, UnknownSignal
+
+from .session import ClientSession
+from .state import RequestError, ServerState, event_row
+
+MAX_NAME = 100
+
+
+def _num(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RequestError(f"{what} must be a number, got {value!r}")
+    try:
+        f = float(value)
+    except ValueError:
+        raise RequestError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(f):
+        raise RequestError(f"{what} must be a finite number, got {value!r}")
+    return f
+
+
+def _name(value: Any, default: str, what: str) -> str:
+    if not isinstance(value, str) or value == "":
+        return default
+    if len(value) > MAX_NAME:
+        raise RequestError(f"{what} longer than {MAX_NAME} characters")
+    return value
+
+
+def _check_new_signals(st: ServerState, s: ClientSession, keys: set[str]) -> None:
+    new = {k for k in keys if k not in st.hub.signals}
+    limit = st.config.max_signals_per_client
+    if new and s.signals_created + len(new) > limit:
+        st.stats["refused_signals"] += 1
+        raise RequestError(
+            f"signal limit: this connection may create {limit} signals, "
+            f"{s.signals_created} created, {len(new)} more asked ({', '.join(sorted(new)[:5])})"
+        )
+    s.signals_created += len(new)
+
+
+def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
+    """Stream (one value per signal) or plot mode (replace a signal's data); `sent: true`."""
+    dname = _name(req.get("dname"), "noDevice", "dname")
+    if req.get("plot"):
+        return _plot(st, s, req, dname)
+    y = req["y"]
+    ys = y if isinstance(y, list) else [y]
+    yv = [_num(v, "y") for v in ys]
+    sname = req.get("sname")
+    snames = list(sname) if isinstance(sname, list) else ([sname] if sname is not None else [])
+    snames = [_name(n, "Unnamed", "sname") for n in snames[: len(yv)]]
+    snames += ["Unnamed"] * (len(yv) - len(snames))
+    unit = req.get("unit")
+    if isinstance(unit, list):
+        units = [u if isinstance(u, str) else "" for u in unit[: len(yv)]]
+        units += [""] * (len(yv) - len(units))
+    else:
+        units = [unit if isinstance(unit, str) else ""] * len(yv)
+    x = req.get("x")
+    if x is None:
+        now = st.clock()
+        xv = [now] * len(yv)
+    elif isinstance(x, list):
+        if len(x) < len(yv):
+            raise RequestError(f"x has {len(x)} values for {len(yv)} y values")
+        xv = [_num(v, "x") for v in x[: len(yv)]]
+    else:
+        xv = [_num(x, "x")] * len(yv)
+    _check_new_signals(st, s, {f"{dname}.{n}" for n in snames})
+    groups: dict[str, tuple[list[float], list[float], str]] = {}
+    for n, xx, yy, u in zip(snames, xv, yv, units, strict=True):
+        gx, gy, _ = groups.setdefault(n, ([], [], u))
+        gx.append(xx)
+        gy.append(yy)
+        if u:
+            groups[n] = (gx, gy, u)
+    for n, (gx, gy, u) in groups.items():
+        order = np.argsort(np.asarray(gx), kind="stable")
+        st.hub.ingest_local(dname, n, [gx[i] for i in order], [gy[i] for i in order], u)
+    return True
+
+
+def _plot(st: ServerState, s: ClientSession, req: dict[str, Any], dname: str) -> bool:
+    x, y = req.get("x"), req.get("y")
+    if not isinstance(x, list) or not isinstance(y, list):
+        raise RequestError("plot mode needs lists x and y")
+    if len(x) != len(y):
+        raise RequestError(f"plot mode: x has {len(x)} values, y has {len(y)}")
+    sname = req.get("sname")
+    sname = _name(sname, "noSignal", "sname") if isinstance(sname, str) else "noSignal"
+    unit = req.get("unit")
+    if isinstance(unit, list):
+        unit = unit[-1] if unit else ""
+    unit = unit if isinstance(unit, str) else ""
+    xs = np.asarray([_num(v, "x") for v in x], dtype=np.float64)
+    ys = np.asarray([_num(v, "y") for v in y], dtype=np.float64)
+    _check_new_signals(st, s, {f"{dname}.{sname}"})
+    sig = st.hub.signals.ensure(dname, sname, unit)
+    sig.buffer.clear()
+    sig.buffer.append(xs, ys)
+    return True
+
+
+def signal_list(st: ServerState) -> list[list[str]]:
+    """`[[dname, sname], …]` for every live signal."""
+    return [[sig.device, sig.name] for sig in st.hub.signals]
+
+
+def _get(st: ServerState, key: Any) -> Signal:
+    if not isinstance(key, str):
+        raise RequestError(f"signal names are strings 'Device.Signal', got {key!r}")
+    try:
+        return st.hub.signals.get(key)
+    except UnknownSignal:
+        raise RequestError(f"unknown signal {key!r}") from None
+
+
+def latest(st: ServerState, value: Any) -> dict[str, list[Any]]:
+    """getLatest: `true` → every signal with data (6 fields); a list → those (3 fields)."""
+    if isinstance(value, list):
+        out: dict[str, list[Any]] = {}
+        for key in value:
+            sig = _get(st, key)
+            last = sig.latest()
+            if last is None:
+                raise RequestError(f"signal {key!r} has no data")
+            out[key] = [last[0], last[1], sig.unit]
+        return out
+    out = {}
+    for sig in st.hub.signals:
+        last = sig.latest()
+        if last is None:
+            continue
+        out[sig.key] = [last[0], last[1], sig.unit, sig.id, sig.buffer.first_x(), last[0]]
+    return out
+
+
+def _memory_answer(sig: Signal) -> list[Any]:
+    x, y = sig.buffer.arrays()
+    if len(x) == 0:
+        raise RequestError(f"signal {sig.key!r} has no data")
+    return [x.tolist(), y.tolist(), sig.unit, sig.id, float(x[0]), float(x[-1])]
+
+
+def _thin(x: np.ndarray, y: np.ndarray, max_n: int | None) -> tuple[np.ndarray, np.ndarray]:
+    if max_n is None or len(x) <= max_n:
+        return x, y
+    step = -(-len(x) // max_n)  # ceil: at most max_n points (RTOC kept up to 2·maxN−1)
+    return x[::step], y[::step]
+
+
+async def get_signal(st: ServerState, value: Any) -> Any:
+    """getSignal: a list of names, "all", or one object with xmin/xmax/maxN/database."""
+    if value == "all":
+        return {sig.key: _memory_answer(sig) for sig in st.hub.signals if len(sig.buffer)}
+    if isinstance(value, list):
+        return {k: _memory_answer(_get(st, k)) for k in value}
+    if not isinstance(value, dict):
+        raise RequestError("getSignal takes a list of names, 'all' or an object")
+    dname, sname = value.get("dname"), value.get("sname")
+    if not isinstance(dname, str) or not isinstance(sname, str):
+        return False
+    key = f"{dname}.{sname}"
+    xmin = None if value.get("xmin") is None else _num(value["xmin"], "xmin")
+    xmax = None if value.get("xmax") is None else _num(value["xmax"], "xmax")
+    max_n = value.get("maxN")
+    if max_n is not None:
+        if isinstance(max_n, bool) or not isinstance(max_n, int | float) or max_n < 1:
+            raise RequestError(f"maxN must be a positive integer, got {max_n!r}")
+        max_n = int(max_n)
+    sig = st.hub.signals.find(dname, sname)
+    if value.get("database", True) and getattr(st.hub, "history", None) is not None:
+        hist = await st.hub.history(dname, sname, xmin, xmax, max_n)
+        x, y = np.asarray(hist.x, dtype=np.float64), np.asarray(hist.y, dtype=np.float64)
+        if sig is None and len(x) == 0:
+            raise RequestError(f"unknown signal {key!r}")
+        bounds = _bounds(sig, x)
+        unit = sig.unit if sig is not None else ""
+        sid = sig.id if sig is not None else None
+        return {key: [x.tolist(), y.tolist(), unit, sid, bounds[0], bounds[1]]}
+    if sig is None:
+        raise RequestError(f"unknown signal {key!r}")
+    x, y = sig.buffer.arrays()
+    if len(x) == 0:
+        raise RequestError(f"signal {key!r} has no data")
+    full = (float(x[0]), float(x[-1]))
+    mask = np.ones(len(x), dtype=bool)
+    if xmin is not None:
+        mask &= x >= xmin
+    if xmax is not None:
+        mask &= x <= xmax
+    x, y = _thin(x[mask], y[mask], max_n)
+    return {key: [x.tolist(), y.tolist(), sig.unit, sig.id, full[0], full[1]]}
+
+
+def _bounds(sig: Signal | None, x: np.ndarray) -> tuple[float | None, float | None]:
+    lo = [float(x[0])] if len(x) else []
+    hi = [float(x[-1])] if len(x) else []
+    if sig is not None and len(sig.buffer):
+        lo.append(sig.buffer.first_x())  # type: ignore[arg-type]
+        hi.append(sig.latest()[0])  # type: ignore[index]
+    return (min(lo) if lo else None, max(hi) if hi else None)
+
+
+def session_json(st: ServerState) -> dict[str, Any]:
+    """The session document of SPEC §5.4 (maxLength, signals, events, devices)."""
+    devices: dict[str, int] = {}
+    signals: dict[str, list[Any]] = {}
+    for sig in st.hub.signals:
+        dev_id = devices.setdefault(sig.device, len(devices) + 1)
+        x, y = sig.buffer.arrays()
+        signals[str(sig.id)] = [dev_id, sig.name, x.tolist(), y.tolist(), sig.unit]
+    events: dict[str, list[Any]] = {}
+    for eid, ev in st.events.items():
+        dev_id = devices.setdefault(ev.device, len(devices) + 1)
+        found = st.hub.signals.find(ev.device, ev.signal)
+        row = event_row(eid, ev)
+        events[str(eid)] = [dev_id, found.id if found else None, *row[2:]]
+    return {
+        "maxLength": st.hub.signals.record_length,
+        "signals": signals,
+        "events": events,
+        "devices": {str(i): name for name, i in devices.items()},
+    }
+
+
+def remove(st: ServerState, value: Any) -> list[int]:
+    """remove `[[signalIDs…], [eventIDs…]]` → `[nSignals, nEvents]` actually removed."""
+    if not isinstance(value, list) or not value:
+        raise RequestError("remove takes [[signal ids…], [event ids…]]")
+    sig_ids = value[0] if isinstance(value[0], list) else []
+    ev_ids = value[1] if len(value) > 1 and isinstance(value[1], list) else []
+    n_sig = n_ev = 0
+    for sid in sig_ids:
+        if not isinstance(sid, int):
+            continue
+        try:
+            sig = st.hub.signals.by_id(sid)
+        except UnknownSignal:
+            continue
+        n_sig += bool(st.hub.signals.remove(sig.key))
+    for eid in ev_ids:
+        if isinstance(eid, int):
+            n_ev += st.events.remove(eid)
+    return [n_sig, n_ev]
