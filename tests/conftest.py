@@ -6,8 +6,11 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.mosquitto",
+    "tests.fixtures.postgres",
+    "tests.fixtures.timescale",
     "tests.sim.fixtures",
     "tests.fixtures.browser",
+    "tests.fixtures.telegram_standin",
 ]
 
 

@@ -1,0 +1,394 @@
+"""The PostgreSQL store (plain PostgreSQL or TimescaleDB): COPY writes with an exactly-once ledger.
+
+`write_batch` inserts the (agent, seq) ledger row and the samples (binary COPY) in one
+transaction; a batch already in the ledger is a duplicate (False, nothing stored). When the
+server is unreachable every call raises StoreError (the writer retries, nothing is acked)
+and the next call reconnects by itself. psycopg2 is imported lazily.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from edge_agent.wire import Batch
+from hub.db import pghistory, rollups
+from hub.db.base import EventRecord, History, SignalRow, Store, StoreError
+from hub.db.migrate import apply_policies, migrate
+from hub.db.pgcopy import MAX_TIME_S, MIN_TIME_S, encode_samples, seconds_to_us
+
+DAY_S = 86_400.0
+_TS = "(timestamptz 'epoch' + %s * interval '1 microsecond')"
+_EPOCH = "extract(epoch FROM {})::float8"
+# Partitions made on the fly for one batch; rows of more distinct days go to the default one.
+_MAX_NEW_PARTITIONS = 8
+
+
+class PostgresStore(Store):
+    """Samples, events, documents in PostgreSQL; TimescaleDB features where the extension is."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        write_method: str = "copy",
+        single_connection: bool = False,
+        timescaledb: bool = True,
+        compress_after_s: float | None = 7 * DAY_S,
+        retention_s: float | None = None,
+        max_spool_age_s: float = 2 * DAY_S,
+        partition_s: float = DAY_S,
+        partitions_ahead: int = 2,
+        ledger_keep_s: float | None = None,
+        insert_rows: int = 250,
+        connect_timeout: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if write_method not in ("copy", "insert"):
+            raise ValueError(f"write_method must be 'copy' or 'insert', got {write_method!r}")
+        if compress_after_s is not None and compress_after_s <= max_spool_age_s:
+            raise ValueError(
+                f"compress_after ({compress_after_s:.0f} s) must be longer than the longest "
+                f"spool age ({max_spool_age_s:.0f} s): late batches must land uncompressed"
+            )
+        if retention_s is not None and retention_s <= max_spool_age_s:
+            raise ValueError("retention must be longer than the longest spool age")
+        self.dsn = dsn
+        self.write_method = write_method
+        self.single_connection = single_connection
+        self.timescaledb = timescaledb
+        self.compress_after_s = compress_after_s
+        self.retention_s = retention_s
+        self.partition_us = int(partition_s * 1_000_000)
+        self.partitions_ahead = partitions_ahead
+        self.ledger_keep_s = ledger_keep_s
+        self.insert_rows = insert_rows
+        self.connect_timeout = connect_timeout
+        self.clock = clock
+        self.flavour = "unknown"  # "postgresql" or "timescaledb" once open
+        self._conns: dict[str, Any] = {}
+        self._locks = {"w": threading.Lock(), "r": threading.Lock()}
+        self._signal_ids: dict[tuple[str, str], int] = {}
+        self._partitions: set[int] = set()
+
+    # -- connections -------------------------------------------------------------------
+    def _role(self, role: str) -> str:
+        return "w" if self.single_connection else role
+
+    @contextmanager
+    def _conn(self, role: str) -> Iterator[Any]:
+        """A live connection for `role` ('w' writes, 'r' reads), reconnecting if needed."""
+        import psycopg2
+
+        role = self._role(role)
+        with self._locks[role]:
+            conn = self._conns.get(role)
+            if conn is None or conn.closed:
+                try:
+                    conn = psycopg2.connect(
+                        self.dsn,
+                        connect_timeout=self.connect_timeout,
+                        application_name="opencontrol-hub",
+                    )
+                except psycopg2.Error as exc:
+                    raise StoreError(f"PostgreSQL unreachable: {_msg(exc)}") from exc
+                self._conns[role] = conn
+            try:
+                yield conn
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                self._drop(role)
+                raise StoreError(f"PostgreSQL connection lost: {_msg(exc)}") from exc
+            except psycopg2.Error as exc:
+                _rollback(conn)
+                raise StoreError(f"PostgreSQL error: {_msg(exc)}") from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    def _drop(self, role: str) -> None:
+        conn = self._conns.pop(role, None)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def open(self) -> None:
+        """Connect, apply migrations and storage policies, make partitions ahead."""
+        with self._conn("w") as conn:
+            report = migrate(conn, timescaledb=self.timescaledb)
+            self.flavour = report.flavour
+            apply_policies(
+                conn, compress_after_s=self.compress_after_s, retention_s=self.retention_s
+            )
+            self._load_signals(conn)
+        self.maintain_partitions()
+
+    def close(self) -> None:
+        """Release connections."""
+        for role in list(self._conns):
+            with self._locks[role]:
+                self._drop(role)
+
+    def _load_signals(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, device, name FROM signals")
+            rows = cur.fetchall()
+        conn.commit()
+        self._signal_ids.update({(d, n): i for i, d, n in rows})
+
+    # -- writes ------------------------------------------------------------------------
+    def write_batch(self, batch: Batch, received_at: float) -> bool:
+        """Store the batch and its ledger row in one transaction; False for a duplicate.
+
+        Raises ValueError for a batch that can never be stored (times out of range).
+        """
+        t_parts = [np.asarray(s.t, dtype=np.float64) for s in batch.signals]
+        y_parts = [np.asarray(s.y, dtype=np.float64) for s in batch.signals]
+        t_all = np.concatenate(t_parts) if t_parts else np.empty(0)
+        if len(t_all) and (t_all.min() < MIN_TIME_S or t_all.max() >= MAX_TIME_S):
+            raise ValueError(f"batch {batch.agent}/{batch.seq} has sample times outside 1900..3000")
+        t_us = seconds_to_us(t_all)
+        with self._conn("w") as conn:
+            if self.flavour == "postgresql" and len(t_us):
+                self._ensure_batch_partitions(conn, t_us)
+            new_ids: dict[tuple[str, str], int] = {}
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
+                    f" VALUES (%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})"
+                    " ON CONFLICT (agent, seq) DO NOTHING RETURNING id",
+                    (
+                        batch.agent,
+                        batch.seq,
+                        received_at,
+                        len(t_us),
+                        int(t_us.min()) if len(t_us) else None,
+                        int(t_us.max()) if len(t_us) else None,
+                    ),
+                )
+                if cur.fetchone() is None:
+                    conn.rollback()
+                    return False
+                sids = []
+                for s in batch.signals:
+                    sid = self._signal_ids.get((s.device, s.signal))
+                    if sid is None:
+                        sid = self._insert_signal(
+                            cur, s.device, s.signal, s.unit, batch, received_at
+                        )
+                        new_ids[(s.device, s.signal)] = sid
+                    sids.append(np.full(len(s.t), sid, dtype=np.int32))
+                if len(t_us):
+                    sid_all = np.concatenate(sids)
+                    y_all = np.concatenate(y_parts)
+                    if self.write_method == "copy":
+                        data = encode_samples(t_us, sid_all, y_all)
+                        cur.copy_expert(
+                            "COPY samples (time, signal_id, value) FROM STDIN (FORMAT binary)",
+                            io.BytesIO(data),
+                        )
+                    else:
+                        self._insert_rows(cur, t_us, sid_all, y_all)
+            conn.commit()
+        # Only after the commit: a rolled-back signal row must not stay in the cache.
+        self._signal_ids.update(new_ids)
+        return True
+
+    def _insert_signal(
+        self, cur: Any, device: str, name: str, unit: str, batch: Batch, received_at: float
+    ) -> int:
+        cur.execute(
+            "INSERT INTO signals (device, name, unit, agent, first_seen)"
+            " VALUES (%s, %s, %s, %s, to_timestamp(%s))"
+            " ON CONFLICT (device, name) DO NOTHING RETURNING id",
+            (device, name, unit, batch.agent, received_at),
+        )
+        row = cur.fetchone()
+        if row is None:
+            cur.execute("SELECT id FROM signals WHERE device = %s AND name = %s", (device, name))
+            row = cur.fetchone()
+        return int(row[0])
+
+    def _insert_rows(self, cur: Any, t_us: np.ndarray, sid: np.ndarray, y: np.ndarray) -> None:
+        """Multi-row INSERTs of a few hundred rows (for servers where COPY is unusable)."""
+        from psycopg2.extras import execute_values
+
+        rows = list(zip(t_us.tolist(), sid.tolist(), y.tolist(), strict=True))
+        execute_values(
+            cur,
+            "INSERT INTO samples (time, signal_id, value) VALUES %s",
+            rows,
+            template=f"({_TS}, %s, %s)",
+            page_size=self.insert_rows,
+        )
+
+    def _ensure_batch_partitions(self, conn: Any, t_us: np.ndarray) -> None:
+        starts = np.unique((t_us // self.partition_us) * self.partition_us)
+        missing = [int(s) for s in starts if int(s) not in self._partitions]
+        if missing:
+            missing = missing[:_MAX_NEW_PARTITIONS]
+            rollups.ensure_partitions(conn, missing, self.partition_us)
+            self._partitions.update(missing)
+
+    def maintain_partitions(self) -> int:
+        """Make partitions from today to `partitions_ahead` ahead (plain PostgreSQL)."""
+        if self.flavour != "postgresql":
+            return 0
+        now_us = int(self.clock() * 1_000_000)
+        first = (now_us // self.partition_us) * self.partition_us
+        starts = [first + i * self.partition_us for i in range(self.partitions_ahead + 1)]
+        with self._conn("w") as conn:
+            made = rollups.ensure_partitions(conn, starts, self.partition_us)
+        self._partitions.update(starts)
+        return made
+
+    def maintain(self) -> dict[str, int]:
+        """Periodic upkeep (call every minute or so): partitions, rollups, retention."""
+        out = {"partitions_made": self.maintain_partitions()}
+        with self._conn("r") as conn:
+            out["batches_rolled_up"] = rollups.refresh_rollups(conn, flavour=self.flavour)
+            now_us = int(self.clock() * 1_000_000)
+            out.update(
+                rollups.apply_retention(
+                    conn,
+                    now_us=now_us,
+                    retention_us=_us(self.retention_s),
+                    ledger_keep_us=_us(self.ledger_keep_s),
+                    flavour=self.flavour,
+                )
+            )
+        return out
+
+    def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
+        """Keep a refused message raw, with the reason."""
+        import psycopg2
+
+        with self._conn("w") as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO rejected_messages (received_at, topic, payload, reason)"
+                " VALUES (to_timestamp(%s), %s, %s, %s)",
+                (received_at, topic, psycopg2.Binary(payload), reason),
+            )
+            conn.commit()
+
+    def write_events(self, events: list[EventRecord]) -> None:
+        """Append events."""
+        from psycopg2.extras import Json, execute_values
+
+        if not events:
+            return
+        with self._conn("w") as conn, conn.cursor() as cur:
+            execute_values(
+                cur,
+                "INSERT INTO events (time, device, signal, text, priority, event_id, value)"
+                " VALUES %s",
+                [
+                    (e.time, e.device, e.signal, e.text, e.priority, e.event_id, Json(e.value))
+                    for e in events
+                ],
+                template="(to_timestamp(%s), %s, %s, %s, %s, %s, %s)",
+            )
+            conn.commit()
+
+    def put_doc(self, key: str, value: Any) -> None:
+        """Replace a JSON document."""
+        from psycopg2.extras import Json
+
+        with self._conn("w") as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO documents (key, value, updated_at) VALUES (%s, %s, now())"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
+                " updated_at = EXCLUDED.updated_at",
+                (key, Json(value)),
+            )
+            conn.commit()
+
+    # -- reads -------------------------------------------------------------------------
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._conn("r") as conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            rows = cur.fetchall()
+            conn.commit()
+        return rows
+
+    def events(
+        self, *, since: float | None = None, until: float | None = None, limit: int = 1000
+    ) -> list[EventRecord]:
+        """Events in time order (newest `limit`)."""
+        rows = self._query(
+            f"SELECT {_EPOCH.format('time')}, device, signal, text, priority, event_id, value"
+            " FROM events WHERE (%s::float8 IS NULL OR time >= to_timestamp(%s))"
+            " AND (%s::float8 IS NULL OR time <= to_timestamp(%s))"
+            " ORDER BY time DESC, id DESC LIMIT %s",
+            (since, since, until, until, limit),
+        )
+        return [EventRecord(*r) for r in reversed(rows)]
+
+    def signals(self) -> list[SignalRow]:
+        """All known signals."""
+        rows = self._query(
+            f"SELECT id, device, name, unit, agent, {_EPOCH.format('first_seen')}"
+            " FROM signals ORDER BY id"
+        )
+        return [SignalRow(*r) for r in rows]
+
+    def history(
+        self, device: str, name: str, xmin: float | None, xmax: float | None, max_n: int | None
+    ) -> History:
+        """Samples of one signal in [xmin, xmax], at most about max_n points keeping peaks."""
+        with self._conn("r") as conn, conn.cursor() as cur:
+            cur.execute("SELECT id FROM signals WHERE device = %s AND name = %s", (device, name))
+            row = cur.fetchone()
+            if row is None:
+                conn.commit()
+                return History(np.empty(0), np.empty(0), "raw")
+            out = pghistory.history(
+                cur, row[0], xmin, xmax, max_n, use_copy=self.write_method == "copy"
+            )
+            conn.commit()
+        return out
+
+    def sample_count(self) -> int:
+        """How many samples are stored in all."""
+        return int(self._query("SELECT count(*) FROM samples")[0][0])
+
+    def rejected_count(self) -> int:
+        """How many refused messages are kept."""
+        return int(self._query("SELECT count(*) FROM rejected_messages")[0][0])
+
+    def rejected(self, limit: int = 100) -> list[tuple[float, str, bytes, str]]:
+        """The newest refused messages: (received_at, topic, payload, reason)."""
+        rows = self._query(
+            f"SELECT {_EPOCH.format('received_at')}, topic, payload, reason"
+            " FROM rejected_messages ORDER BY id DESC LIMIT %s",
+            (limit,),
+        )
+        return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def get_doc(self, key: str) -> Any | None:
+        """A small JSON document by key, or None."""
+        rows = self._query("SELECT value FROM documents WHERE key = %s", (key,))
+        return rows[0][0] if rows else None
+
+
+def _us(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1_000_000)
+
+
+def _msg(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _rollback(conn: Any) -> None:
+    try:
+        if not conn.closed:
+            conn.rollback()
+    except Exception:
+        pass

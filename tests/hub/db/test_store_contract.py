@@ -1,0 +1,134 @@
+"""The Store contract, run against every backend (SQLite, PostgreSQL, TimescaleDB stand-in)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_agent.wire import Batch, Series
+from hub.db.base import EventRecord, Store
+
+T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, a whole minute
+
+
+def batch(agent: str, seq: int, n: int = 100, *, device: str = "Gen", t0: float = T0) -> Batch:
+    """A batch of two signals with n samples each at 2 Hz."""
+    t = [t0 + i * 0.5 for i in range(n)]
+    return Batch(
+        agent=agent,
+        seq=seq,
+        signals=[
+            Series(device, "Square", "V", t, [float(i % 5) for i in range(n)]),
+            Series(device, "Temp", "°C", t, [20.0 + i / 100 for i in range(n)]),
+        ],
+    )
+
+
+def test_batch_is_stored_once_and_a_duplicate_is_refused(store: Store) -> None:
+    assert store.write_batch(batch("a1", 1), T0) is True
+    assert store.sample_count() == 200
+    # Same (agent, seq) with other content: a replay; nothing of it may be stored.
+    assert store.write_batch(batch("a1", 1, n=7), T0 + 1) is False
+    assert store.sample_count() == 200
+    # The same seq from another agent is another batch.
+    assert store.write_batch(batch("a2", 1, device="Other"), T0) is True
+    assert store.sample_count() == 400
+
+
+def test_signals_are_listed_with_unit_and_agent(store: Store) -> None:
+    store.write_batch(batch("a1", 1), T0)
+    store.write_batch(batch("a1", 2, t0=T0 + 100), T0 + 100)
+    rows = {r.key: r for r in store.signals()}
+    assert set(rows) == {"Gen.Square", "Gen.Temp"}
+    assert rows["Gen.Temp"].unit == "°C"
+    assert rows["Gen.Square"].agent == "a1"
+    assert rows["Gen.Square"].id != rows["Gen.Temp"].id
+
+
+def test_an_empty_batch_still_enters_the_ledger(store: Store) -> None:
+    assert store.write_batch(Batch(agent="a1", seq=5, signals=[]), T0) is True
+    assert store.write_batch(Batch(agent="a1", seq=5, signals=[]), T0) is False
+    assert store.sample_count() == 0
+
+
+def test_history_without_max_n_returns_the_samples_of_the_closed_range(store: Store) -> None:
+    store.write_batch(batch("a1", 1, n=100), T0)
+    h = store.history("Gen", "Temp", T0 + 10, T0 + 20, None)
+    # [T0+10, T0+20] at 2 Hz: both ends included.
+    assert len(h.x) == 21
+    assert np.allclose(h.x, T0 + 10 + np.arange(21) * 0.5, rtol=0, atol=1e-6)
+    assert np.allclose(h.y, 20.0 + np.arange(20, 41) / 100)
+    assert h.source == "raw"
+
+
+def test_history_of_the_whole_signal_when_no_range_is_given(store: Store) -> None:
+    store.write_batch(batch("a1", 1, n=50), T0)
+    h = store.history("Gen", "Square", None, None, None)
+    assert len(h.x) == 50
+    assert np.all(np.diff(h.x) > 0)
+
+
+def test_downsampling_keeps_the_peaks_in_time_order(store: Store) -> None:
+    n = 20_000
+    t = T0 + np.arange(n) * 0.1
+    y = np.sin(np.arange(n) / 300.0)
+    y[7_777] = 50.0
+    y[12_345] = -50.0
+    b = Batch("a1", 1, [Series("Osc", "Wave", "V", t.tolist(), y.tolist())])
+    assert store.write_batch(b, T0)
+    h = store.history("Osc", "Wave", float(t[0]), float(t[-1]), 200)
+    assert 2 <= len(h.x) <= 210
+    assert np.all(np.diff(h.x) >= 0), "points must come in time order"
+    i_max, i_min = int(np.argmax(h.y)), int(np.argmin(h.y))
+    assert h.y[i_max] == 50.0 and abs(h.x[i_max] - t[7_777]) < 1e-5
+    assert h.y[i_min] == -50.0 and abs(h.x[i_min] - t[12_345]) < 1e-5
+    assert h.x.min() >= t[0] - 1e-6 and h.x.max() <= t[-1] + 1e-6
+
+
+def test_history_of_an_unknown_signal_is_empty(store: Store) -> None:
+    store.write_batch(batch("a1", 1), T0)
+    h = store.history("Nope", "Nothing", None, None, 100)
+    assert len(h.x) == 0 and len(h.y) == 0
+
+
+def test_events_come_back_in_time_order_newest_limit(store: Store) -> None:
+    evs = [
+        EventRecord(T0 + k, "Gen", "Square", f"e{k}", k % 3, f"id{k}", {"v": k})
+        for k in (3, 1, 4, 0, 2)
+    ]
+    store.write_events(evs)
+    got = store.events()
+    assert [e.text for e in got] == ["e0", "e1", "e2", "e3", "e4"]
+    assert got[4].value == {"v": 4} and got[4].priority == 1 and got[4].event_id == "id4"
+    assert [e.text for e in store.events(limit=2)] == ["e3", "e4"]
+    assert [e.text for e in store.events(since=T0 + 1, until=T0 + 2)] == ["e1", "e2"]
+
+
+def test_rejected_messages_are_kept_raw_with_the_reason(store: Store) -> None:
+    payload = b"\xff\x00not json"
+    store.write_rejected("p/a1/data", payload, "not JSON", T0)
+    assert store.rejected_count() == 1
+    rows = store.rejected()  # type: ignore[attr-defined]
+    assert rows[0][1:] == ("p/a1/data", payload, "not JSON")
+    assert store.sample_count() == 0
+
+
+def test_documents_are_replaced_and_read_back(store: Store) -> None:
+    assert store.get_doc("automation") is None
+    store.put_doc("automation", {"events": [1, 2], "name": "ü"})
+    store.put_doc("automation", {"events": [3]})
+    assert store.get_doc("automation") == {"events": [3]}
+    store.put_doc("list", [1, "a", None])
+    assert store.get_doc("list") == [1, "a", None]
+
+
+def test_a_reopened_store_keeps_data_and_the_ledger(store_factory) -> None:
+    first = store_factory()
+    first.write_batch(batch("a1", 1), T0)
+    first.put_doc("k", {"x": 1})
+    first.close()
+    second = store_factory()
+    assert second.sample_count() == 200
+    assert second.write_batch(batch("a1", 1), T0) is False
+    assert second.get_doc("k") == {"x": 1}
+    assert second.write_batch(batch("a1", 2, t0=T0 + 60), T0) is True
+    assert second.sample_count() == 400
