@@ -1,0 +1,336 @@
+"""The Telegram adapter: python-telegram-bot started inside the hub's event loop.
+
+`TelegramBot(hub=hub, config=cfg["telegram"])`, then `await bot.start()` /
+`await bot.stop()` (or `async with`). It polls (never `run_polling`), holds an advisory
+lock so only one process polls per token, keeps the HTTP client's loggers at WARNING
+(they log request URLs, which contain the token), and turns hub events into queued
+notifications that never block the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edge_agent.config_schema import ConfigError
+
+from .actions import CustomAction, load_actions
+from .handlers import BotCore
+from .notify import Notifier, format_event
+from .plots import Renderer
+from .ui import Reply, markup
+from .users import DOC_KEY, Permission, UserDirectory, import_rtoc_clients
+
+log = logging.getLogger(__name__)
+
+NOISY_LOGGERS = ("httpx", "httpcore")
+
+
+class AlreadyPolling(RuntimeError):
+    """Another process already polls with this token."""
+
+
+def quiet_http_loggers() -> None:
+    """Keep the HTTP client's loggers at WARNING: they log URLs containing the token."""
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def resolve_token(config: dict[str, Any]) -> str:
+    """The token from config, else from the environment variable named by token_env."""
+    token = str(config.get("token") or "")
+    if not token and config.get("token_env"):
+        token = os.environ.get(str(config["token_env"]), "")
+    if not token:
+        env = config.get("token_env") or "OPENCONTROL_TELEGRAM_TOKEN"
+        raise ConfigError(f"telegram: no token; set 'telegram.token' or ${env}")
+    return token.strip()
+
+
+class PollerLock:
+    """An advisory file lock (flock) per token: a second process cannot hold it."""
+
+    def __init__(self, *, directory: str | Path, token: str) -> None:
+        digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+        self.path = Path(directory) / f"telegram-{digest}.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise AlreadyPolling."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AlreadyPolling(
+                f"another process polls Telegram with this token (lock {self.path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Drop the lock."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class TelegramBot:
+    """The bot adapter; construction does no I/O."""
+
+    def __init__(
+        self,
+        *,
+        hub: Any,
+        config: dict[str, Any],
+        poll_timeout: float = 10.0,
+        notify: dict[str, Any] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.notify_options = dict(notify or {})
+        self.config = config
+        self.poll_timeout = poll_timeout
+        hub_cfg = (getattr(hub, "config", None) or {}).get("hub", {})
+        self.data_dir = hub_cfg.get("data_dir") or tempfile.gettempdir()
+        self.actions_dir = config.get("actions_dir") or hub_cfg.get("config_dir") or ""
+        self.users = UserDirectory(
+            default_permission=Permission.parse(config.get("default_permission", "blocked")),
+            default_eventlevel=int(config.get("default_eventlevel", 0)),
+            only_admin=bool(config.get("only_admin", False)),
+            inline_menu=bool(config.get("inline_menu", False)),
+        )
+        self.renderer = Renderer(max_workers=1, max_waiting=4)
+        self.actions: list[CustomAction] = []
+        self.notifier: Notifier | None = None
+        self.core: BotCore | None = None
+        self.app: Any = None
+        self._lock: PollerLock | None = None
+        self._save_lock = asyncio.Lock()
+        self.errors = 0
+
+    async def __aenter__(self) -> TelegramBot:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- lifecycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load users and actions, take the poller lock, start polling and notifications."""
+        from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+        quiet_http_loggers()
+        token = resolve_token(self.config)
+        self.actions = load_actions(self.actions_dir)
+        await self._load_users()
+        self._lock = PollerLock(directory=self.data_dir, token=token)
+        self._lock.acquire()
+        try:
+            builder = Application.builder().token(token).concurrent_updates(8)
+            base = str(self.config.get("base_url") or "")
+            if base:
+                root = base.rstrip("/").removesuffix("/bot")
+                builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+            self.app = builder.build()
+            self.core = BotCore(
+                hub=self.hub,
+                users=self.users,
+                renderer=self.renderer,
+                actions=self.actions,
+                save_users=self.save_users,
+                tell_admins=self.tell_admins,
+                automation=_automation(self.hub),
+            )
+            self.notifier = Notifier(send=self._send_notification, **self.notify_options)
+            self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
+            self.app.add_handler(CallbackQueryHandler(self._on_callback))
+            self.app.add_error_handler(self._on_error)
+            await self.app.initialize()
+            await self.app.start()
+            await self.app.updater.start_polling(
+                timeout=int(self.poll_timeout),
+                allowed_updates=["message", "callback_query"],
+                error_callback=self._on_poll_error,
+            )
+            await self.notifier.start()
+            self.hub.on_event.append(self.on_event)
+        except BaseException:
+            await self._shutdown_app()
+            self._lock.release()
+            raise
+        log.info(
+            "telegram bot polling (%d users, %d custom actions)",
+            len(self.users.users),
+            len(self.actions),
+        )
+
+    async def stop(self) -> None:
+        """Stop notifications and polling, release the lock."""
+        if self.on_event in self.hub.on_event:
+            self.hub.on_event.remove(self.on_event)
+        if self.notifier is not None:
+            await self.notifier.stop()
+        await self._shutdown_app()
+        self.renderer.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    async def _shutdown_app(self) -> None:
+        app, self.app = self.app, None
+        if app is None:
+            return
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+        except Exception as exc:  # never let a Telegram hiccup block the hub's shutdown
+            log.warning("telegram shutdown: %s", type(exc).__name__)
+
+    # ---- users ----------------------------------------------------------------------
+    async def _load_users(self) -> None:
+        doc = await self.hub.run_store(self.hub.store.get_doc, DOC_KEY)
+        if doc:
+            self.users.load_doc(doc)
+            return
+        rtoc = Path(self.actions_dir) / "telegram_clients.json" if self.actions_dir else None
+        if rtoc is not None and rtoc.exists():
+            data = json.loads(rtoc.read_text(encoding="utf-8"))
+            for warning in import_rtoc_clients(self.users, data):
+                log.warning("telegram_clients.json: %s", warning)
+            log.info("imported %d users from %s", len(self.users.users), rtoc)
+            await self.save_users()
+
+    async def save_users(self) -> None:
+        """Persist users and bot settings as one document in the hub's store."""
+        async with self._save_lock:
+            await self.hub.run_store(self.hub.store.put_doc, DOC_KEY, self.users.to_doc())
+
+    # ---- notifications --------------------------------------------------------------
+    def on_event(self, event: Any) -> None:
+        """Hub event listener: queue the event for every user whose level admits it."""
+        if self.notifier is None:
+            return
+        text = format_event(event)
+        for user in list(self.users.users.values()):
+            perm = self.users.effective(user)
+            if perm >= Permission.READ and user.admits(int(event.priority)):
+                self.notifier.submit(user.chat_id, text)
+
+    def tell_admins(self, text: str) -> None:
+        """Queue a message to every admin."""
+        if self.notifier is None:
+            return
+        for user in self.users.admins():
+            self.notifier.submit(user.chat_id, text)
+
+    async def _send_notification(self, chat_id: int, text: str) -> None:
+        await self.app.bot.send_message(chat_id=chat_id, text=text[:4096], parse_mode="HTML")
+
+    # ---- updates --------------------------------------------------------------------
+    async def _on_message(self, update: Any, context: Any) -> None:
+        msg, who = update.effective_message, update.effective_user
+        if msg is None or who is None or update.effective_chat is None:
+            return
+        replies = await self.core.handle(
+            update.effective_chat.id, who.first_name or "", who.last_name or "", text=msg.text or ""
+        )
+        await self._send(update.effective_chat.id, replies)
+
+    async def _on_callback(self, update: Any, context: Any) -> None:
+        query = update.callback_query
+        if query is None or update.effective_chat is None:
+            return
+        try:
+            await query.answer()
+        except Exception as exc:  # an expired query must not stop the action
+            log.debug("answerCallbackQuery failed: %s", type(exc).__name__)
+        who = update.effective_user
+        replies = await self.core.handle(
+            update.effective_chat.id,
+            who.first_name or "",
+            who.last_name or "",
+            data=query.data or "",
+        )
+        await self._send(update.effective_chat.id, replies)
+
+    async def _send(self, chat_id: int, replies: list[Reply]) -> None:
+        for r in replies:
+            await self._send_one(chat_id, r, retry=True)
+
+    async def _send_one(self, chat_id: int, r: Reply, *, retry: bool) -> None:
+        from telegram.error import RetryAfter
+
+        kb = markup(r.menu, inline=self.users.inline_menu)
+        bot = self.app.bot
+        try:
+            if r.photo is not None:
+                await bot.send_photo(
+                    chat_id=chat_id,
+                    photo=r.photo,
+                    caption=r.text[:1024],
+                    parse_mode="HTML",
+                    reply_markup=kb,
+                )
+            elif r.document is not None:
+                name, data = r.document
+                await bot.send_document(
+                    chat_id=chat_id,
+                    document=data,
+                    filename=name,
+                    caption=r.text[:1024],
+                    parse_mode="HTML",
+                    reply_markup=kb,
+                )
+            else:
+                await bot.send_message(
+                    chat_id=chat_id, text=r.text[:4096] or "…", parse_mode="HTML", reply_markup=kb
+                )
+        except RetryAfter as exc:
+            if not retry:
+                raise
+            ra = exc.retry_after
+            await asyncio.sleep(ra.total_seconds() if hasattr(ra, "total_seconds") else float(ra))
+            await self._send_one(chat_id, r, retry=False)
+
+    async def _on_error(self, update: object, context: Any) -> None:
+        """The one error handler: log the failure once, without the token."""
+        self.errors += 1
+        exc = context.error
+        log.warning("telegram update failed: %s: %s", type(exc).__name__, self._redact(str(exc)))
+
+    def _on_poll_error(self, exc: Exception) -> None:
+        self.errors += 1
+        log.warning("telegram polling: %s: %s", type(exc).__name__, self._redact(str(exc)))
+
+    def _redact(self, text: str) -> str:
+        try:
+            token = resolve_token(self.config)
+        except ConfigError:
+            return text
+        return text.replace(token, "<token>")
+
+
+def _automation(hub: Any) -> Any:
+    """The automation handler when the engine is wired and the bot knows how to drive it."""
+    engine = getattr(hub, "engine", None)
+    if engine is None:
+        return None
+    try:
+        from . import automation  # noqa: F401
+    except ModuleNotFoundError:
+        return None
+    return engine

@@ -1,0 +1,49 @@
+"""The first user becomes admin; later users get the default; admins change permissions."""
+
+from __future__ import annotations
+
+from hub.app import Hub
+from hub.bot.handlers import NO_PERMISSION
+from hub.bot.users import DOC_KEY
+from tests.fixtures.net import async_wait_for
+from tests.fixtures.telegram_standin import BotApiStandIn
+
+
+async def test_first_user_is_admin_later_ones_blocked_and_admin_promotes(
+    hub: Hub, make_bot, chat_factory, telegram_standin: BotApiStandIn
+) -> None:
+    bot = await make_bot(default_permission="blocked")
+    ann, bob = chat_factory(1, "Ann", "Admin"), chat_factory(2, "Bob", "Later")
+
+    (menu,) = await ann.say("/start")
+    assert bot.users.get(1).permission.label == "admin"
+    assert "Devices" in menu.buttons() and "Settings" in menu.buttons()
+
+    # Bob is new: blocked by default, every reply is the refusal, and Ann is told.
+    (refusal,) = await bob.say("/start")
+    assert refusal.text == NO_PERMISSION and not refusal.buttons()
+    await async_wait_for(
+        lambda: any("Bob Later joined" in c.text for c in ann.received()),
+        what="admin told about the new user",
+    )
+    (refusal,) = await bob.say("Latest values")
+    assert refusal.text == NO_PERMISSION
+
+    # Ann walks Settings → Telegram bot → Users and taps Bob: blocked → admin → write.
+    await ann.say("Settings")
+    await ann.say("Telegram bot")
+    (users,) = await ann.say("Users")
+    assert "Bob Later: blocked" in users.buttons()
+    (users,) = await ann.say("Bob Later: blocked")
+    assert "Bob Later: admin" in users.buttons()
+    (users,) = await ann.say("Bob Later: admin")
+    assert "Bob Later is now write" in users.text
+    assert bot.users.get(2).permission.label == "write"
+
+    (menu,) = await bob.say("/start")
+    assert "Devices" in menu.buttons()
+
+    # Stored in the hub's store: a new bot process sees the same users.
+    doc = await hub.run_store(hub.store.get_doc, DOC_KEY)
+    assert doc["users"]["2"]["permission"] == "write"
+    assert doc["users"]["1"]["permission"] == "admin"
