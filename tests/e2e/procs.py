@@ -172,3 +172,32 @@ def ledger_check(store: Path, agent: str) -> dict[str, int]:
         }
     finally:
         con.close()
+
+
+def pg_ledger_check(dsn: str, agent: str) -> dict[str, int]:
+    """Exactly-once figures from a hub's PostgreSQL store."""
+    import psycopg2
+
+    con = psycopg2.connect(dsn)
+    try:
+        with con.cursor() as cur:
+            cur.execute(
+                "SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0), "
+                "coalesce(sum(samples), 0) FROM ingest_batches WHERE agent = %s",
+                (agent,),
+            )
+            batches, first, last, ledger_samples = cur.fetchone()
+            cur.execute("SELECT count(*) FROM samples")
+            stored = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM (SELECT DISTINCT signal_id, time FROM samples) d")
+            distinct = cur.fetchone()[0]
+    finally:
+        con.close()
+    return {
+        "batches": batches,
+        "first_seq": first,
+        "last_seq": last,
+        "ledger_samples": int(ledger_samples),
+        "stored": stored,
+        "distinct": distinct,
+    }
