@@ -262,7 +262,7 @@ class Publisher:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        if self.connected:
+        if self.connected and not self._stopping.is_set():
             log.warning("MQTT connection lost (%s); reconnecting with backoff", reason)
         self.connected = False
 

@@ -32,7 +32,8 @@ class StandInHub:
         self.lock = threading.Lock()
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"standin-hub-{uuid.uuid4().hex[:6]}",
+            client_id=f"standin-hub-{prefix}-{uuid.uuid4().hex[:6]}",
+            clean_session=False,  # like the real hub: the broker queues data while it is away
         )
         self.client.on_message = self._on_message
         self._subscribed = threading.Event()
