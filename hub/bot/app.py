@@ -137,7 +137,14 @@ class TelegramBot:
         self._lock = PollerLock(directory=self.data_dir, token=token)
         self._lock.acquire()
         try:
-            builder = Application.builder().token(token).concurrent_updates(8)
+            # Two get_updates connections: the long poll, and the offset confirmation that
+            # Updater.stop() sends while the long poll may still hold the first one.
+            builder = (
+                Application.builder()
+                .token(token)
+                .concurrent_updates(8)
+                .get_updates_connection_pool_size(2)
+            )
             base = str(self.config.get("base_url") or "")
             if base:
                 root = base.rstrip("/").removesuffix("/bot")

@@ -26,7 +26,7 @@ SIGNAL_COLORS = [
     "#e377c2",
     "#17becf",
     "#bcbd22",
-    "#7f7f7f",
+    "#d62728",
 ]
 EVENT_COLORS = {0: "#000000", 1: "#ffbf00", 2: "#ff0000"}
 
