@@ -95,7 +95,8 @@ class Hub:
                 return
             self.stats["batches"] += 1
             self.stats["samples"] += job.batch.sample_count
-            self._apply_live(job.batch)
+            if job.batch.agent != LOCAL_AGENT:  # local data went live in ingest_local
+                self._apply_live(job.batch)
         elif job.kind == "rejected":
             self.stats["rejected"] += 1
 
@@ -127,10 +128,9 @@ class Hub:
             seq=next(self._local_seq),
             signals=[Series(device, name, unit, [float(v) for v in x], [float(v) for v in y])],
         )
-        if self.writer is None:
-            self._apply_live(batch)
-            return
-        self.writer.submit(Job(kind="batch", batch=batch, received_at=time.time()))
+        self._apply_live(batch)
+        if self.writer is not None:
+            self.writer.submit(Job(kind="batch", batch=batch, received_at=time.time()))
 
     def add_event(self, event: EventRecord) -> None:
         """Record an event: stored, kept in memory, and told to listeners (ws, Telegram)."""
