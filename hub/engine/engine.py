@@ -1,0 +1,382 @@
+"""The automation engine: events, actions, scripts wired together over injected callables.
+
+Core without I/O: the engine sees the live `SignalStore`, and reaches the outside only
+through what it is given — `emit_event(EventRecord)`, `async send_command(device, op,
+name, args) -> dict`, `param(device, name)`, `emit_data(device, name, x, y, unit)`, a
+document store (`get_doc`/`put_doc`, run through `run_store`), and a clock.
+
+Events raised here go to `emit_event` (the hub stores, pushes and notifies them); the
+hub then calls `Engine.on_event` for every event from any source, which runs the
+actions listening to its id. Scripts run one at a time on a worker thread so a slow
+script never stalls ingest; their commands are awaited on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from hub.db.base import EventRecord
+from hub.engine.actions import ActionDef, ActionTable
+from hub.engine.events import EventDef, EventEngine
+from hub.engine.limits import EvalError, Limits
+from hub.engine.rtoc_import import (
+    action_from_rtoc,
+    action_to_rtoc,
+    event_from_rtoc,
+    event_to_rtoc,
+)
+from hub.engine.script import Script, ScriptResult, compile_script
+from hub.signals import Signal, SignalStore
+
+log = logging.getLogger(__name__)
+
+SendCommand = Callable[[str, str, str | None, Any], Awaitable[dict[str, Any]]]
+EmitData = Callable[[str, str, list[float], list[float], str], Any]
+
+DOC_EVENTS = "automation.events"
+DOC_ACTIONS = "automation.actions"
+DOC_SETTINGS = "automation.settings"
+DOC_USER_ACTIONS = "automation.userActions"
+
+
+class Docs(Protocol):
+    """The part of the Store contract the engine uses for persistence."""
+
+    def get_doc(self, key: str) -> Any | None: ...
+
+    def put_doc(self, key: str, value: Any) -> None: ...
+
+
+@dataclass
+class EngineStats:
+    """Counters of the engine's work."""
+
+    events_fired: int = 0
+    actions_run: int = 0
+    action_failures: int = 0
+    actions_dropped: int = 0  # queue full
+    depth_refused: int = 0  # an action's event raising actions too deep
+    commands: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _Host:
+    """The ScriptHost of one run: bridges the script's worker thread to the event loop."""
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop, depth: int) -> None:
+        self.engine = engine
+        self.loop = loop
+        self.depth = depth
+
+    def command(self, device: str, op: str, name: str, args: Any) -> Any:
+        eng = self.engine
+        eng.stats.commands += 1
+        fut = asyncio.run_coroutine_threadsafe(eng.send_command(device, op, name, args), self.loop)
+        try:
+            res = fut.result(timeout=eng.command_timeout + 1.0)
+        except TimeoutError:
+            fut.cancel()
+            raise EvalError(f"{device}.{name}: no answer from the agent") from None
+        except Exception as exc:
+            raise EvalError(f"{device}.{name}: {exc}") from exc
+        if not isinstance(res, dict) or not res.get("ok"):
+            err = res.get("error") if isinstance(res, dict) else res
+            raise EvalError(f"{device}.{name}: {err}")
+        return res.get("result")
+
+    def emit_event(self, record: EventRecord) -> None:
+        self.loop.call_soon_threadsafe(self.engine._script_event, record, self.depth + 1)
+
+    def emit_data(self, device: str, name: str, x: list[float], y: list[float], unit: str) -> None:
+        if self.engine.emit_data is None:
+            raise EvalError("stream()/plot() are not available: no data sink")
+        self.loop.call_soon_threadsafe(self.engine.emit_data, device, name, x, y, unit)
+
+
+class Engine:
+    """Global events, global actions, user actions and running scripts of one hub."""
+
+    def __init__(
+        self,
+        *,
+        emit_event: Callable[[EventRecord], Any],
+        send_command: SendCommand,
+        param: Callable[[str, str], Any],
+        emit_data: EmitData | None = None,
+        docs: Docs | None = None,
+        run_store: Callable[..., Awaitable[Any]] | None = None,
+        clock: Callable[[], float] = time.time,
+        limits: Limits | None = None,
+        command_timeout: float = 5.0,
+        max_queue: int = 1000,
+        max_depth: int = 3,
+    ) -> None:
+        self.emit_event_sink = emit_event
+        self.send_command = send_command
+        self.param = param
+        self.emit_data = emit_data
+        self.docs = docs
+        self.run_store = run_store
+        self.clock = clock
+        self.limits = limits or Limits()
+        self.command_timeout = command_timeout
+        self.max_depth = max_depth
+        self.store = SignalStore(record_length=1)
+        self.events = EventEngine(store=self.store, param=param, clock=clock, limits=self.limits)
+        self.actions = ActionTable(limits=self.limits)
+        self.user_actions: dict[str, str] = {}
+        self._user_scripts: dict[str, Script] = {}
+        self.events_active = True
+        self.actions_active = True
+        self.stats = EngineStats()
+        self.on_data_hooks: list[Callable[[Signal, np.ndarray, np.ndarray], None]] = []
+        self._queue: asyncio.Queue[tuple[str, int]] | None = None
+        self._max_queue = max_queue
+        self._depth: dict[int, tuple[EventRecord, int]] = {}
+        self._runner: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._busy = 0
+
+    # --- wiring --------------------------------------------------------------------------
+
+    def attach(self, store: SignalStore) -> None:
+        """Listen to new samples of the live signal store."""
+        self.store = store
+        self.events.store = store
+        store.on_data.append(self._on_data)
+
+    def detach(self) -> None:
+        """Stop listening to the signal store."""
+        with contextlib.suppress(ValueError):
+            self.store.on_data.remove(self._on_data)
+
+    async def start(self) -> None:
+        """Start the action runner (call on the hub's event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-script")
+        self._queue = asyncio.Queue(maxsize=self._max_queue)
+        self._runner = asyncio.create_task(self._run_actions(), name="engine-actions")
+
+    async def stop(self) -> None:
+        """Stop the runner; a script in progress finishes within its time budget."""
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    # --- data path -----------------------------------------------------------------------
+
+    def _on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
+        if self.events_active:
+            for rec in self.events.process(sig, x, y):
+                self.stats.events_fired += 1
+                self._emit(rec)
+        for hook in list(self.on_data_hooks):
+            hook(sig, x, y)
+
+    def _emit(self, rec: EventRecord) -> None:
+        try:
+            self.emit_event_sink(rec)
+        except Exception as exc:  # the sink is the hub's; never let it break ingest
+            self._error(f"event sink failed: {exc}")
+
+    def _script_event(self, rec: EventRecord, depth: int) -> None:
+        # Remembered until the hub hands the record back through on_event (the record is
+        # kept in the value so its id cannot be reused meanwhile).
+        self._depth[id(rec)] = (rec, depth)
+        if len(self._depth) > 1000:
+            for key in list(self._depth)[:500]:
+                del self._depth[key]
+        self._emit(rec)
+
+    def on_event(self, rec: EventRecord) -> None:
+        """Run the actions listening to this event's id (register on hub.on_event)."""
+        held = self._depth.pop(id(rec), None)
+        depth = held[1] if held is not None and held[0] is rec else 0
+        if not self.actions_active or not rec.event_id:
+            return
+        for act in self.actions.listening(rec.event_id):
+            if depth > self.max_depth:
+                self.stats.depth_refused += 1
+                self._error(f"action {act.defn.name}: events raised by actions nest too deep")
+                continue
+            if self._queue is None:
+                self._error("engine not started: action not run")
+                return
+            try:
+                self._queue.put_nowait((act.defn.name, depth))
+            except asyncio.QueueFull:
+                self.stats.actions_dropped += 1
+
+    async def _run_actions(self) -> None:
+        assert self._queue is not None
+        while True:
+            name, depth = await self._queue.get()
+            self._busy += 1
+            try:
+                act = self.actions.actions.get(name)
+                if act is not None:
+                    res = await self.run_script(act.script, depth=depth)
+                    act.state.runs += 1
+                    act.state.last = res
+                    self.stats.actions_run += 1
+                    if not res.ok:
+                        act.state.failures += 1
+                        self.stats.action_failures += 1
+                        self._error(f"action {name}: {res.error}")
+            except Exception as exc:  # keep the runner alive whatever happens
+                self._error(f"action {name}: {exc}")
+            finally:
+                self._busy -= 1
+                self._queue.task_done()
+
+    async def run_script(self, script: Script, *, depth: int = 0) -> ScriptResult:
+        """Run a compiled script on the worker thread (serialised with all other scripts)."""
+        if self._loop is None or self._executor is None:
+            raise RuntimeError("Engine.start() was not called")
+        host = _Host(self, self._loop, depth)
+        clock = self.clock()
+        return await self._loop.run_in_executor(
+            self._executor,
+            lambda: script.run(store=self.store, param=self.param, host=host, clock=clock),
+        )
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until queued actions have run (tests, shutdown)."""
+        if self._queue is not None:
+            await asyncio.wait_for(self._queue.join(), timeout)
+
+    def _error(self, msg: str) -> None:
+        log.warning("%s", msg)
+        self.stats.errors.append(msg)
+        del self.stats.errors[:-50]
+
+    # --- definitions ---------------------------------------------------------------------
+
+    def set_event(self, defn: EventDef) -> None:
+        """Add or replace a global event (raises with a clear message when invalid)."""
+        self.events.set(defn)
+
+    def set_action(self, defn: ActionDef) -> None:
+        """Add or replace a global action (raises with a clear message when invalid)."""
+        self.actions.set(defn)
+
+    def set_user_action(self, name: str, source: str) -> None:
+        """Add or replace a user action (RTOC's telegramActions); compiled now to check it."""
+        self._user_scripts[name] = compile_script(source, limits=self.limits)
+        self.user_actions[name] = source
+
+    def reset(self) -> None:
+        """Clear edge states of events and `trig` states/globals of action scripts."""
+        self.events.reset()
+        self.actions.reset()
+
+    async def test_action(self, name: str) -> ScriptResult:
+        """Run an action's script now (RTOC's testAction)."""
+        return await self.run_script(self.actions.actions[name].script)
+
+    async def run_user_action(self, name: str) -> ScriptResult:
+        """Run a user action's script now."""
+        return await self.run_script(self._user_scripts[name])
+
+    def test_event(self, name: str) -> tuple[bool, Any]:
+        """Evaluate a condition now; if it ran, raise its event whatever the result."""
+        ok, value, rec = self.events.test(name)
+        if rec is not None:
+            self._emit(rec)
+        return ok, value
+
+    # --- RTOC-shaped views and persistence -----------------------------------------------
+
+    def events_doc(self) -> dict[str, Any]:
+        """All events in globalEvents.json form."""
+        return {
+            name: event_to_rtoc(ev.defn, ev.state.latest) for name, ev in self.events.events.items()
+        }
+
+    def actions_doc(self) -> dict[str, Any]:
+        """All actions in globalActions.json form."""
+        return {name: action_to_rtoc(a.defn) for name, a in self.actions.actions.items()}
+
+    def active_doc(self) -> dict[str, bool]:
+        """RTOC's `active` object."""
+        return {"events": self.events_active, "actions": self.actions_active}
+
+    def load_docs(self, docs: dict[str, Any]) -> list[str]:
+        """Apply documents (as saved); returns errors for entries that could not be loaded."""
+        errors: list[str] = []
+        for name, d in (docs.get(DOC_EVENTS) or {}).items():
+            try:
+                self.events.set(event_from_rtoc(name, d))
+            except (ValueError, EvalError, Exception) as exc:
+                errors.append(f"event {name}: {exc}")
+        for name, d in (docs.get(DOC_ACTIONS) or {}).items():
+            try:
+                self.actions.set(action_from_rtoc(name, d))
+            except Exception as exc:
+                errors.append(f"action {name}: {exc}")
+        for name, src in (docs.get(DOC_USER_ACTIONS) or {}).items():
+            try:
+                self.set_user_action(name, src)
+            except Exception as exc:
+                errors.append(f"user action {name}: {exc}")
+        settings = docs.get(DOC_SETTINGS) or {}
+        self.events_active = bool(settings.get("events", self.events_active))
+        self.actions_active = bool(settings.get("actions", self.actions_active))
+        for e in errors:
+            self._error(e)
+        return errors
+
+    def dump_docs(self) -> dict[str, Any]:
+        """The documents to persist."""
+        return {
+            DOC_EVENTS: self.events_doc(),
+            DOC_ACTIONS: self.actions_doc(),
+            DOC_USER_ACTIONS: dict(self.user_actions),
+            DOC_SETTINGS: self.active_doc(),
+        }
+
+    async def load(self) -> list[str]:
+        """Read the automation documents from the store."""
+        if self.docs is None:
+            return []
+        docs = self.docs
+
+        def read() -> dict[str, Any]:
+            return {
+                k: docs.get_doc(k)
+                for k in (DOC_EVENTS, DOC_ACTIONS, DOC_USER_ACTIONS, DOC_SETTINGS)
+            }
+
+        return self.load_docs(await self._blocking(read))
+
+    async def save(self) -> None:
+        """Write the automation documents to the store."""
+        if self.docs is None:
+            return
+        docs, data = self.docs, self.dump_docs()
+
+        def write() -> None:
+            for k, v in data.items():
+                docs.put_doc(k, v)
+
+        await self._blocking(write)
+
+    async def _blocking(self, fn: Callable[[], Any]) -> Any:
+        if self.run_store is not None:
+            return await self.run_store(fn)
+        return fn()

@@ -1,0 +1,350 @@
+"""Global events: conditions evaluated on every new sample, in sample order, with triggers.
+
+A dependency index maps `Dev.Sig` to the events whose condition reads it, so a sample
+costs only those conditions. A condition that uses the new signal only through `.latest`
+and element-wise operations is evaluated once per batch over numpy arrays; others are
+evaluated sample by sample with the signal's buffer as it was at that sample.
+
+Triggers follow RTOC: `rising` fires when the condition is true and the previous state
+was not true — so the very first evaluation fires if it is already true (what RTOC users
+expect at start-up); `falling` needs a previous true; `both` is either edge; `true` and
+`false` fire on every evaluation with that value. Beyond RTOC: `hysteresis` (once true,
+comparisons give way by this amount before the condition is false again) and `hold`
+(the condition must stay true this many seconds of sample time before it counts).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hub.db.base import EventRecord
+from hub.engine.expr import Expression, Frame, ParamReader, View, compile_expression
+from hub.engine.limits import EvalError, Limits, SandboxError
+from hub.signals import Signal, SignalStore
+
+TRIGGERS = ("rising", "falling", "both", "true", "false")
+
+
+class EventDefError(ValueError):
+    """An event definition is invalid; the message names the field."""
+
+
+@dataclass
+class EventDef:
+    """A global event as RTOC defines it, plus optional hysteresis and hold time."""
+
+    name: str
+    cond: str
+    text: str = ""
+    priority: int = 0
+    id: str = ""
+    trigger: str = "rising"
+    sname: str = ""
+    dname: str = ""
+    active: bool = True
+    ret: Any = None  # RTOC's "return": the event's value
+    hysteresis: float = 0.0
+    hold: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)  # other keys of RTOC's file, kept
+
+    def validate(self) -> None:
+        """Raise EventDefError naming the first invalid field."""
+        if not isinstance(self.name, str) or not self.name:
+            raise EventDefError("event: 'name' must be a non-empty string")
+        if not isinstance(self.cond, str) or not self.cond.strip():
+            raise EventDefError(f"event {self.name}: 'cond' must be a non-empty string")
+        if self.trigger not in TRIGGERS:
+            raise EventDefError(f"event {self.name}: 'trigger' must be one of {TRIGGERS}")
+        if self.priority not in (0, 1, 2) or isinstance(self.priority, bool):
+            raise EventDefError(f"event {self.name}: 'priority' must be 0, 1 or 2")
+        for key in ("text", "id", "sname", "dname"):
+            if not isinstance(getattr(self, key), str):
+                raise EventDefError(f"event {self.name}: {key!r} must be a string")
+        if not isinstance(self.active, bool):
+            raise EventDefError(f"event {self.name}: 'active' must be true or false")
+        for key in ("hysteresis", "hold"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise EventDefError(f"event {self.name}: {key!r} must be a number >= 0")
+            if not math.isfinite(v):
+                raise EventDefError(f"event {self.name}: {key!r} must be finite")
+
+
+@dataclass
+class EventState:
+    """Edge-detection state of one event (memory only, cleared by reset)."""
+
+    prev: bool | None = None  # last effective value, None before the first evaluation
+    latch: bool = False  # hysteresis latch
+    hold_raw: bool = False  # raw value of the previous sample (hold)
+    run_start: float | None = None  # sample time the current true run began (hold)
+    latest: bool | None = None  # last raw condition value (RTOC's `latest`)
+    error: str | None = None
+    evaluations: int = 0
+    fired: int = 0
+    errors: int = 0
+
+
+@dataclass(eq=False)
+class CompiledEvent:
+    """An event definition with its compiled condition and state."""
+
+    defn: EventDef
+    expr: Expression
+    state: EventState = field(default_factory=EventState)
+
+
+def latch(on: np.ndarray, relaxed: np.ndarray, start: bool) -> np.ndarray:
+    """Set where `on`, reset where not `relaxed`, else keep: the hysteresis latch."""
+    n = len(on)
+    code = np.where(on, 1, np.where(relaxed, -1, 0))
+    idx = np.where(code >= 0, np.arange(n), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= 0, code[np.maximum(idx, 0)] == 1, start)
+
+
+def hold_filter(raw: np.ndarray, x: np.ndarray, hold: float, state: EventState) -> np.ndarray:
+    """True only where raw has been true for at least `hold` seconds of sample time."""
+    n = len(raw)
+    prev = np.empty(n, dtype=bool)
+    prev[0] = state.hold_raw
+    prev[1:] = raw[:-1]
+    starts = raw & ~prev
+    idx = np.where(starts, np.arange(n), -1)
+    np.maximum.accumulate(idx, out=idx)
+    carried = state.run_start if (state.hold_raw and state.run_start is not None) else np.nan
+    start_t = np.where(idx >= 0, x[np.maximum(idx, 0)], carried)
+    with np.errstate(invalid="ignore"):
+        eff = raw & (x - start_t >= hold)
+    state.hold_raw = bool(raw[-1])
+    state.run_start = float(start_t[-1]) if raw[-1] else None
+    return eff
+
+
+def edges(trigger: str, eff: np.ndarray, prev: bool | None) -> np.ndarray:
+    """Indices where the trigger fires, given effective values and the previous state."""
+    before = np.empty(len(eff), dtype=bool)
+    before[0] = bool(prev)  # None (never evaluated) counts as "not true"
+    before[1:] = eff[:-1]
+    if trigger == "rising":
+        fire = eff & ~before
+    elif trigger == "falling":
+        fire = ~eff & before
+    elif trigger == "both":
+        fire = eff ^ before
+    elif trigger == "true":
+        fire = eff
+    else:
+        fire = ~eff
+    return np.flatnonzero(fire)
+
+
+class EventEngine:
+    """All global events, the dependency index, and per-batch evaluation."""
+
+    def __init__(
+        self,
+        *,
+        store: SignalStore,
+        param: ParamReader,
+        clock: Callable[[], float],
+        limits: Limits | None = None,
+    ) -> None:
+        self.store = store
+        self.param = param
+        self.clock = clock
+        self.limits = limits or Limits()
+        self.events: dict[str, CompiledEvent] = {}
+        self._index: dict[str, list[CompiledEvent]] = {}
+        self.evaluations = 0  # sample-conditions evaluated
+        self.batches = 0
+
+    # --- definitions ---------------------------------------------------------------------
+
+    def set(self, defn: EventDef) -> CompiledEvent:
+        """Add or replace an event; raises EventDefError/EvalError/SandboxError if invalid."""
+        defn.validate()
+        expr = compile_expression(defn.cond, limits=self.limits, relax=float(defn.hysteresis))
+        old = self.events.get(defn.name)
+        ev = CompiledEvent(defn=defn, expr=expr)
+        if old is not None and old.defn.cond == defn.cond and old.defn.trigger == defn.trigger:
+            ev.state = old.state
+        self.events[defn.name] = ev
+        self._reindex()
+        return ev
+
+    def remove(self, name: str) -> bool:
+        """Delete an event; False when there was none."""
+        if self.events.pop(name, None) is None:
+            return False
+        self._reindex()
+        return True
+
+    def reset(self) -> None:
+        """Forget every edge state (RTOC's automation `reset`)."""
+        for ev in self.events.values():
+            ev.state = EventState()
+
+    def deps(self, name: str) -> frozenset[str]:
+        """The signal keys an event's condition reads."""
+        return self.events[name].expr.deps
+
+    def _reindex(self) -> None:
+        index: dict[str, list[CompiledEvent]] = {}
+        for ev in self.events.values():
+            for key in ev.expr.deps:
+                index.setdefault(key, []).append(ev)
+        self._index = index
+
+    def watches(self, key: str) -> bool:
+        """Whether any condition reads the signal."""
+        return key in self._index
+
+    # --- evaluation ----------------------------------------------------------------------
+
+    def process(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> list[EventRecord]:
+        """Evaluate the conditions reading `sig` on its new samples; events in sample order."""
+        evs = self._index.get(sig.key)
+        n = len(x)
+        if not evs or n == 0:
+            return []
+        self.batches += 1
+        frame = Frame(store=self.store, param=self.param, clock=self.clock())
+        cache: list[tuple[np.ndarray, np.ndarray]] = []
+        fired: list[tuple[float, int, EventRecord]] = []
+        for ev in evs:
+            if not ev.defn.active:
+                continue
+            self.evaluations += n
+            ev.state.evaluations += n
+            try:
+                vals, relaxed, valid = self._evaluate(ev, sig, x, y, frame, cache)
+            except (EvalError, SandboxError) as exc:
+                self._failed(ev, exc)
+                continue
+            if not valid.all():
+                if not valid.any():
+                    continue
+                vals, xs, ys = vals[valid], x[valid], y[valid]
+                relaxed = relaxed[valid] if relaxed is not None else None
+            else:
+                xs, ys = x, y
+            ev.state.error = None
+            for i in self._fire(ev, vals, relaxed, xs):
+                fired.append((float(xs[i]), len(fired), self._record(ev, sig, xs[i], ys[i])))
+        fired.sort(key=lambda t: (t[0], t[1]))
+        return [f[2] for f in fired]
+
+    def _failed(self, ev: CompiledEvent, exc: Exception) -> None:
+        ev.state.errors += 1
+        ev.state.error = str(exc)
+
+    def _evaluate(
+        self,
+        ev: CompiledEvent,
+        sig: Signal,
+        x: np.ndarray,
+        y: np.ndarray,
+        frame: Frame,
+        cache: list[tuple[np.ndarray, np.ndarray]],
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        n = len(x)
+        vec = ev.expr.vector(sig.key)
+        if vec is not None:
+            plain, relaxed_fn = vec
+            frame.vkey, frame.view = sig.key, View(y)
+            with np.errstate(all="ignore"):
+                vals = _bools(plain(frame), n)
+                relaxed = _bools(relaxed_fn(frame), n) if relaxed_fn is not None else None
+            return vals, relaxed, np.ones(n, dtype=bool)
+        if not cache:
+            cache.append(sig.buffer.arrays())
+        bx, by = cache[0]
+        length = len(bx)
+        vals = np.zeros(n, dtype=bool)
+        relaxed = np.zeros(n, dtype=bool) if ev.expr.relaxed_fn is not None else None
+        valid = np.ones(n, dtype=bool)
+        frame.vkey = sig.key
+        last_error: Exception | None = None
+        for i in range(n):
+            end = max(length - (n - 1 - i), 0)
+            frame.view = View(float(y[i]), bx[:end], by[:end])
+            try:
+                with np.errstate(all="ignore"):
+                    vals[i] = _truth(ev.expr.fn(frame))
+                    if relaxed is not None:
+                        relaxed[i] = _truth(ev.expr.relaxed_fn(frame))  # type: ignore[misc]
+            except (EvalError, SandboxError) as exc:
+                valid[i] = False
+                last_error = exc
+        if last_error is not None:
+            self._failed(ev, last_error)
+        return vals, relaxed, valid
+
+    def _fire(
+        self, ev: CompiledEvent, vals: np.ndarray, relaxed: np.ndarray | None, x: np.ndarray
+    ) -> np.ndarray:
+        st, d = ev.state, ev.defn
+        raw = vals
+        if relaxed is not None:
+            raw = latch(vals, relaxed | vals, st.latch)
+            st.latch = bool(raw[-1])
+        eff = hold_filter(raw, x, float(d.hold), st) if d.hold > 0 else raw
+        idx = edges(d.trigger, eff, st.prev)
+        st.prev = bool(eff[-1])
+        st.latest = bool(vals[-1])
+        st.fired += len(idx)
+        return idx
+
+    def _record(self, ev: CompiledEvent, sig: Signal, x: float, y: float) -> EventRecord:
+        d = ev.defn
+        return EventRecord(
+            time=float(x),
+            device=d.dname or sig.device,
+            signal=d.sname or sig.name,
+            text=d.text,
+            priority=d.priority,
+            event_id=d.id,
+            value=d.ret if d.ret is not None else float(y),
+        )
+
+    def test(self, name: str) -> tuple[bool, Any, EventRecord | None]:
+        """RTOC's testEvent: evaluate now; if it ran, make the event whatever the result."""
+        ev = self.events[name]
+        frame = Frame(store=self.store, param=self.param, clock=self.clock())
+        try:
+            value = _truth(ev.expr.fn(frame))
+        except (EvalError, SandboxError) as exc:
+            return False, str(exc), None
+        d = ev.defn
+        rec = EventRecord(
+            time=frame.clock,
+            device=d.dname or "noDevice",
+            signal=d.sname or "noName",
+            text=d.text,
+            priority=d.priority,
+            event_id=d.id,
+            value=d.ret,
+        )
+        return True, value, rec
+
+
+def _truth(v: Any) -> bool:
+    try:
+        return bool(v)
+    except ValueError as exc:  # an array's truth value
+        raise EvalError(f"the condition gives {type(v).__name__}, not true/false: {exc}") from exc
+
+
+def _bools(v: Any, n: int) -> np.ndarray:
+    a = np.asarray(v)
+    if a.ndim == 0:
+        return np.full(n, bool(a))
+    if a.shape != (n,):
+        raise EvalError(f"the condition gives an array of shape {a.shape}, not true/false")
+    return a.astype(bool)

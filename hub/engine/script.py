@@ -1,0 +1,602 @@
+"""RTOC's script language, parsed (not rewritten by substring) and run in the sandbox.
+
+The language is a safe subset of Python plus RTOC's three extensions, recognised on the
+token stream: `global NAME = value` at column 0 (initialised once, kept across runs of
+the script), `global.NAME` (the same variable), and `trig COND:` (a block entered only
+on a rising edge of COND). `Dev.PARAM = v` and `Dev.FUNC(args)` become commands to the
+agent owning the device; `print`, `stream`, `event`, `plot` reach the hub through a host.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import time
+import tokenize
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from hub.db.base import EventRecord
+from hub.engine import library as lib
+from hub.engine.expr import (
+    RESERVED_DEVICES,
+    Compiler,
+    Fn,
+    Frame,
+    ParamReader,
+    _refuse,
+    check_name,
+    dotted,
+)
+from hub.engine.limits import CURRENT_BUDGET, Budget, EvalError, Limits, SandboxError
+from hub.signals import SignalStore
+
+
+class ScriptHost(Protocol):
+    """What a running script may do outside itself."""
+
+    def command(self, device: str, op: str, name: str, args: Any) -> Any:
+        """Send a command to the agent owning the device; return its result or raise."""
+
+    def emit_event(self, record: EventRecord) -> None:
+        """Raise an event (stored, pushed, notified, actions run)."""
+
+    def emit_data(self, device: str, name: str, x: list[float], y: list[float], unit: str) -> None:
+        """Add samples created by the script."""
+
+
+class _Return(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Source:
+    """Script text after RTOC's extensions were located on the token stream."""
+
+    text: str
+    trig_lines: frozenset[int]
+    global_names: frozenset[str]
+    init_lines: frozenset[int]
+
+
+def preprocess(source: str) -> Source:
+    """Find `trig`, `global NAME =` and `global.NAME` tokens and turn them into Python."""
+    edits: list[tuple[int, int, int, str]] = []  # (row, start col, end col, replacement)
+    trig: set[int] = set()
+    names: set[str] = set()
+    init: set[int] = set()
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
+        raise EvalError(f"syntax error in script: {exc}") from None
+    line_start = True
+    skip = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
+    for i, tok in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        nxt2 = toks[i + 2] if i + 2 < len(toks) else None
+        if tok.type == tokenize.NAME and tok.string == "global" and nxt is not None:
+            row, col = tok.start
+            if nxt.type == tokenize.OP and nxt.string == "." and nxt2 is not None:
+                names.add(nxt2.string)
+                edits.append((row, col, nxt.end[1], ""))
+            elif (
+                line_start and nxt.type == tokenize.NAME and nxt2 is not None and nxt2.string == "="
+            ):
+                if col != 0:
+                    raise EvalError(
+                        f"line {row}: 'global {nxt.string} = ...' must start at column 0"
+                    )
+                names.add(nxt.string)
+                init.add(row)
+                edits.append((row, col, nxt.start[1], ""))
+        elif (
+            tok.type == tokenize.NAME
+            and tok.string == "trig"
+            and line_start
+            and nxt is not None
+            and not (nxt.type == tokenize.OP and nxt.string in ("=", ".", "[", ",", ")", ":"))
+            and not (nxt.type == tokenize.OP and nxt.string.endswith("="))
+        ):
+            row, col = tok.start
+            trig.add(row)
+            edits.append((row, col, tok.end[1], "if  "))
+        if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            line_start = True
+        elif tok.type not in skip:
+            line_start = False
+    lines = source.splitlines(keepends=True)
+    for row, c0, c1, rep in sorted(edits, key=lambda e: (e[0], -e[1])):
+        ln = lines[row - 1]
+        lines[row - 1] = ln[:c0] + rep + ln[c1:]
+    return Source(
+        text="".join(lines),
+        trig_lines=frozenset(trig),
+        global_names=frozenset(names),
+        init_lines=frozenset(init),
+    )
+
+
+def _assigned_names(tree: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+    return out
+
+
+class ScriptCompiler(Compiler):
+    """Adds statements, comprehensions and commands to the expression compiler."""
+
+    def __init__(self, *, trig_lines: frozenset[int], **kwargs: Any) -> None:
+        super().__init__(allow_commands=True, **kwargs)
+        self.trig_lines = trig_lines
+
+    def block(self, stmts: list[ast.stmt]) -> Callable[[Frame], None]:
+        """Compile a list of statements into one closure that charges the budget."""
+        compiled = [(s.lineno, self.stmt(s)) for s in stmts]
+
+        def run(fr: Frame) -> None:
+            budget = fr.budget
+            for lineno, f in compiled:
+                budget.charge()  # type: ignore[union-attr]
+                try:
+                    f(fr)
+                except (EvalError, SandboxError) as exc:
+                    if not getattr(exc, "line", None):
+                        exc.line = lineno  # type: ignore[attr-defined]
+                    raise
+
+        return run
+
+    def stmt(self, node: ast.stmt) -> Fn:
+        """Compile one statement."""
+        method = getattr(self, "_s_" + type(node).__name__, None)
+        if method is None:
+            raise _refuse(node, f"the statement {type(node).__name__}")
+        return method(node)
+
+    def _s_Expr(self, node: ast.Expr) -> Fn:
+        return self.expr(node.value)[0]
+
+    def _s_Pass(self, node: ast.Pass) -> Fn:
+        return lambda fr: None
+
+    def _s_Break(self, node: ast.Break) -> Fn:
+        def f(fr: Frame) -> None:
+            raise _Break
+
+        return f
+
+    def _s_Continue(self, node: ast.Continue) -> Fn:
+        def f(fr: Frame) -> None:
+            raise _Continue
+
+        return f
+
+    def _s_Return(self, node: ast.Return) -> Fn:
+        value = self.expr(node.value)[0] if node.value is not None else (lambda fr: None)
+
+        def f(fr: Frame) -> None:
+            raise _Return(value(fr))
+
+        return f
+
+    def _s_Global(self, node: ast.Global) -> Fn:
+        raise _refuse(node, "the plain 'global' statement (write 'global NAME = value')")
+
+    def _s_Assign(self, node: ast.Assign) -> Fn:
+        value = self.expr(node.value)[0]
+        stores = [self.target(t) for t in node.targets]
+
+        def f(fr: Frame) -> None:
+            v = value(fr)
+            for s in stores:
+                s(fr, v)
+
+        return f
+
+    def _s_AugAssign(self, node: ast.AugAssign) -> Fn:
+        load = ast.copy_location(
+            ast.BinOp(left=_as_load(node.target), op=node.op, right=node.value), node
+        )
+        return self._s_Assign(
+            ast.copy_location(ast.Assign(targets=[node.target], value=load), node)
+        )
+
+    def target(self, node: ast.expr) -> Callable[[Frame, Any], None]:
+        """Compile an assignment target: a variable, a tuple, an item, or `Dev.PARAM`."""
+        if isinstance(node, ast.Name):
+            name = node.id
+            check_name(name, node)
+            if name in lib.MODULES or name == "clock":
+                raise _refuse(node, f"assigning to {name!r}")
+            if name in self.global_names:
+
+                def sg(fr: Frame, v: Any) -> None:
+                    fr.globals[name] = v
+
+                return sg
+
+            def sl(fr: Frame, v: Any) -> None:
+                fr.locals[name] = v
+
+            return sl
+        if isinstance(node, (ast.Tuple, ast.List)):
+            subs = [self.target(e) for e in node.elts]
+
+            def st(fr: Frame, v: Any) -> None:
+                vals = list(v) if isinstance(v, (list, tuple, np.ndarray)) else None
+                if vals is None or len(vals) != len(subs):
+                    raise EvalError(f"cannot unpack into {len(subs)} names")
+                for s, x in zip(subs, vals, strict=True):
+                    s(fr, x)
+
+            return st
+        if isinstance(node, ast.Subscript):
+            container = self.value(node.value)
+            index = self.value(node.slice)
+
+            def ss(fr: Frame, v: Any) -> None:
+                c = container(fr)
+                if not isinstance(c, (list, dict, np.ndarray)):
+                    raise EvalError(f"cannot assign an item of a {type(c).__name__}")
+                try:
+                    c[index(fr)] = v
+                except (TypeError, ValueError, IndexError, KeyError) as exc:
+                    raise EvalError(f"item assignment: {exc}") from exc
+
+            return ss
+        if isinstance(node, ast.Attribute):
+            parts = dotted(node)
+            if parts is None:
+                raise _refuse(node, f"assigning an attribute of a value ('.{node.attr}')")
+            if parts[0] in lib.MODULES or parts[0] in self.local_names | self.global_names:
+                raise _refuse(node, f"assigning {'.'.join(parts)}")
+            if len(parts) == 2:
+                dev, pname = parts
+                if dev in RESERVED_DEVICES:
+                    raise _refuse(node, f"the device name {dev!r}")
+
+                def sp(fr: Frame, v: Any) -> None:
+                    if isinstance(v, np.generic):
+                        v = v.item()
+                    fr.host.command(dev, "set", pname, v)
+
+                return sp
+            if len(parts) == 3 and parts[2] in ("latest", "x", "y"):
+                raise _refuse(node, "assigning to a signal (use stream(...))")
+        raise _refuse(node, f"assigning to {type(node).__name__}")
+
+    def _s_If(self, node: ast.If) -> Fn:
+        is_trig = node.lineno in self.trig_lines
+        test = self.expr(node.test, 1 if is_trig else 0)[0]
+        body = self.block(node.body)
+        orelse = self.block(node.orelse)
+        if not is_trig:
+
+            def f(fr: Frame) -> None:
+                try:
+                    cond = bool(test(fr))
+                except ValueError as exc:
+                    raise EvalError(f"condition: {exc}") from exc
+                (body if cond else orelse)(fr)
+
+            return f
+        key = (node.lineno, node.col_offset)
+
+        def ft(fr: Frame) -> None:
+            try:
+                cond = bool(test(fr))
+            except ValueError as exc:
+                raise EvalError(f"trig condition: {exc}") from exc
+            prev = fr.trig.get(key, False)
+            fr.trig[key] = cond
+            (body if cond and not prev else orelse)(fr)
+
+        return ft
+
+    def _s_While(self, node: ast.While) -> Fn:
+        test = self.expr(node.test)[0]
+        body = self.block(node.body)
+        orelse = self.block(node.orelse)
+
+        def f(fr: Frame) -> None:
+            while True:
+                fr.budget.charge()  # type: ignore[union-attr]
+                if not test(fr):
+                    orelse(fr)
+                    return
+                try:
+                    body(fr)
+                except _Break:
+                    return
+                except _Continue:
+                    continue
+
+        return f
+
+    def _s_For(self, node: ast.For) -> Fn:
+        store = self.target(node.target)
+        it = self.value(node.iter)
+        body = self.block(node.body)
+        orelse = self.block(node.orelse)
+
+        def f(fr: Frame) -> None:
+            seq = it(fr)
+            if not isinstance(seq, (list, tuple, range, str, dict, np.ndarray)):
+                raise EvalError(f"cannot loop over a {type(seq).__name__}")
+            if isinstance(seq, np.ndarray):
+                lib.check_items(seq.size, "loop")
+                seq = seq.tolist()
+            for v in seq:
+                fr.budget.charge()  # type: ignore[union-attr]
+                store(fr, v)
+                try:
+                    body(fr)
+                except _Break:
+                    return
+                except _Continue:
+                    continue
+            orelse(fr)
+
+        return f
+
+    def _ListComp(self, node: ast.ListComp, pol: int) -> tuple[Fn, bool]:
+        gens = [
+            (self.target(g.target), self.value(g.iter), [self.value(c) for c in g.ifs])
+            for g in node.generators
+        ]
+        if any(g.is_async for g in node.generators):
+            raise _refuse(node, "async comprehensions")
+        elt = self.value(node.elt)
+
+        def f(fr: Frame) -> list[Any]:
+            out: list[Any] = []
+
+            def loop(level: int) -> None:
+                if level == len(gens):
+                    out.append(elt(fr))
+                    return
+                store, it, ifs = gens[level]
+                seq = it(fr)
+                if not isinstance(seq, (list, tuple, range, str, dict, np.ndarray)):
+                    raise EvalError(f"cannot loop over a {type(seq).__name__}")
+                if isinstance(seq, np.ndarray):
+                    seq = seq.tolist()
+                for v in seq:
+                    fr.budget.charge()  # type: ignore[union-attr]
+                    store(fr, v)
+                    if all(c(fr) for c in ifs):
+                        loop(level + 1)
+
+            loop(0)
+            lib.check_items(len(out), "list")
+            return out
+
+        return f, False
+
+
+def _as_load(node: ast.expr) -> ast.expr:
+    new = ast.parse(ast.unparse(node), mode="eval").body
+    return ast.copy_location(new, node)
+
+
+# --- functions that reach the host --------------------------------------------------------
+
+
+def _print(fr: Frame, *args: Any, sep: str = " ", end: str = "\n") -> None:
+    text = str(sep).join(str(a) for a in args) + str(end)
+    used = sum(len(s) for s in fr.output)
+    room = (fr.budget.limits.max_output if fr.budget else 65_536) - used
+    if room <= 0:
+        return
+    fr.output.append(text[:room] if len(text) <= room else text[:room] + "…[output truncated]")
+
+
+def _floats(v: Any, what: str) -> list[float]:
+    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    lib.check_items(arr.size, what)
+    return [float(a) for a in arr]
+
+
+def _stream(
+    fr: Frame,
+    y: Any,
+    snames: Any = "Unnamed",
+    dname: Any = "noDevice",
+    unit: Any = "",
+    x: Any = None,
+) -> bool:
+    ys = _floats(y, "stream")
+    names = [snames] if isinstance(snames, str) else [str(s) for s in snames]
+    names += ["Unnamed"] * (len(ys) - len(names))
+    units = [unit] * len(ys) if isinstance(unit, str) else [str(u) for u in unit]
+    units += [""] * (len(ys) - len(units))
+    xs = [fr.clock] * len(ys) if x is None else _floats(x, "stream")
+    if len(xs) < len(ys):
+        raise EvalError("stream(): fewer x than y values")
+    dev = dname if isinstance(dname, str) else "noDevice"
+    for i, v in enumerate(ys):
+        fr.host.emit_data(dev, names[i], [xs[i]], [v], units[i])
+    return True
+
+
+def _plot(
+    fr: Frame, x: Any, y: Any, sname: Any = "noName", dname: Any = "noDevice", unit: Any = ""
+) -> bool:
+    xs, ys = _floats(x, "plot"), _floats(y, "plot")
+    if len(xs) != len(ys):
+        raise EvalError("plot(): x and y differ in length")
+    order = sorted(range(len(xs)), key=xs.__getitem__)
+    fr.host.emit_data(
+        str(dname), str(sname), [xs[i] for i in order], [ys[i] for i in order], str(unit)
+    )
+    return True
+
+
+def _event(
+    fr: Frame,
+    text: Any = "",
+    sname: Any = "noName",
+    dname: Any = "noDevice",
+    x: Any = None,
+    priority: Any = 0,
+    id: Any = "",
+    value: Any = None,
+) -> bool:
+    prio = int(priority)
+    if prio not in (0, 1, 2):
+        raise EvalError("event(): priority must be 0, 1 or 2")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is not None and not isinstance(value, (int, float, str, bool)):
+        raise EvalError("event(): value must be a number, text or bool")
+    fr.host.emit_event(
+        EventRecord(
+            time=fr.clock if x is None else float(x),
+            device=str(dname),
+            signal=str(sname),
+            text=str(text)[:4096],
+            priority=prio,
+            event_id=str(id),
+            value=value,
+        )
+    )
+    return True
+
+
+FRAME_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "print": _print,
+    "stream": _stream,
+    "plot": _plot,
+    "event": _event,
+}
+
+
+# --- compiled scripts ---------------------------------------------------------------------
+
+
+@dataclass
+class ScriptResult:
+    """The outcome of one run: ok, captured output, the returned value, the error text."""
+
+    ok: bool
+    output: str = ""
+    value: Any = None
+    error: str | None = None
+    ops: int = 0
+
+
+@dataclass(eq=False)
+class Script:
+    """A compiled script with its persistent state (globals and trig edges)."""
+
+    source: str
+    init: Callable[[Frame], None]
+    body: Callable[[Frame], None]
+    global_names: frozenset[str]
+    limits: Limits
+    globals: dict[str, Any] = field(default_factory=dict)
+    trig: dict[tuple[int, int], bool] = field(default_factory=dict)
+    initialised: bool = False
+
+    def reset(self) -> None:
+        """Forget globals and trig edge states: the next run initialises again."""
+        self.globals.clear()
+        self.trig.clear()
+        self.initialised = False
+
+    def run(
+        self,
+        *,
+        store: SignalStore,
+        param: ParamReader,
+        host: ScriptHost,
+        clock: float,
+        now: Callable[[], float] = time.monotonic,
+    ) -> ScriptResult:
+        """Run the script once in the sandbox; never raises for errors in the script."""
+        budget = Budget(limits=self.limits, now=now)
+        fr = Frame(
+            store=store,
+            param=param,
+            clock=clock,
+            globals=self.globals,
+            budget=budget,
+            host=host,
+            trig=self.trig,
+        )
+        token = CURRENT_BUDGET.set(budget)
+        value: Any = None
+        try:
+            if not self.initialised:
+                self.init(fr)
+                self.initialised = True
+            try:
+                self.body(fr)
+            except _Return as ret:
+                value = ret.value
+        except (_Break, _Continue):
+            return ScriptResult(False, "".join(fr.output), None, "break/continue outside a loop")
+        except (EvalError, SandboxError) as exc:
+            line = getattr(exc, "line", None)
+            where = f"line {line}: " if line else ""
+            kind = "refused" if isinstance(exc, SandboxError) else "error"
+            msg = f"{kind}: {where}{exc}"
+            return ScriptResult(False, "".join(fr.output), None, msg, budget.ops)
+        except RecursionError:
+            return ScriptResult(False, "".join(fr.output), None, "refused: nested too deeply")
+        finally:
+            CURRENT_BUDGET.reset(token)
+        return ScriptResult(True, "".join(fr.output), value, None, budget.ops)
+
+
+def compile_script(source: str, *, limits: Limits | None = None) -> Script:
+    """Parse and compile a script; raises EvalError/SandboxError with a clear message."""
+    limits = limits or Limits()
+    if not isinstance(source, str):
+        raise EvalError("a script must be text")
+    if len(source) > limits.max_source:
+        raise SandboxError(f"script longer than {limits.max_source} characters")
+    src = preprocess(source.expandtabs(4) if "\t" in source else source)
+    try:
+        tree = ast.parse(src.text, mode="exec")
+    except SyntaxError as exc:
+        raise EvalError(f"syntax error in script: line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise SandboxError("script nested too deeply") from None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > limits.max_nodes:
+        raise SandboxError(f"script too complex ({count} nodes)")
+    local_names = frozenset(_assigned_names(tree) - src.global_names)
+    comp = ScriptCompiler(
+        limits=limits,
+        trig_lines=src.trig_lines,
+        local_names=local_names,
+        global_names=src.global_names,
+        frame_functions=FRAME_FUNCTIONS,
+    )
+    init = [s for s in tree.body if s.lineno in src.init_lines]
+    body = [s for s in tree.body if s.lineno not in src.init_lines]
+    try:
+        return Script(
+            source=source,
+            init=comp.block(init),
+            body=comp.block(body),
+            global_names=src.global_names,
+            limits=limits,
+        )
+    except RecursionError:
+        raise SandboxError("script nested too deeply") from None
