@@ -21,10 +21,11 @@ def make_store(config: dict[str, Any]) -> Store:
     if store_cfg["kind"] == "postgres":
         from .db.postgres import PostgresStore
 
+        day = 86_400.0
         return PostgresStore(
             dsn=store_cfg["dsn"],
-            retention_days=store_cfg["retention_days"],
-            compress_after_days=store_cfg["compress_after_days"],
+            retention_s=store_cfg["retention_days"] * day or None,
+            compress_after_s=store_cfg["compress_after_days"] * day,
         )
     from .db.sqlite import SQLiteStore
 

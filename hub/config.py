@@ -18,6 +18,8 @@ from edge_agent.config_schema import (
 )
 from edge_agent.wire import DEFAULT_PREFIX
 
+from .ws.config import WEBSOCKET_SECTION
+
 
 def default_data_dir() -> str:
     """~/.local/share/opencontrol (or $XDG_DATA_HOME/opencontrol)."""
@@ -63,26 +65,6 @@ STORE = Section(
     }
 )
 
-WEBSOCKET = Section(
-    fields={
-        "enabled": Field(bool, True),
-        "host": Field(str, "0.0.0.0"),
-        "port": Field(int, 5050, check=port),
-        "password": Field(str, "", "RTOC password mode (empty = off)"),
-        "tls_cert": Field(str, ""),
-        "tls_key": Field(str, ""),
-        "host_whitelist": Field(list, [], "peers trusted without password (opt-in)"),
-        "allowed_origins": Field(list, [], "browser Origins allowed besides the hub's own"),
-        "max_frame_bytes": Field(int, 1_048_576, check=positive),
-        "max_requests_per_second": Field(float, 50.0, check=positive),
-        "max_signals_per_client": Field(int, 100, check=positive),
-        "send_queue_frames": Field(int, 1000, check=positive),
-        "push_interval": Field(float, 0.1, "coalesce signal pushes (s)", non_negative),
-        "anonymous_read": Field(bool, False, "dashboard readable without login"),
-        "require_login": Field(bool, False, "refuse requests before a user login"),
-    }
-)
-
 TELEGRAM = Section(
     fields={
         "enabled": Field(bool, False),
@@ -111,7 +93,7 @@ SCHEMA = Section(
         "hub": HUB,
         "mqtt": MQTT,
         "store": STORE,
-        "websocket": WEBSOCKET,
+        "websocket": WEBSOCKET_SECTION,
         "telegram": TELEGRAM,
         "engine": ENGINE,
     }

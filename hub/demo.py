@@ -34,6 +34,8 @@ prefix = "opencontrol"
 [devices.Generator]
 driver = "generator"
 samplerate = 10
+[devices.Generator.params]
+waveform = "all"
 
 [devices.System]
 driver = "system"
@@ -108,7 +110,7 @@ async def _demo(config: dict[str, Any], agent_cfg: Path, root: Path) -> None:
         print(f"  agent config:           {agent_cfg}")
         print("  Ctrl-C stops everything cleanly.\n")
         agent = subprocess.Popen(
-            [sys.executable, "-m", "edge_agent", "-c", str(agent_cfg)],
+            [sys.executable, "-m", "edge_agent", "-c", str(agent_cfg), "--log-level", "WARNING"],
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches us; we stop the agent in order
         )

@@ -39,6 +39,7 @@ class MqttIngest:
         self.shared_group = cfg["shared_group"]
         self.connected = False
         self.subscribed = False
+        self._stopping = False
         self._pending_cmds: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = mqtt.Client(
@@ -72,6 +73,7 @@ class MqttIngest:
 
     async def stop(self) -> None:
         """Publish `offline`, disconnect cleanly (no last will), stop the network thread."""
+        self._stopping = True
         if self.connected:
             info = self._client.publish(self.topics.hub_state, b"offline", qos=1, retain=True)
             try:
@@ -111,7 +113,7 @@ class MqttIngest:
         self.subscribed = not failed
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        if self.connected:
+        if self.connected and not self._stopping:
             log.warning("lost the MQTT broker (%s); reconnecting", rc)
         self.connected = False
         self.subscribed = False

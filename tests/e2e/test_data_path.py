@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from hub.bootstrap import running_hub
+from hub.client import OpenControlClient
 from hub.config import hub_config
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for, free_port, wait_for
@@ -18,6 +20,7 @@ from . import procs
 
 
 async def _run_agent_into_hub(tmp_path: Path, config: dict, port: int, prefix: str) -> None:
+    ws_port = config["websocket"]["port"]
     async with running_hub(config) as hub:
         await async_wait_for(lambda: hub.ingest.subscribed, what="hub subscribed")
         agent_cfg = procs.write_agent_config(
@@ -52,6 +55,14 @@ async def _run_agent_into_hub(tmp_path: Path, config: dict, port: int, prefix: s
             np.testing.assert_array_equal(stored.x, live_x)
             np.testing.assert_array_equal(stored.y, live_y)
             assert np.all(np.diff(stored.x) > 0)
+            # A websocket client gets the same samples back: from the store and from memory.
+            async with OpenControlClient(f"ws://127.0.0.1:{ws_port}") as client:
+                xs, ys, _unit, _sid, xmin, xmax = await client.get_signal(f"Gen.{name}")
+                mem = (await client.request(getSignal=[f"Gen.{name}"]))["signals"]
+            assert xs == stored.x.tolist() and ys == stored.y.tolist()
+            assert (xmin, xmax) == (stored.x[0], stored.x[-1])
+            assert mem[f"Gen.{name}"][0] == live_x.tolist()
+            assert mem[f"Gen.{name}"][1] == live_y.tolist()
         dc = hub.signals.get("Gen.DC").buffer.arrays()[1]
         assert np.all(dc == 2.0)  # gen_level + offset, as RTOC's Generator
 
@@ -63,7 +74,7 @@ async def test_agent_to_sqlite_through_mosquitto(
         {
             "hub": {"data_dir": str(tmp_path / "hub"), "id": f"hub-{prefix}"},
             "mqtt": {"host": "127.0.0.1", "port": mosquitto.port, "prefix": prefix},
-            "websocket": {"enabled": False},
+            "websocket": {"port": free_port(), "host": "127.0.0.1"},
         }
     )
     await _run_agent_into_hub(tmp_path, config, mosquitto.port, prefix)
@@ -75,7 +86,7 @@ async def test_agent_to_sqlite_through_embedded_broker(tmp_path: Path, prefix: s
         {
             "hub": {"data_dir": str(tmp_path / "hub")},
             "mqtt": {"port": port, "prefix": prefix},
-            "websocket": {"enabled": False},
+            "websocket": {"port": free_port(), "host": "127.0.0.1"},
         }
     )
     await _run_agent_into_hub(tmp_path, config, port, prefix)
@@ -94,11 +105,7 @@ def test_sigterm_of_hub_while_agent_publishes_loses_nothing(
     hub = procs.start("hub", hub_cfg, tmp_path / "hub.log")
     agent = procs.start("edge_agent", agent_cfg, tmp_path / "agent.log")
     try:
-        wait_for(
-            lambda: store.exists() and procs.ledger_check(store, "agent1")["batches"] > 5,
-            timeout=30,
-            what="first batches stored",
-        )
+        wait_for(lambda: _batches(store) > 5, timeout=30, what="first batches stored")
         assert procs.stop(hub, signal.SIGTERM) == 0, (tmp_path / "hub.log").read_text()[-3000:]
         time.sleep(1.5)  # the agent keeps producing while the hub is away
         hub = procs.start("hub", hub_cfg, tmp_path / "hub.log")
@@ -118,3 +125,10 @@ def test_sigterm_of_hub_while_agent_publishes_loses_nothing(
     assert figures["last_seq"] == next_seq - 1
     assert figures["stored"] == figures["ledger_samples"] == figures["distinct"]
     assert figures["stored"] > 300
+
+
+def _batches(store: Path) -> int:
+    try:
+        return procs.ledger_check(store, "agent1")["batches"]
+    except sqlite3.Error:
+        return 0  # the hub has not created its schema yet
