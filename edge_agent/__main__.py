@@ -12,6 +12,7 @@ from .config_schema import ConfigError
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
+EXIT_RUNTIME = 1
 
 
 def build_parser(prog: str = "python -m edge_agent") -> argparse.ArgumentParser:
@@ -42,8 +43,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m edge_agent
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from .agent import Agent
+    from .spool import SpoolError
 
-    Agent(config=config).run()
+    try:
+        Agent(config=config).run()
+    except SpoolError as exc:
+        print(f"spool error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     return EXIT_OK
 
 

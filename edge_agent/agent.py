@@ -8,6 +8,7 @@ both around a wait for SIGTERM/SIGINT.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import signal
@@ -19,12 +20,12 @@ from typing import Any
 from .batcher import Batcher
 from .clock import MonoClock, SyncCheck, WallClock
 from .commands import CommandHandler
-from .drivers.base import Driver
+from .drivers.base import Driver, EventSink
 from .drivers.registry import driver_class
 from .publisher import Publisher
 from .scheduler import DriverRunner, Scheduler
 from .spool import Spool
-from .status import build_status, offline_status
+from .status import build_status, json_value, offline_status
 from .wire import Series, Topics, encode_json
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,9 @@ class Agent:
         for name, dev in self.config["devices"].items():
             cls = driver_class(dev["driver"])
             extra = {k: dev[k] for k in cls.spec.extra_config if k in dev}
-            driver: Driver = cls(device=name, params=dev["params"], extra=extra)
+            driver: Driver = cls(
+                device=name, params=dev["params"], extra=extra, events=self.event_sink(name)
+            )
             runner = DriverRunner(
                 driver=driver,
                 samplerate=dev["samplerate"],
@@ -107,7 +110,11 @@ class Agent:
     def start(self) -> None:
         """Open the spool, connect, start enabled devices and the housekeeping threads."""
         self.spool.open()
-        self._build_drivers()
+        try:
+            self._build_drivers()
+        except Exception:
+            self.spool.close()
+            raise
         self.publisher.start()
         for target, name in ((self._housekeeping, "housekeeping"), (self._command_loop, "cmd")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -131,7 +138,10 @@ class Agent:
             return
         self.started = False
         self.scheduler.stop()
-        self.batcher.flush()
+        try:
+            self.batcher.flush()
+        except Exception:
+            log.exception("could not flush the last batch into the spool")
         self._stop.set()
         self._commands.put(None)
         for thread in self._threads:
@@ -167,6 +177,28 @@ class Agent:
     def changed(self, device: str = "") -> None:
         """Note a change of state; the status is republished shortly."""
         self._changed.set()
+
+    def event_sink(self, device: str) -> EventSink:
+        """The sink a driver reports edge events to; they go to `<p>/<agent>/event`."""
+
+        def sink(text: str, *, signal: str = "", priority: int = 0, value: Any = None) -> None:
+            sname = signal or "unknownEvent"
+            body = {
+                "text": str(text),
+                "priority": priority if priority in (0, 1, 2) else 0,
+                "device": device,
+                "signal": sname,
+                # RTOC's default event id: sha1 of sname + dname + text
+                "id": hashlib.sha1(f"{sname}{device}{text}".encode()).hexdigest(),
+                "t": self._wall(),
+                "value": json_value(value),
+            }
+            try:
+                self.publisher.publish_event(encode_json(body))
+            except Exception as exc:  # an event must never break a read
+                log.warning("%s: event not published: %s", device, exc)
+
+        return sink
 
     def status(self) -> dict[str, Any]:
         """The current status message body."""

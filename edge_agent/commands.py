@@ -15,7 +15,7 @@ from typing import Any
 
 from .drivers.base import DriverError
 from .scheduler import Scheduler
-from .status import _json_value
+from .status import json_value
 
 log = logging.getLogger(__name__)
 
@@ -128,4 +128,4 @@ def _json_result(value: Any) -> Any:
         return [_json_result(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    return _json_value(value)
+    return json_value(value)

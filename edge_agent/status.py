@@ -16,7 +16,7 @@ from .scheduler import DriverRunner
 from .spool import SpoolStats
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """A parameter value as JSON can carry it (non-finite floats and objects become text)."""
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -34,8 +34,8 @@ def describe_param(spec: ParamSpec, value: Any) -> dict[str, Any]:
     return {
         "name": spec.name,
         "type": _type_name(spec.type),
-        "value": _json_value(value),
-        "default": _json_value(spec.default),
+        "value": json_value(value),
+        "default": json_value(spec.default),
         "doc": spec.doc,
         "unit": spec.unit,
         "writable": spec.writable,
@@ -50,7 +50,7 @@ def _describe_arg(arg: ArgSpec) -> dict[str, Any]:
         "name": arg.name,
         "type": _type_name(arg.type),
         "required": arg.required,
-        "default": _json_value(arg.default),
+        "default": json_value(arg.default),
     }
 
 

@@ -29,6 +29,7 @@ class StandInHub:
         self.status: dict[str, dict[str, Any]] = {}
         self.status_log: list[dict[str, Any]] = []
         self.results: dict[Any, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
@@ -41,7 +42,14 @@ class StandInHub:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         p = self.topics.prefix
-        client.subscribe([(f"{p}/+/data", 1), (f"{p}/+/status", 1), (f"{p}/+/cmd/result", 1)])
+        client.subscribe(
+            [
+                (f"{p}/+/data", 1),
+                (f"{p}/+/status", 1),
+                (f"{p}/+/cmd/result", 1),
+                (f"{p}/+/event", 1),
+            ]
+        )
 
     def start(self) -> StandInHub:
         """Connect and wait until the subscriptions are in place."""
@@ -75,6 +83,9 @@ class StandInHub:
             with self.lock:
                 self.status[agent] = body
                 self.status_log.append(body)
+        elif kind == "event":
+            with self.lock:
+                self.events.append(json.loads(msg.payload))
         elif kind == "cmd/result":
             body = json.loads(msg.payload)
             with self.lock:

@@ -142,3 +142,21 @@ def test_spool_bound_drops_are_reported_in_the_status(
     finally:
         a.stop(drain=0)
         hub.clear_retained(AGENT)
+
+
+def test_driver_events_are_published_with_rtoc_ids(agent: Agent, hub: StandInHub) -> None:
+    agent.start()
+    wait_for(lambda: hub.status.get(AGENT), 10, "birth status")
+    driver = agent.scheduler.runners["Gen"].driver
+    driver.events("level too high", signal="Square", priority=2, value=float("inf"))
+    driver.events("plain note", priority=7)
+    wait_for(lambda: len(hub.events) >= 2, 10, "events at the hub")
+    first, second = sorted(hub.events, key=lambda e: e["text"])
+    assert first["text"] == "level too high" and first["device"] == "Gen"
+    assert first["signal"] == "Square" and first["priority"] == 2
+    assert first["value"] == "inf", "a non-finite value travels as text, not as bad JSON"
+    assert len(first["id"]) == 40 and isinstance(first["t"], float)
+    assert second["priority"] == 0 and second["signal"] == "unknownEvent"
+    # the data path is unaffected
+    n = len(hub.samples("Gen.Square"))
+    wait_for(lambda: len(hub.samples("Gen.Square")) > n, 10, "data still flowing")
