@@ -85,6 +85,7 @@ def migrate(conn: Any, *, sql_dir: Path | None = None, timescaledb: bool = True)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+            conn.commit()
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
@@ -119,10 +120,14 @@ def migrate(conn: Any, *, sql_dir: Path | None = None, timescaledb: bool = True)
             cur.execute("SELECT opencontrol_has_timescaledb()")
             flavour = "timescaledb" if cur.fetchone()[0] else "postgresql"
             conn.commit()
-            cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-            conn.commit()
     finally:
         if not conn.closed:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+                conn.commit()
+            except Exception:
+                conn.rollback()
             conn.autocommit = old_autocommit
     return MigrationReport(applied, skipped, changed, flavour)
 
