@@ -76,6 +76,7 @@ WEBSOCKET_SECTION = Section(
         ),
         "max_clients": Field(int, 500, "connections accepted at once", positive),
         "anonymous_read": Field(bool, False, "the dashboard is readable without login"),
+        "dashboard": Field(bool, True, "serve the web dashboard on the same port"),
         "max_events": Field(int, 10_000, "events kept for getEventList", positive),
     },
 )
@@ -104,6 +105,7 @@ class WsConfig:
     max_clients: int = 500
     max_events: int = 10_000
     anonymous_read: bool = False
+    dashboard: bool = True
 
     @classmethod
     def from_mapping(
