@@ -160,3 +160,22 @@ def test_driver_events_are_published_with_rtoc_ids(agent: Agent, hub: StandInHub
     # the data path is unaffected
     n = len(hub.samples("Gen.Square"))
     wait_for(lambda: len(hub.samples("Gen.Square")) > n, 10, "data still flowing")
+
+
+def test_a_stale_offline_status_is_corrected_while_connected(agent: Agent, hub: StandInHub) -> None:
+    agent.start()
+    wait_for(lambda: (hub.status.get(AGENT) or {}).get("state") == "online", 10, "birth")
+    mark = len(hub.status_log)
+    # e.g. the late last will of an earlier connection of this agent
+    hub.client.publish(
+        hub.topics.status(AGENT), b'{"state":"offline","agent":"pi-agent"}', qos=1, retain=True
+    )
+
+    def states() -> list[str]:
+        with hub.lock:
+            return [st.get("state") for st in hub.status_log[mark:]]
+
+    wait_for(lambda: "offline" in states(), 10, "stale offline seen")
+    wait_for(lambda: states()[-1] == "online" and "offline" in states(), 10, "corrected")
+    assert states().index("offline") < len(states()) - 1
+    hub.clear_retained(AGENT)
