@@ -16,7 +16,8 @@ export class NotAuthorized extends Error {
 export class RequestFailed extends Error {
   constructor(request, response) {
     super(`request failed: ${Object.keys(request).join(", ")}` +
-      (response && response.message ? ` (${response.message})` : ""));
+      (response && (response.reason || response.message) ?
+        `: ${response.reason || response.message}` : ""));
     this.name = "RequestFailed";
     this.response = response;
   }
@@ -152,9 +153,23 @@ export class RtocClient extends EventTarget {
     const reply = await this.request({ authorize: { user, password } });
     if (reply.authorized === true) {
       this.user = reply.user || user;
-      this.permission = reply.permission || "read";
+      this.permission = reply.permission || await this.rights();
     }
     return reply;
+  }
+
+  /**
+   * This connection's rights when the server does not say: an empty `plugin` request
+   * changes nothing but needs "write", so its answer tells write from read.
+   */
+  async rights() {
+    try {
+      await this.request({ plugin: {} });
+      return "write";
+    } catch (e) {
+      if (e instanceof RequestFailed) return "read";
+      throw e;
+    }
   }
 
   /** Probe whether requests work without a login (anonymous read, or no auth at all). */
@@ -162,6 +177,7 @@ export class RtocClient extends EventTarget {
     try {
       await this.request({ getSignalList: true });
       this.authorized = true;
+      this.permission = await this.rights();
       return true;
     } catch (e) {
       if (e instanceof NotAuthorized) return false;

@@ -3,10 +3,12 @@
 
 import { allowed, fill, h } from "../util.js";
 
-function statusText(info) {
+/** [label, css class] for a plugin's status (true, false, or an error text). */
+export function statusText(info) {
   if (info.status === true) return ["running", "ok"];
+  if (info.status === false && /offline/.test(info.info || "")) return ["offline", "offline"];
   if (info.status === false) return ["stopped", "stale"];
-  return [String(info.status || "unknown"), "offline"];
+  return [`error: ${info.status}`, "offline"];
 }
 
 /** Parse a text field into a JSON value when it looks like one, else keep the string. */

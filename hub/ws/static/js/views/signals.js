@@ -16,8 +16,10 @@ export function staleAfter(plugins, dname) {
 /** "stale", "offline" or "ok" for one signal, given the plugin list and the clock. */
 export function freshness(sig, plugins, now) {
   const info = plugins[sig.dname];
-  if (info && info.status === false) return "offline";
-  if (info && info.online === false) return "offline";
+  if (info && info.status === false) {
+    return /offline/.test(info.info || "") ? "offline" : "stopped";
+  }
+  if (info && typeof info.status === "string") return "error";
   return now - sig.x > staleAfter(plugins, sig.dname) ? "stale" : "ok";
 }
 
