@@ -76,6 +76,15 @@ def check_name(name: str, node: ast.AST) -> None:
         raise _refuse(node, f"the name {name!r} (names starting with '_')")
 
 
+def refuse_private(tree: ast.AST) -> None:
+    """Refuse any dunder/private identifier anywhere in the tree, before anything else."""
+    for node in ast.walk(tree):
+        for attr in ("id", "attr", "arg", "name"):
+            v = getattr(node, attr, None)
+            if isinstance(v, str):
+                check_name(v, node)
+
+
 def dotted(node: ast.AST) -> list[str] | None:
     """`a.b.c` as ['a', 'b', 'c'] when the chain ends in a plain name, else None."""
     parts: list[str] = []
@@ -102,6 +111,9 @@ def _int_bits(v: Any) -> int:
 
 
 def _check_arrays(a: Any, b: Any) -> None:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        lib.nested_size(a, "operand")
+        lib.nested_size(b, "operand")
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         try:
             shape = np.broadcast_shapes(a.shape, b.shape)
@@ -543,6 +555,7 @@ class Compiler:
 
         def f(fr: Frame) -> str:
             v = value(fr)
+            lib.nested_size(v, "formatted value")
             if conv == ord("r"):
                 v = repr(v)
             elif conv in (ord("s"), ord("a")):
@@ -596,6 +609,10 @@ class Compiler:
                 else:
                     pos.append(v)
             kw = {k: fn(fr) for k, fn in kwargs}
+            for v in pos:
+                lib.nested_size(v, f"argument of {label}()")
+            for v in kw.values():
+                lib.nested_size(v, f"argument of {label}()")
             try:
                 if is_frame_fn:
                     return func(fr, *pos, **kw)
@@ -655,6 +672,7 @@ def parse_expression(text: str, limits: Limits) -> ast.Expression:
     count = sum(1 for _ in ast.walk(tree))
     if count > limits.max_nodes:
         raise SandboxError(f"condition too complex ({count} nodes)")
+    refuse_private(tree)
     return tree
 
 

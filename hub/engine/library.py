@@ -27,6 +27,37 @@ def check_items(n: float, what: str = "value") -> None:
         budget.alloc(int(n))
 
 
+def nested_size(v: Any, what: str = "value") -> None:
+    """Refuse a value whose nested lists/arrays hold more than max_items elements in all.
+
+    `[[0] * 10**6] * 10**6` is small in memory (shared rows) but would explode when
+    numpy, str() or sum() walks it; this counts what such a walk would touch.
+    """
+    if not isinstance(v, (list, tuple, dict)):
+        return
+    limit = _LIMITS.max_items
+    total = 0
+    stack: list[Any] = [v]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, np.ndarray):
+            total += item.size
+        elif isinstance(item, (list, tuple)):
+            total += len(item)
+            if total > limit:
+                break
+            stack.extend(e for e in item if isinstance(e, (list, tuple, dict, np.ndarray)))
+        elif isinstance(item, dict):
+            total += len(item)
+            stack.extend(e for e in item.values() if isinstance(e, (list, tuple, dict, np.ndarray)))
+        elif isinstance(item, str):
+            total += len(item)
+        if total > limit:
+            break
+    if total > limit:
+        raise SandboxError(f"{what} too large: over {limit} nested elements")
+
+
 def _arr(v: Any) -> np.ndarray:
     a = np.asarray(v, dtype=np.float64)
     check_items(a.size, "array")
@@ -257,6 +288,7 @@ def _np_array(v: Any, dtype: Any = None) -> np.ndarray:
 
 
 def _str(v: Any = "") -> str:
+    nested_size(v, "str")
     s = str(v)
     check_items(len(s), "str")
     return s

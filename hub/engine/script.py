@@ -30,6 +30,7 @@ from hub.engine.expr import (
     _refuse,
     check_name,
     dotted,
+    refuse_private,
 )
 from hub.engine.limits import CURRENT_BUDGET, Budget, EvalError, Limits, SandboxError
 from hub.signals import SignalStore
@@ -580,6 +581,7 @@ def compile_script(source: str, *, limits: Limits | None = None) -> Script:
     count = sum(1 for _ in ast.walk(tree))
     if count > limits.max_nodes:
         raise SandboxError(f"script too complex ({count} nodes)")
+    refuse_private(tree)
     local_names = frozenset(_assigned_names(tree) - src.global_names)
     comp = ScriptCompiler(
         limits=limits,
