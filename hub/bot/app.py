@@ -23,7 +23,7 @@ from edge_agent.config_schema import ConfigError
 
 from .actions import CustomAction, load_actions
 from .handlers import BotCore
-from .notify import Notifier, format_event
+from .notify import Notifier, format_event, retry_seconds
 from .plots import Renderer
 from .ui import Reply, markup
 from .users import DOC_KEY, Permission, UserDirectory, import_rtoc_clients
@@ -31,16 +31,65 @@ from .users import DOC_KEY, Permission, UserDirectory, import_rtoc_clients
 log = logging.getLogger(__name__)
 
 NOISY_LOGGERS = ("httpx", "httpcore")
+# Loggers that may see the token: PTB's bot logs "Set Bot API URL: .../bot<token>" at DEBUG.
+REDACTED_LOGGERS = (
+    "telegram.Bot",
+    "telegram.ext.ExtBot",
+    "telegram.ext.Updater",
+    "telegram.ext.Application",
+    "telegram.request.BaseRequest",
+    "telegram.request.HTTPXRequest",
+    "httpx",
+    "httpcore",
+)
 
 
 class AlreadyPolling(RuntimeError):
     """Another process already polls with this token."""
 
 
-def quiet_http_loggers() -> None:
-    """Keep the HTTP client's loggers at WARNING: they log URLs containing the token."""
+class TokenRedactor(logging.Filter):
+    """Replace known tokens in log records by `<token>` (message, arguments, traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def redact(self, text: str) -> str:
+        """`text` with every known token replaced."""
+        for token in self.tokens:
+            text = text.replace(token, "<token>")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.tokens:
+            return True
+        message = record.getMessage()
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            if self.redact(text) != text:
+                record.exc_text = self.redact(text)
+                record.exc_info = None
+        return True
+
+
+REDACTOR = TokenRedactor()
+
+
+def quiet_http_loggers(token: str | None = None) -> None:
+    """Keep the HTTP client's loggers at WARNING (they log URLs containing the token) and
+    redact the token from the loggers that may still see it."""
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    if token:
+        REDACTOR.tokens.add(token)
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if REDACTOR not in logger.filters:
+            logger.addFilter(REDACTOR)
 
 
 def resolve_token(config: dict[str, Any]) -> str:
@@ -130,8 +179,8 @@ class TelegramBot:
         """Load users and actions, take the poller lock, start polling and notifications."""
         from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-        quiet_http_loggers()
         token = resolve_token(self.config)
+        quiet_http_loggers(token)
         self.actions = load_actions(self.actions_dir)
         await self._load_users()
         self._lock = PollerLock(directory=self.data_dir, token=token)
@@ -309,8 +358,7 @@ class TelegramBot:
         except RetryAfter as exc:
             if not retry:
                 raise
-            ra = exc.retry_after
-            await asyncio.sleep(ra.total_seconds() if hasattr(ra, "total_seconds") else float(ra))
+            await asyncio.sleep(retry_seconds(exc))
             await self._send_one(chat_id, r, retry=False)
 
     async def _on_error(self, update: object, context: Any) -> None:

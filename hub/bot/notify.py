@@ -13,6 +13,7 @@ import asyncio
 import html
 import logging
 import time
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -143,7 +144,7 @@ class Notifier:
             try:
                 await self.send(chat_id, text)
             except RetryAfter as exc:
-                wait = _seconds(exc.retry_after)
+                wait = retry_seconds(exc)
                 self.stats.retries += 1
                 log.warning("telegram flood control for chat %s: waiting %.1f s", chat_id, wait)
                 chat.next_send = self.clock() + wait
@@ -193,7 +194,11 @@ def _group(lines: list[str], *, total: int) -> str:
     return head + "\n\n" + "\n\n".join(lines)
 
 
-def _seconds(value: float | int | timedelta) -> float:
+def retry_seconds(exc: RetryAfter) -> float:
+    """Seconds to wait from a RetryAfter (an int today, a timedelta in PTB's next major)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: float | int | timedelta = exc.retry_after
     if isinstance(value, timedelta):
         return value.total_seconds()
     return float(value)
