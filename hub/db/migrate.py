@@ -136,7 +136,8 @@ def apply_policies(conn: Any, *, compress_after_s: float | None, retention_s: fl
     """Set compression age and retention (None = off); return the flavour ('timescaledb'...)."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT opencontrol_apply_policies(%s * interval '1 second', %s * interval '1 second')",
+            "SELECT opencontrol_apply_policies(justify_hours(%s * interval '1 second'),"
+            " justify_hours(%s * interval '1 second'))",
             (compress_after_s, retention_s),
         )
         flavour = cur.fetchone()[0]

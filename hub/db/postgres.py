@@ -48,6 +48,7 @@ class PostgresStore(Store):
         ledger_keep_s: float | None = None,
         insert_rows: int = 250,
         connect_timeout: int = 5,
+        manage_policies: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if write_method not in ("copy", "insert"):
@@ -70,6 +71,8 @@ class PostgresStore(Store):
         self.ledger_keep_s = ledger_keep_s
         self.insert_rows = insert_rows
         self.connect_timeout = connect_timeout
+        # False: leave compression/retention as recorded in the database and adopt them.
+        self.manage_policies = manage_policies
         self.clock = clock
         self.flavour = "unknown"  # "postgresql" or "timescaledb" once open
         self._conns: dict[str, Any] = {}
@@ -124,9 +127,12 @@ class PostgresStore(Store):
         with self._conn("w") as conn:
             report = migrate(conn, timescaledb=self.timescaledb)
             self.flavour = report.flavour
-            apply_policies(
-                conn, compress_after_s=self.compress_after_s, retention_s=self.retention_s
-            )
+            if self.manage_policies:
+                apply_policies(
+                    conn, compress_after_s=self.compress_after_s, retention_s=self.retention_s
+                )
+            else:
+                self._adopt_policies(conn)
             self._load_signals(conn)
         self.maintain_partitions()
 
@@ -135,6 +141,17 @@ class PostgresStore(Store):
         for role in list(self._conns):
             with self._locks[role]:
                 self._drop(role)
+
+    def _adopt_policies(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT key, extract(epoch FROM value::interval)::float8 FROM storage_settings"
+                " WHERE key IN ('retention', 'compress_after')"
+            )
+            found = dict(cur.fetchall())
+        conn.commit()
+        self.retention_s = found.get("retention")
+        self.compress_after_s = found.get("compress_after")
 
     def _load_signals(self, conn: Any) -> None:
         with conn.cursor() as cur:
