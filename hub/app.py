@@ -48,6 +48,7 @@ class Hub:
             "rejected": 0,
             "events": 0,
             "write_errors": 0,
+            "unsynced_samples": 0,  # stamped before the agent's clock was synchronised
         }
         self.started_at = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -95,6 +96,8 @@ class Hub:
                 return
             self.stats["batches"] += 1
             self.stats["samples"] += job.batch.sample_count
+            if not job.batch.clock_synced:
+                self.stats["unsynced_samples"] += job.batch.sample_count
             if job.batch.agent != LOCAL_AGENT:  # local data went live in ingest_local
                 self._apply_live(job.batch)
         elif job.kind == "rejected":

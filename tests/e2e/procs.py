@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,6 +173,14 @@ def ledger_check(store: Path, agent: str) -> dict[str, int]:
         }
     finally:
         con.close()
+
+
+def batches_or_zero(check: Callable[[], dict[str, int]]) -> int:
+    """Batches in the ledger, or 0 while the hub has not made its schema yet."""
+    try:
+        return check()["batches"]
+    except Exception:
+        return 0
 
 
 def pg_ledger_check(dsn: str, agent: str) -> dict[str, int]:

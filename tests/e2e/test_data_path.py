@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -105,7 +104,11 @@ def test_sigterm_of_hub_while_agent_publishes_loses_nothing(
     hub = procs.start("hub", hub_cfg, tmp_path / "hub.log")
     agent = procs.start("edge_agent", agent_cfg, tmp_path / "agent.log")
     try:
-        wait_for(lambda: _batches(store) > 5, timeout=30, what="first batches stored")
+        wait_for(
+            lambda: procs.batches_or_zero(lambda: procs.ledger_check(store, "agent1")) > 5,
+            timeout=30,
+            what="first batches stored",
+        )
         assert procs.stop(hub, signal.SIGTERM) == 0, (tmp_path / "hub.log").read_text()[-3000:]
         time.sleep(1.5)  # the agent keeps producing while the hub is away
         hub = procs.start("hub", hub_cfg, tmp_path / "hub.log")
@@ -125,10 +128,3 @@ def test_sigterm_of_hub_while_agent_publishes_loses_nothing(
     assert figures["last_seq"] == next_seq - 1
     assert figures["stored"] == figures["ledger_samples"] == figures["distinct"]
     assert figures["stored"] > 300
-
-
-def _batches(store: Path) -> int:
-    try:
-        return procs.ledger_check(store, "agent1")["batches"]
-    except sqlite3.Error:
-        return 0  # the hub has not created its schema yet
