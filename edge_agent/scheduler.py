@@ -12,12 +12,12 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .clock import MonoClock, WallClock
-from .drivers.base import Driver, DriverUnavailable
+from .drivers.base import Driver, DriverError, DriverUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,10 @@ class DriverRunner:
                     self.opened = True
                 values = self.driver.read()
                 stamp = self._wall()
+                if not isinstance(values, Mapping):
+                    raise DriverError(
+                        f"{self.device}: read() returned {type(values).__name__}, not a mapping"
+                    )
             except Exception as exc:
                 self._failed(exc, now)
                 return []
@@ -111,10 +115,9 @@ class DriverRunner:
             self._on_change(self.device)
         return samples
 
-    def _samples(self, values: Any, stamp: float) -> list[Sample]:
+    def _samples(self, values: Mapping[str, Any], stamp: float) -> list[Sample]:
         out: list[Sample] = []
-        items: Iterable[tuple[Any, Any]] = values.items() if hasattr(values, "items") else ()
-        for name, value in items:
+        for name, value in values.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self._warn_signal(name, f"value {value!r} is not a number")
                 continue

@@ -159,3 +159,18 @@ def test_threads_run_each_device_at_its_rate_and_stop_start_at_runtime() -> None
     assert times == sorted(times)
     with pytest.raises(KeyError, match="no device 'Nope'"):
         sched.start_device("Nope")
+
+
+class Wrong(Flaky):
+    """A buggy driver: read() returns a list."""
+
+    def read(self):  # type: ignore[override]
+        return [1.0]
+
+
+def test_a_read_that_returns_no_mapping_is_a_failure_not_silence() -> None:
+    r, _, _, changes = runner(Wrong(device="W"))
+    assert r.poll() == []
+    assert r.available is False and r.stats.failures == 1 and r.stats.reads == 0
+    assert "returned list, not a mapping" in (r.stats.last_error or "")
+    assert changes == ["W"]

@@ -142,3 +142,11 @@ def test_unusable_path_is_a_clear_error(tmp_path: Path) -> None:
     sp = Spool(path=tmp_path / "s.sqlite", agent="a")
     with pytest.raises(SpoolError, match="not open"):
         sp.append(series(1))
+
+
+def test_a_corrupt_spool_file_is_a_clear_error_and_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SpoolError, match=r"spool.sqlite: cannot open spool"):
+        Spool(path=path, agent="a").open()
+    assert path.read_bytes().startswith(b"this is not"), "the file is kept for inspection"
