@@ -176,3 +176,37 @@ def test_dead_unit_does_not_stall_the_other_unit(tcp_rig: TcpRig, fake_clock: Fa
 def test_bad_register_map_is_refused_with_reason(registers: Any, msg: str) -> None:
     with pytest.raises(DriverError, match=msg):
         ModbusDriver(device="Bad", extra={"registers": registers})
+
+
+def test_one_serial_port_one_owner_and_one_set_of_line_settings(
+    rtu_rig: RtuRig, fake_clock: FakeClock
+) -> None:
+    fill(rtu_rig.bank, unit=1)
+    fill(rtu_rig.bank, unit=2)
+
+    def rtu(unit: int, baudrate: int = 9600) -> ModbusDriver:
+        return ModbusDriver(
+            device=f"U{unit}",
+            params={
+                "transport": "rtu",
+                "serial_port": rtu_rig.port,
+                "unit": unit,
+                "baudrate": baudrate,
+                "timeout": 0.3,
+            },
+            extra={"registers": REGISTERS},
+            clock=fake_clock,
+        )
+
+    a, b, c = rtu(1), rtu(2), rtu(3, baudrate=19200)
+    a.open()
+    b.open()
+    try:
+        assert a.bus is b.bus
+        with pytest.raises(DriverError, match="already in use with settings"):
+            c.open()
+        assert a.read()["T"] == -21.5 and b.read()["E"] == 65538.0
+        a.close()
+        assert b.read()["T"] == -21.5  # the port stays open for the remaining user
+    finally:
+        b.close()

@@ -103,3 +103,27 @@ def test_modules_import_without_hardware_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("sim", ["modbus", "heliotherm", "dps5020", "vc820", "http_json"])
+def test_simulator_runner_config_reads_through_the_real_driver(sim: str, tmp_path) -> None:
+    """What a demo does: start a simulator, load its config block, read a sample."""
+    from tests.fixtures.net import wait_for
+    from tests.sim.run import start_sim
+
+    handle = start_sim(sim, tmp_path)
+    try:
+        raw = tomllib.loads(handle.toml)
+        cfg = validate_agent_config({"agent": {"id": "demo"}, **raw}, source=f"sim {sim}")
+        ((device, dev),) = cfg["devices"].items()
+        cls = driver_class(dev["driver"])
+        extra = {k: dev[k] for k in cls.spec.extra_config if k in dev}
+        drv = cls(device=device, params=dev["params"], extra=extra)
+        drv.open()
+        try:
+            values = wait_for(lambda: drv.read(), timeout=5, what=f"a sample from {sim}")
+        finally:
+            drv.close()
+        assert set(values) <= {s.name for s in drv.signals()}
+    finally:
+        handle.stop()
