@@ -75,6 +75,7 @@ class CommandHandler:
         args = body.get("args")
         if op in ("set", "get", "call") and not isinstance(name, str):
             raise CommandError(f"{device}: '{op}' needs a name")
+        name = str(name)
         driver = runner.driver
         if op == "get":
             if name not in driver.params:

@@ -57,7 +57,8 @@ def parse_hub_state(payload: bytes) -> str | None:
             body: Any = json.loads(text)
         except json.JSONDecodeError:
             return None
-        text = body.get("state") if isinstance(body, dict) else body
+        found = body.get("state") if isinstance(body, dict) else body
+        text = found if isinstance(found, str) else ""
     return text if text in ("online", "offline") else None
 
 
@@ -126,7 +127,11 @@ class Publisher:
         if self._auth[0]:
             client.username_pw_set(self._auth[0], self._auth[1] or None)
         client.will_set(self.topics.status(self.agent), self._will, qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=self._reconnect[0], max_delay=self._reconnect[1])
+        # paho types these as int, but computes with floats: sub-second delays work
+        client.reconnect_delay_set(
+            min_delay=self._reconnect[0],  # type: ignore[arg-type]
+            max_delay=self._reconnect[1],  # type: ignore[arg-type]
+        )
         client.max_inflight_messages_set(self.max_inflight + 10)
         client.max_queued_messages_set(self.max_inflight * 2 + 100)
         client.on_connect = self._on_connect
