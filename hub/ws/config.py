@@ -65,6 +65,9 @@ WEBSOCKET_SECTION = Section(
         "send_queue_frames": Field(
             int, 2000, "frames queued for one client before its pushes are dropped", positive
         ),
+        "socket_send_buffer": Field(
+            int, 0, "kernel send buffer per client in bytes (0 = the OS default)", non_negative
+        ),
         "slow_client_timeout": Field(
             float, 10.0, "a client whose queue stays full this long is disconnected", positive
         ),
@@ -100,6 +103,7 @@ class WsConfig:
     max_requests_per_second: float = 50.0
     max_signals_per_client: int = 100
     send_queue_frames: int = 2000
+    socket_send_buffer: int = 0
     slow_client_timeout: float = 10.0
     push_interval: float = 0.01
     max_clients: int = 500

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import json
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -112,6 +113,9 @@ class WebsocketServer:
         self.fanout.detach()
         for s in list(self.state.sessions.values()):
             s.close()
+            ws = getattr(s, "_ws", None)
+            if ws is not None and ws.transport.get_write_buffer_size() > 0:
+                ws.transport.abort()  # a client that reads nothing must not delay shutdown
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -173,7 +177,13 @@ class WebsocketServer:
     # -- connections ---------------------------------------------------------------
     def _cut_off(self, s: ClientSession) -> None:
         self.state.stats["slow_disconnects"] += 1
-        log.warning("websocket client %s (%s) too slow: disconnected", s.cid, s.peer)
+        self.state.stats["dropped_frames"] += s.lost_at_cutoff
+        log.warning(
+            "websocket client %s (%s) too slow: disconnected, %d frames lost",
+            s.cid,
+            s.peer,
+            s.dropped,
+        )
         ws = getattr(s, "_ws", None)
         if ws is not None:
             ws.transport.abort()
@@ -198,6 +208,10 @@ class WebsocketServer:
             clock=self._monotonic,
         )
         s._ws = ws  # type: ignore[attr-defined]
+        if cfg.socket_send_buffer:
+            sock = ws.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, cfg.socket_send_buffer)
         self.state.stats["connections"] += 1
         self.fanout.client_connected(s)
         self.state.sessions[cid] = s

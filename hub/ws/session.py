@@ -88,6 +88,7 @@ class ClientSession:
         self._clock = clock
         self.closed = False
         self.sent = 0
+        self.lost_at_cutoff = 0
 
     # -- subscriptions -------------------------------------------------------------
     def wants(self, key: str, device: str) -> bool:
@@ -131,9 +132,8 @@ class ClientSession:
             now = self._clock()
             if self._full_since is None:
                 self._full_since = now
-            elif now - self._full_since > self.slow_timeout and self._on_slow is not None:
-                self.closed = True
-                self._on_slow(self)
+            elif now - self._full_since > self.slow_timeout:
+                self._give_up()
             return False
         self._queue.append(self.wrap(text))
         self._wake.set()
@@ -167,8 +167,23 @@ class ClientSession:
             frame = self._queue.popleft()
             if len(self._queue) < self.queue_frames:
                 self._full_since = None
-            await ws.send(frame)
+            try:
+                await asyncio.wait_for(ws.send(frame), self.slow_timeout)
+            except TimeoutError:
+                # the socket took nothing for slow_timeout seconds: cut the client off
+                self._give_up(in_flight=1)
+                return
             self.sent += 1
+
+    def _give_up(self, in_flight: int = 0) -> None:
+        """Too slow for too long: what is queued is lost (counted), the owner disconnects."""
+        if self.closed:
+            return
+        self.lost_at_cutoff = len(self._queue) + in_flight
+        self.dropped += self.lost_at_cutoff
+        self.close()
+        if self._on_slow is not None:
+            self._on_slow(self)
 
     def close(self) -> None:
         """Stop the writer; queued frames are discarded."""
