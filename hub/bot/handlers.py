@@ -20,6 +20,7 @@ from hub.db.base import EventRecord
 
 from . import menus
 from .actions import CustomAction, fill_placeholders
+from .automation import automation_menu, automation_press, automation_text
 from .devices import (
     DeviceInfo,
     describe_param,
@@ -70,6 +71,7 @@ REQUIRED: dict[str, Permission] = {
     "new": P.WRITE,
     "ns": P.WRITE,
     "auto": P.WRITE,
+    "au": P.WRITE,
     "gen": P.WRITE,
     "bot": P.ADMIN,
     "inl": P.ADMIN,
@@ -104,12 +106,17 @@ class BotCore:
         self.actions = actions
         self.save_users = save_users
         self.tell_admins = tell_admins
-        self.automation = automation
+        self._automation = automation
         self.clock = clock
         self.plot_max_points = plot_max_points
         self.sessions: dict[int, Session] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self.denied = 0
+
+    @property
+    def automation(self) -> Any:
+        """The automation engine: the one given, else the hub's (wired at start-up)."""
+        return self._automation or getattr(self.hub, "engine", None)
 
     def session(self, chat_id: int) -> Session:
         return self.sessions.setdefault(chat_id, Session())
@@ -514,13 +521,17 @@ class BotCore:
         )
 
     async def _on_auto(self, user, perm, session):
+        session.awaiting = None
         if self.automation is None:
             return menus.Reply(
                 "Automation is not available on this hub.", [[menus.Button(menus.BACK, "m")]]
             )
-        from .automation import automation_menu
-
         return await automation_menu(self.automation, user, perm, session)
+
+    async def _on_au(self, user, perm, session, op, name=""):
+        if self.automation is None:
+            return await self._on_auto(user, perm, session)
+        return await automation_press(self.automation, user, perm, session, op, name)
 
     # ---- typed input ----------------------------------------------------------------
     async def _free_text(
@@ -535,14 +546,11 @@ class BotCore:
             "f": P.CUSTOM,
             "newsig": P.WRITE,
             "newval": P.WRITE,
+            "auto": P.WRITE,
         }.get(aw.kind, P.ADMIN)
         if perm < needed or (aw.kind in ("p", "f") and not self._may_touch(user, perm, *aw.args)):
             self.denied += 1
             return [self._main(user, perm, session, NOT_ALLOWED)]
-        if aw.kind == "auto" and self.automation is not None:
-            from .automation import automation_text
-
-            return [await automation_text(self.automation, user, perm, session, text)]
         try:
             return [await getattr(self, f"_text_{aw.kind}")(user, perm, session, text, *aw.args)]
         except ValueError as exc:
@@ -552,6 +560,11 @@ class BotCore:
                     [[menus.Button(menus.BACK, "m")]],
                 )
             ]
+
+    async def _text_auto(self, user, perm, session, text, op):
+        if self.automation is None:
+            raise ValueError("automation is not available on this hub")
+        return await automation_text(self.automation, user, perm, session, text, op)
 
     async def _text_period(self, user, perm, session, text):
         start, stop = parse_period(text, now=self.clock())
