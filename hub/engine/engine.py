@@ -160,8 +160,8 @@ class Engine:
         with contextlib.suppress(ValueError):
             self.store.on_data.remove(self._on_data)
 
-    async def start(self) -> None:
-        """Start the action runner (call on the hub's event loop)."""
+    def start(self) -> None:
+        """Start the action runner (call from a coroutine on the hub's event loop)."""
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-script")
         self._queue = asyncio.Queue(maxsize=self._max_queue)

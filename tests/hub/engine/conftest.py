@@ -68,6 +68,6 @@ async def rig():
     )
     hub.listeners.append(engine.on_event)
     engine.attach(store)
-    await engine.start()
+    engine.start()
     yield engine, hub, agents, docs, now
     await engine.stop()

@@ -1,0 +1,90 @@
+"""Wires the engine into a running Hub (called by hub.bootstrap): the one adapter seam.
+
+The engine itself stays free of I/O; here it is given the hub's event sink, command
+sender, parameter reader (agent status), local-data ingest and document store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from hub.engine.automation import Access, handle_automation, handle_user_action
+from hub.engine.engine import Engine
+from hub.engine.scripts import ScriptManager
+
+log = logging.getLogger(__name__)
+
+
+def agent_param_reader(agents: Any) -> Any:
+    """A `param(device, name)` reading the value an agent last announced in its status."""
+
+    def param(device: str, name: str) -> Any:
+        desc = agents.device(device)
+        if not desc:
+            raise KeyError(f"{device}.{name}")
+        for p in desc.get("params") or []:
+            if isinstance(p, dict) and p.get("name") == name:
+                return p.get("value")
+        raise KeyError(f"{device}.{name}")
+
+    return param
+
+
+class HubEngine(Engine):
+    """The Engine plus the entry points the websocket server and the Telegram bot call."""
+
+    scripts: ScriptManager
+
+    async def ws_automation(self, value: Any, *, permission: str, user: str = "") -> Any:
+        """Websocket `automation` (RTOC §8.4) with the client's permission."""
+        return await handle_automation(self, value, Access.from_permission(permission, user))
+
+    async def ws_user_action(self, value: Any, *, permission: str, user: str = "") -> Any:
+        """Websocket `userAction` → {name, success, type, data}."""
+        return await handle_user_action(self, value, Access.from_permission(permission, user))
+
+    def user_action_names(self) -> list[str]:
+        """Names of the user actions (RTOC's telegramActions)."""
+        return sorted(self.user_actions)
+
+
+def attach_engine(hub: Any, config: dict[str, Any]) -> HubEngine:
+    """Build the engine for a started hub, attach it to live data and events, load its docs.
+
+    Call from a coroutine on the hub's loop; stop with `await hub.engine.stop()`.
+    """
+    engine = HubEngine(
+        emit_event=hub.add_event,
+        send_command=lambda device, op, name, args: hub.send_command(device, op, name, args),
+        param=agent_param_reader(hub.agents),
+        emit_data=hub.ingest_local,
+        docs=hub.store,
+        run_store=hub.run_store,
+        clock=time.time,
+    )
+    engine.events_active = bool(config.get("events_active", True))
+    engine.actions_active = bool(config.get("actions_active", True))
+    config_dir = (getattr(hub, "config", {}) or {}).get("hub", {}).get("config_dir")
+    engine.scripts = ScriptManager(
+        engine=engine, config_dir=Path(config_dir) if config_dir else None
+    )
+    engine.attach(hub.signals)
+    hub.on_event.append(engine.on_event)
+    engine.start()
+    task = asyncio.get_running_loop().create_task(engine.load(), name="engine-load")
+    task.add_done_callback(_log_load)
+    return engine
+
+
+def _log_load(task: asyncio.Task[list[str]]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.warning("automation: loading events/actions failed: %s", exc)
+    elif task.result():
+        log.warning("automation: %d definitions could not be loaded", len(task.result()))

@@ -1,0 +1,137 @@
+"""The websocket `automation` / `userAction` handlers: RTOC's shapes and permissions."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.engine.automation import ADMIN, READ, WRITE, Access, handle_automation, handle_user_action
+from hub.engine.engine import DOC_EVENTS
+
+SET_EVENT = {
+    "name": "hot",
+    "cond": "Heat.T.latest > 60",
+    "text": "hot!",
+    "priority": 2,
+    "retur": "r",
+    "id": "HOT",
+    "trigger": "rising",
+    "sname": "T",
+    "dname": "Heat",
+    "active": True,
+}
+SET_ACTION = {
+    "name": "cool",
+    "listenID": "HOT",
+    "script": "Heat.mode = 2",
+    "parameters": "",
+    "active": True,
+}
+
+
+async def test_set_and_list_return_rtoc_shapes(rig):
+    engine, hub, agents, docs, _ = rig
+    res = await handle_automation(engine, {"setEvent": SET_EVENT, "setAction": SET_ACTION}, WRITE)
+    assert res["setEvent"] is True and res["setAction"] is True
+    assert res["events"]["hot"]["return"] == "r"  # `retur` in, `return` stored (RTOC)
+    assert res["actions"]["cool"]["listenID"] == ["HOT"]
+    assert res["active"] == {"events": True, "actions": True}
+    assert "errors" not in res
+    assert docs.get_doc(DOC_EVENTS)["hot"]["cond"] == "Heat.T.latest > 60"
+    # The definitions work: data in → event → action → command.
+    engine.store.append("Heat", "T", [1.0], [61.0])
+    await engine.wait_idle()
+    assert agents.commands == [["Heat", "set", "mode", 2]]
+    assert hub.events[0].value == "r"
+
+
+async def test_remove_active_reset(rig):
+    engine, *_ = rig
+    await handle_automation(engine, {"setEvent": SET_EVENT, "setAction": SET_ACTION}, WRITE)
+    res = await handle_automation(
+        engine, {"removeEvent": "hot", "removeAction": "nope", "active": {"actions": False}}, WRITE
+    )
+    assert res["removeEvent"] is True and res["removeAction"] is False
+    assert res["events"] == {} and list(res["actions"]) == ["cool"]
+    assert res["active"] == {"events": True, "actions": False}
+    assert (await handle_automation(engine, {"reset": True}, WRITE))["reset"] is True
+
+
+async def test_test_action_and_test_event_shapes(rig):
+    engine, _hub, *_ = rig
+    await handle_automation(
+        engine,
+        {"setEvent": SET_EVENT, "setAction": {**SET_ACTION, "script": "print('x', 1)"}},
+        WRITE,
+    )
+    engine.store.append("Heat", "T", [1.0], [20.0])
+    res = await handle_automation(engine, {"testAction": "cool", "testEvent": "hot"}, WRITE)
+    assert res["testAction"] == {"ok": True, "value": "x 1\n"}
+    assert res["testEvent"] == {"ok": True, "value": False}
+    missing = await handle_automation(engine, {"testAction": "nope"}, WRITE)
+    assert missing["testAction"]["ok"] is False
+
+
+async def test_invalid_and_hostile_definitions_are_refused_and_nothing_else_changes(rig):
+    engine, *_ = rig
+    await handle_automation(engine, {"setEvent": SET_EVENT}, WRITE)
+    res = await handle_automation(
+        engine,
+        {
+            "setEvent": {**SET_EVENT, "name": "x", "cond": "__import__('os').system('id')"},
+            "setAction": {**SET_ACTION, "script": "import os"},
+        },
+        WRITE,
+    )
+    assert res["setEvent"] is False and "__import__" in res["errors"]["setEvent"]
+    assert res["setAction"] is False and "Import" in res["errors"]["setAction"]
+    assert list(res["events"]) == ["hot"] and res["actions"] == {}
+    bad = await handle_automation(engine, {"setEvent": {"name": "y"}}, WRITE)
+    assert "'cond' is missing" in bad["errors"]["setEvent"]
+
+
+@pytest.mark.parametrize("access", [READ, Access.from_permission("custom")])
+async def test_writes_need_write_permission(rig, access):
+    engine, _hub, agents, docs, _ = rig
+    res = await handle_automation(
+        engine,
+        {"setEvent": SET_EVENT, "setAction": SET_ACTION, "testAction": "cool", "reset": 1},
+        access,
+    )
+    if not access.read:
+        assert "permission denied" in res["errors"]["automation"]
+        assert "events" not in res
+    else:
+        assert res["setEvent"] is False and "permission denied" in res["errors"]["setEvent"]
+        assert res["events"] == {} and res["actions"] == {}
+    assert engine.events.events == {} and docs.writes == 0 and agents.commands == []
+
+
+async def test_user_actions_text_permissions_and_admin_only_names(rig):
+    engine, *_ = rig
+    engine.set_user_action("status", "print('all fine')")
+    engine.set_user_action("greet", "return ('text', 'hello ' + str(1 + 1))")
+    engine.set_user_action("_reboot", "return ('text', 'admin only')")
+    engine.set_user_action("photo", "return ('picture', '/etc/passwd')")
+    assert await handle_user_action(engine, "status", WRITE) == {
+        "name": "status",
+        "success": True,
+        "type": "text",
+        "data": "all fine\n",
+    }
+    assert (await handle_user_action(engine, "greet", WRITE))["data"] == "hello 2"
+    denied = await handle_user_action(engine, "_reboot", WRITE)
+    assert denied["success"] is False and denied["data"] == "permission denied"
+    assert (await handle_user_action(engine, "_reboot", ADMIN))["data"] == "admin only"
+    assert (await handle_user_action(engine, "status", READ))["success"] is False
+    photo = await handle_user_action(engine, "photo", ADMIN)
+    assert photo["success"] is False and "sandboxed scripts return text" in photo["data"]
+    assert (await handle_user_action(engine, "nope", ADMIN))["success"] is False
+
+
+def test_permission_levels():
+    assert Access.from_permission("admin").admin
+    assert Access.from_permission("write").write and not Access.from_permission("write").admin
+    assert Access.from_permission("read").read and not Access.from_permission("read").write
+    assert not Access.from_permission("blocked").read
+    with pytest.raises(ValueError, match="unknown permission"):
+        Access.from_permission("root")
