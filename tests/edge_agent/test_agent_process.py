@@ -114,3 +114,27 @@ def test_sigterm_flushes_the_open_batch_and_says_offline(
     assert len(batches) == 1 and batches[0].sample_count >= 1
     t = batches[0].signals[0].t
     assert t == sorted(t)
+
+
+def test_check_flag_in_a_real_process(tmp_path: Path) -> None:
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text(
+        CONFIG.format(agent=AGENT, spool=tmp_path / "s.sqlite", port=1883, prefix="p", age=0.2)
+    )
+    ok = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "-c", str(cfg), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+    )
+    assert ok.returncode == 0 and b"OK" in ok.stdout
+    cfg.write_text(cfg.read_text().replace("samplerate = 50", "samplerate = 50\nspeed = 1"))
+    bad = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "-c", str(cfg), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+    )
+    assert bad.returncode == 2
+    assert str(cfg).encode() in bad.stderr and b"devices.Generator.speed" in bad.stderr
+    assert not (tmp_path / "s.sqlite").exists(), "--check touches nothing"
