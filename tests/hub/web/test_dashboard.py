@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import websockets
 
 from tests.fixtures.browser import Page
+from tests.fixtures.mosquitto import Mosquitto
 
-from .conftest import PASSWORDS, RECORD_LENGTH, Dashboard, archive_value, ws_request
+from .conftest import (
+    PASSWORDS,
+    RECORD_LENGTH,
+    Dashboard,
+    archive_value,
+    start_dashboard,
+    ws_request,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -194,7 +205,7 @@ async def test_devices_show_status_and_calls_need_write(page: Page, dashboard: D
     )
     assert await page.eval("document.getElementById('readonly-note') !== null")
     assert await page.eval("document.querySelectorAll('button[data-call]').length") == 0
-    assert "running" in await page.text("section.device[data-device='Generator'] h3")
+    assert "running" in await page.text("section.device[data-device='Generator'] h4")
     # the server refuses a viewer's call too, whatever the page shows
     refused = await ws_request(
         dashboard.ws_url, "viewer", {"plugin": {"Generator": {"setFrequency()": [2.0]}}}
@@ -221,3 +232,92 @@ async def test_a_reload_needs_a_new_login(page: Page, dashboard: Dashboard) -> N
     await page.click("#login-submit")
     # after logging in the page goes where the address pointed: the plot
     await page.wait_for("__oc.plot && __oc.plot.series.has('Generator.Square')", 10, "the plot")
+
+
+async def test_a_writer_sets_a_parameter_and_calls_a_function(
+    page: Page, dashboard: Dashboard
+) -> None:
+    await login(page, dashboard, "admin")
+    assert "(write)" in await page.text("#who") or "(admin)" in await page.text("#who")
+    await page.click("#nav a[data-view='devices']")
+    level = "section.device[data-device='Generator'] input[data-param='gen_level']"
+    await page.wait_for(f"document.querySelector({json.dumps(level)})", 15, "gen_level")
+    assert await page.eval("document.getElementById('readonly-note')") is None
+    await page.fill(level, "3")
+    await page.eval(
+        f"document.querySelector({json.dumps(level)}).closest('tr').querySelector('button').click()"
+    )
+    await page.wait_for(
+        "document.getElementById('device-result').className === 'result ok'", 15, "the set"
+    )
+    # the agent applied it: its next status carries the new value, and the page shows it
+    await page.eval("document.activeElement.blur()")
+    await page.wait_for(f"document.querySelector({json.dumps(level)}).value === '3'", 15)
+    # a function call with an argument, answered by the agent
+    freq = "section.device[data-device='Generator'] input[data-arg='freq']"
+    await page.fill(freq, "2")
+    await page.click("button[data-call='setFrequency']")
+    answered = (
+        "document.getElementById('device-result').className !== 'result' && "
+        "document.getElementById('device-result').innerText.startsWith("
+        "'Generator.setFrequency(2')"
+    )
+    await page.wait_for(answered, 15, "the call's answer")
+    assert await page.eval("document.getElementById('device-result').className") == "result ok"
+    await page.screenshot("web/08-devices-write.png")
+    # a bad argument is refused with the agent's reason, and the page keeps working
+    await page.fill(freq, '"fast"')
+    await page.click("button[data-call='setFrequency']")
+    await page.wait_for(
+        "document.getElementById('device-result').className === 'result error'", 15, "refusal"
+    )
+    await page.click("#nav a[data-view='signals']")
+    await page.wait_for("document.querySelector('#signals-table')", 10, "signals again")
+
+
+async def test_a_silent_device_shows_stale_then_offline(
+    page: Page, dashboard: Dashboard, agent_proc: subprocess.Popen
+) -> None:
+    await login(page, dashboard, "viewer")
+    row = "document.querySelector('tr.sig[data-key=\"Generator.Square\"]')"
+    await page.wait_for(f"{row} && {row}.classList.contains('ok')", 15, "a fresh signal")
+    agent_proc.send_signal(signal.SIGSTOP)  # silent, but its connection is not closed yet
+    try:
+        await page.wait_for(f"{row}.classList.contains('stale')", 15, "stale")
+        await page.screenshot("web/09-signal-stale.png")
+    finally:
+        agent_proc.send_signal(signal.SIGCONT)
+    await page.wait_for(f"{row}.classList.contains('ok')", 15, "fresh again")
+    agent_proc.terminate()  # a clean stop: the agent says it is offline
+    await page.wait_for(f"{row}.classList.contains('offline')", 20, "offline")
+    await page.click("#nav a[data-view='devices']")
+    await page.wait_for(
+        "document.querySelector('div.agent[data-agent=\"demo-agent\"] .badge.offline')",
+        10,
+        "the agent offline on the devices page",
+    )
+    await page.screenshot("web/10-agent-offline.png")
+
+
+async def test_anonymous_read_shows_data_without_login_but_no_controls(
+    page: Page, tmp_path: Path, mosquitto: Mosquitto, prefix: str, agent_proc: subprocess.Popen
+) -> None:
+    async for d in start_dashboard(
+        tmp_path, mosquitto, prefix, require_login=False, password_permission="read"
+    ):
+        await page.goto(d.url)
+        await page.wait_for(
+            "document.querySelector('tr.sig[data-key=\"Generator.Square\"]')", 15, "signals"
+        )
+        assert await page.eval("document.getElementById('login').hidden") is True
+        assert (await page.text("#who")).startswith("anonymous (read)")
+        await page.click("#nav a[data-view='devices']")
+        await page.wait_for("document.getElementById('readonly-note')", 15, "read-only note")
+        assert await page.eval("document.querySelectorAll('button[data-call]').length") == 0
+        # logging in from there gives the user's own rights
+        await page.click("#login-link")
+        await page.fill("#login-user", "admin")
+        await page.fill("#login-password", PASSWORDS["admin"])
+        await page.click("#login-submit")
+        await page.wait_for("document.querySelectorAll('button[data-call]').length > 0", 15)
+        assert (await page.text("#who")).startswith("admin (")

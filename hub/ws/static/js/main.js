@@ -140,8 +140,10 @@ function showLogin(message = "") {
 
 function renderWho() {
   const who = $("who");
-  const out = h("button", { id: "logout", type: "button", class: "link", onclick: logout },
-    app.user ? "Log out" : "Log in");
+  const out = app.user
+    ? h("button", { id: "logout", type: "button", class: "link", onclick: logout }, "Log out")
+    : h("button", { id: "login-link", type: "button", class: "link",
+      onclick: () => showLogin() }, "Log in");
   who.replaceChildren(
     app.user ? `${app.user} (${app.permission})` : `anonymous (${app.permission})`, " ", out);
 }

@@ -78,32 +78,49 @@ export function mount(app, root) {
         onclick: call }, "Call") : ""));
   }
 
+  function deviceSection(dname) {
+    const info = app.plugins[dname] || {};
+    const [st, cls] = statusText(info);
+    const extra = [info.agent && `agent ${info.agent}`, info.driver && `driver ${info.driver}`,
+      info.samplerate && `${info.samplerate} Hz`].filter(Boolean).join(" · ");
+    const toggle = canWrite() ? h("button", { type: "button", onclick: () =>
+      send(dname, "start", info.status !== true,
+      `${info.status === true ? "stop" : "start"} ${dname}`) },
+    info.status === true ? "Stop" : "Start") : "";
+    return h("section", { class: "device", dataset: { device: dname } },
+      h("h4", {}, dname, " ", h("span", { class: `badge ${cls}` }, st), " ",
+        h("small", { class: "muted" }, extra), " ", toggle),
+      info.info ? h("p", { class: "muted" }, info.info) : "",
+      h("table", { class: "grid params" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Parameter"), h("th", {}, "Value"),
+          h("th", {}, ""), h("th", {}, ""))),
+        h("tbody", {}, (info.parameters || []).map((p) => paramRow(dname, p)))),
+      (info.functions || []).length ? h("table", { class: "grid functions" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Function"), h("th", {}, "Arguments"),
+          h("th", {}, ""), h("th", {}, ""))),
+        h("tbody", {}, info.functions.map((f) => functionRow(dname, f)))) : "");
+  }
+
   const render = () => {
     const names = Object.keys(app.plugins).sort();
     if (!names.length) {
       fill(list, h("p", { class: "muted" }, "No agents or drivers known yet."));
       return;
     }
-    fill(list, names.map((dname) => {
-      const info = app.plugins[dname] || {};
-      const [st, cls] = statusText(info);
-      const extra = [info.agent && `agent ${info.agent}`, info.driver && `driver ${info.driver}`,
-        info.samplerate && `${info.samplerate} Hz`].filter(Boolean).join(" · ");
-      const toggle = canWrite() ? h("button", { type: "button", onclick: () =>
-        send(dname, "start", info.status !== true, `${info.status === true ? "stop" : "start"} ${dname}`) },
-      info.status === true ? "Stop" : "Start") : "";
-      return h("section", { class: "device", dataset: { device: dname } },
-        h("h3", {}, dname, " ", h("span", { class: `badge ${cls}` }, st), " ",
-          h("small", { class: "muted" }, extra), " ", toggle),
-        info.info ? h("p", { class: "muted" }, info.info) : "",
-        h("table", { class: "grid params" },
-          h("thead", {}, h("tr", {}, h("th", {}, "Parameter"), h("th", {}, "Value"),
-            h("th", {}, ""), h("th", {}, ""))),
-          h("tbody", {}, (info.parameters || []).map((p) => paramRow(dname, p)))),
-        (info.functions || []).length ? h("table", { class: "grid functions" },
-          h("thead", {}, h("tr", {}, h("th", {}, "Function"), h("th", {}, "Arguments"),
-            h("th", {}, ""), h("th", {}, ""))),
-          h("tbody", {}, info.functions.map((f) => functionRow(dname, f)))) : "");
+    const byAgent = new Map();
+    for (const dname of names) {
+      const m = /on agent (\S+)/.exec((app.plugins[dname] || {}).info || "");
+      const agent = m ? m[1] : "";
+      if (!byAgent.has(agent)) byAgent.set(agent, []);
+      byAgent.get(agent).push(dname);
+    }
+    fill(list, [...byAgent.entries()].map(([agent, devs]) => {
+      const offline = devs.every((d) => /offline/.test((app.plugins[d] || {}).info || ""));
+      return h("div", { class: "agent", dataset: { agent } },
+        h("h3", { class: "agent-title" }, agent ? `Agent ${agent} ` : "Devices ",
+          h("span", { class: `badge ${offline ? "offline" : "ok"}` },
+            offline ? "offline" : "online")),
+        devs.map((dname) => deviceSection(dname)));
     }));
     if (!canWrite()) {
       list.prepend(h("p", { class: "muted", id: "readonly-note" },
