@@ -68,12 +68,21 @@ def unpack_words(words: Sequence[int], type_name: str) -> float:
     return struct.unpack(code, raw)[0]
 
 
+def _scaled(raw: float, scale: float) -> float:
+    """raw × scale; divides by 1/scale when that is whole, so 488 × 0.1 gives 48.8 exactly."""
+    inverse = 1.0 / scale
+    whole = round(inverse)
+    if whole != 0 and abs(inverse - whole) < 1e-9 * abs(inverse):
+        return raw / whole
+    return raw * scale
+
+
 def decode_words(words: Sequence[int], fmt: RegisterFormat) -> float:
     """Decode registers to a value: order words, unpack, scale, offset, refuse NaN/inf."""
     raw = unpack_words(order_words(words, fmt.word_order), fmt.type)
     if isinstance(raw, float) and not math.isfinite(raw):
         raise DecodeError(f"{fmt.type} registers {list(words)} hold {raw}, not a number")
-    value = raw * fmt.scale + fmt.offset
+    value = _scaled(raw, fmt.scale) + fmt.offset
     if not math.isfinite(value):
         raise DecodeError(f"registers {list(words)} scale to {value}, not a finite number")
     return float(value)
