@@ -88,6 +88,23 @@ def _write_users(path: Path) -> None:
         store.close()
 
 
+def _preload_year(path: Path, end: float) -> int:
+    """Write a year of one-minute samples of `Archive.Year` straight into the store file."""
+    ts = [end - 365 * 86400 + 60 * i for i in range(365 * 24 * 60)]
+    batch = Batch(
+        agent="archive-year",
+        seq=1,
+        signals=[Series("Archive", "Year", "kWh", ts, [archive_value(t) for t in ts])],
+    )
+    store = SQLiteStore(path=path)
+    store.open()
+    try:
+        store.write_batch(batch, received_at=end)
+    finally:
+        store.close()
+    return len(ts)
+
+
 def _publish_archive(port: int, prefix: str, t0: float, t1: float, step: float) -> int:
     """Send one batch of old samples as agent `archive` and wait for the hub's ack."""
     n = int((t1 - t0) / step) + 1
@@ -161,11 +178,13 @@ def agent_proc(tmp_path: Path, mosquitto: Mosquitto, prefix: str) -> Iterator[su
 
 
 async def start_dashboard(
-    tmp_path: Path, broker: Mosquitto, prefix: str, **websocket: Any
+    tmp_path: Path, broker: Mosquitto, prefix: str, *, year: bool = False, **websocket: Any
 ) -> AsyncIterator[Dashboard]:
-    """Run a hub with users and archived history; yield the dashboard's address."""
+    """Run a hub with users and archived history (a year of it on request); yield its URL."""
     config = make_config(tmp_path, broker, prefix, **websocket)
     _write_users(Path(config["store"]["path"]))
+    if year:
+        _preload_year(Path(config["store"]["path"]), time.time() - 86400)
     async with running_hub(config) as hub:
         await async_wait_for(lambda: hub.ingest.subscribed, what="hub subscribed")
         now = time.time()

@@ -195,6 +195,16 @@ async def test_event_raised_by_a_condition_is_listed_and_drawn(
     )
     await page.wait_for("__oc.plot.series.get('Generator.Square').x.length > 50", 10, "data")
     await page.screenshot("web/06-plot-with-event.png")
+    # the automation page lists the condition that raised it
+    await page.click("#nav a[data-view='automation']")
+    await page.wait_for(
+        "document.getElementById('automation-events').innerText.includes('squareHigh')",
+        10,
+        "the condition in the automation list",
+    )
+    listed = await page.text("#automation-events")
+    assert "Generator.Square.latest >= 1.5" in listed and "rising" in listed
+    await page.screenshot("web/12-automation.png")
 
 
 async def test_devices_show_status_and_calls_need_write(page: Page, dashboard: Dashboard) -> None:
@@ -321,3 +331,30 @@ async def test_anonymous_read_shows_data_without_login_but_no_controls(
         await page.click("#login-submit")
         await page.wait_for("document.querySelectorAll('button[data-call]').length > 0", 15)
         assert (await page.text("#who")).startswith("admin (")
+
+
+async def test_a_year_of_minutes_loads_fast_downsampled(
+    page: Page, tmp_path: Path, mosquitto: Mosquitto, prefix: str, agent_proc: subprocess.Popen
+) -> None:
+    async for d in start_dashboard(tmp_path, mosquitto, prefix, year=True, require_login=True):
+        await login(page, d, "viewer")
+        await page.eval("location.hash = '#/plot?s=Archive.Year'")
+        await page.wait_for("__oc.plot && __oc.plot.series.has('Archive.Year')", 10, "plot")
+        t0 = time.monotonic()
+        await page.click("button[data-history='31536000']")
+        await page.wait_for(
+            "__oc.plotState.mode === 'history' && __oc.plotState.loads >= 1 && "
+            "!__oc.plotState.loading",
+            20,
+            "a year from the store",
+        )
+        elapsed = time.monotonic() - t0
+        n = await page.eval("__oc.plotState.points['Archive.Year']")
+        width = await page.eval("document.getElementById('plot-canvas').clientWidth")
+        print(f"a year of 525600 minute samples: {n} points on the page in {elapsed:.2f} s")
+        assert 0 < n <= max(200, width) + 2
+        xs = await page.eval("__oc.plot.series.get('Archive.Year').x")
+        # the downsampled points span the whole year, not just its start
+        assert xs[-1] - xs[0] > 360 * 86400
+        assert elapsed < 5.0
+        await page.screenshot("web/11-plot-a-year.png")

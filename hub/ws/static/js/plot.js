@@ -228,7 +228,9 @@ export class Plot {
       c.moveTo(px, a.y0);
       c.lineTo(px, a.y1);
       c.stroke();
-      c.fillText(formatTick(t, step), px, a.y1 + 6);
+      const label = formatTick(t, step);
+      const half = c.measureText(label).width / 2;
+      if (px - half >= 0 && px + half <= a.w) c.fillText(label, px, a.y1 + 6);
     }
     c.strokeStyle = "#9ca3af";
     c.strokeRect(a.x0 + 0.5, a.y0 + 0.5, a.x1 - a.x0, a.y1 - a.y0);
@@ -273,7 +275,16 @@ export class Plot {
       c.lineTo(px, a.y1);
       c.stroke();
       c.fillStyle = col;
-      c.fillText(String(ev.text).slice(0, 40), px + 3, a.y0 + 3 + (labelRow % 4) * 13);
+      const label = String(ev.text).slice(0, 40);
+      const ly = a.y0 + 3 + (labelRow % 4) * 13;
+      // near the right edge the label goes to the left of its line
+      if (px + 3 + c.measureText(label).width > a.x1) {
+        c.textAlign = "right";
+        c.fillText(label, px - 3, ly);
+        c.textAlign = "left";
+      } else {
+        c.fillText(label, px + 3, ly);
+      }
       labelRow += 1;
     }
     c.setLineDash([]);

@@ -6,6 +6,10 @@ function yesNo(v) {
   return h("span", { class: `badge ${v === false ? "stale" : "ok"}` }, v === false ? "off" : "on");
 }
 
+function none(cols, text) {
+  return h("tr", {}, h("td", { colspan: cols, class: "muted" }, text));
+}
+
 export function mount(app, root) {
   const status = h("p", { id: "automation-status", class: "muted" }, "loading…");
   const events = h("tbody", { id: "automation-events" });
@@ -25,6 +29,10 @@ export function mount(app, root) {
     try {
       const r = await app.client.request({ automation: {} });
       const a = r.automation || {};
+      if (a.error) {
+        status.textContent = String(a.error);
+        return;
+      }
       const active = a.active || {};
       status.textContent = `events ${active.events === false ? "off" : "on"} · ` +
         `actions ${active.actions === false ? "off" : "on"}`;
@@ -37,6 +45,8 @@ export function mount(app, root) {
         h("tr", {}, h("td", {}, name),
           h("td", {}, [].concat(x.listenID || []).join(", ")),
           h("td", {}, h("pre", {}, x.script || "")), h("td", {}, yesNo(x.active)))));
+      if (!events.children.length) events.append(none(8, "No events defined."));
+      if (!actions.children.length) actions.append(none(4, "No actions defined."));
     } catch (e) {
       status.textContent = `cannot load the automation: ${e.message}`;
     }
