@@ -165,6 +165,8 @@ class TelegramBot:
         self.app: Any = None
         self._lock: PollerLock | None = None
         self._save_lock = asyncio.Lock()
+        self._connector: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
         self.errors = 0
 
     async def __aenter__(self) -> TelegramBot:
@@ -176,55 +178,89 @@ class TelegramBot:
 
     # ---- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
-        """Load users and actions, take the poller lock, start polling and notifications."""
+        """Load users and actions, take the poller lock, then connect in the background.
+
+        Returns at once: Telegram being unreachable never delays the hub. Raises
+        ConfigError (no token, bad actions file); logs and stays idle when another
+        process already polls with this token (`self.polling` stays False).
+        """
         from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
         token = resolve_token(self.config)
         quiet_http_loggers(token)
         self.actions = load_actions(self.actions_dir)
-        await self._load_users()
-        self._lock = PollerLock(directory=self.data_dir, token=token)
-        self._lock.acquire()
+        lock = PollerLock(directory=self.data_dir, token=token)
         try:
-            # Two get_updates connections: the long poll, and the offset confirmation that
-            # Updater.stop() sends while the long poll may still hold the first one.
-            builder = (
-                Application.builder()
-                .token(token)
-                .concurrent_updates(8)
-                .get_updates_connection_pool_size(2)
-            )
-            base = str(self.config.get("base_url") or "")
-            if base:
-                root = base.rstrip("/").removesuffix("/bot")
-                builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-            self.app = builder.build()
-            self.core = BotCore(
-                hub=self.hub,
-                users=self.users,
-                renderer=self.renderer,
-                actions=self.actions,
-                save_users=self.save_users,
-                tell_admins=self.tell_admins,
-                automation=_automation(self.hub),
-            )
-            self.notifier = Notifier(send=self._send_notification, **self.notify_options)
-            self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
-            self.app.add_handler(CallbackQueryHandler(self._on_callback))
-            self.app.add_error_handler(self._on_error)
-            await self.app.initialize()
-            await self.app.start()
-            await self.app.updater.start_polling(
-                timeout=int(self.poll_timeout),
-                allowed_updates=["message", "callback_query"],
-                error_callback=self._on_poll_error,
-            )
-            await self.notifier.start()
-            self.hub.on_event.append(self.on_event)
+            lock.acquire()
+        except AlreadyPolling as exc:
+            log.warning("telegram bot not started: %s", exc)
+            return
+        self._lock = lock
+        try:
+            await self._load_users()
         except BaseException:
-            await self._shutdown_app()
-            self._lock.release()
+            self._release()
             raise
+        # Two get_updates connections: the long poll, and the offset confirmation that
+        # Updater.stop() sends while the long poll may still hold the first one.
+        builder = (
+            Application.builder()
+            .token(token)
+            .concurrent_updates(8)
+            .get_updates_connection_pool_size(2)
+        )
+        base = str(self.config.get("base_url") or "")
+        if base:
+            root = base.rstrip("/").removesuffix("/bot")
+            builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+        self.app = builder.build()
+        self.core = BotCore(
+            hub=self.hub,
+            users=self.users,
+            renderer=self.renderer,
+            actions=self.actions,
+            save_users=self.save_users,
+            tell_admins=self.tell_admins,
+        )
+        self.notifier = Notifier(send=self._send_notification, **self.notify_options)
+        self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
+        self.app.add_handler(CallbackQueryHandler(self._on_callback))
+        self.app.add_error_handler(self._on_error)
+        self.hub.on_event.append(self.on_event)  # queued (bounded) until connected
+        self._connector = asyncio.get_running_loop().create_task(
+            self._connect(), name="telegram-connect"
+        )
+
+    @property
+    def polling(self) -> bool:
+        """True once connected and polling."""
+        return self.ready.is_set()
+
+    async def _connect(self) -> None:
+        """Initialise and start polling, retrying with backoff while Telegram is unreachable."""
+        from telegram.error import InvalidToken, NetworkError
+
+        delay = 1.0
+        while True:
+            try:
+                await self.app.initialize()
+                await self.app.start()
+                await self.app.updater.start_polling(
+                    timeout=int(self.poll_timeout),
+                    allowed_updates=["message", "callback_query"],
+                    error_callback=self._on_poll_error,
+                )
+                break
+            except InvalidToken:
+                log.error("telegram refused the token; the bot stays off")
+                return
+            except NetworkError as exc:
+                if delay == 1.0:
+                    log.warning("telegram unreachable at start (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+        await self.notifier.start()
+        self.ready.set()
         log.info(
             "telegram bot polling (%d users, %d custom actions)",
             len(self.users.users),
@@ -235,10 +271,17 @@ class TelegramBot:
         """Stop notifications and polling, release the lock."""
         if self.on_event in self.hub.on_event:
             self.hub.on_event.remove(self.on_event)
+        if self._connector is not None:
+            self._connector.cancel()
+            await asyncio.gather(self._connector, return_exceptions=True)
+            self._connector = None
         if self.notifier is not None:
             await self.notifier.stop()
         await self._shutdown_app()
         self.renderer.close()
+        self._release()
+
+    def _release(self) -> None:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -377,8 +420,3 @@ class TelegramBot:
         except ConfigError:
             return text
         return text.replace(token, "<token>")
-
-
-def _automation(hub: Any) -> Any:
-    """The automation engine when the hub has one wired (else the menu says so)."""
-    return getattr(hub, "engine", None)

@@ -85,8 +85,14 @@ class Notifier:
         self._running = False
 
     async def start(self) -> None:
-        """Allow sender tasks to run."""
+        """Start sending: a task for every chat with queued lines, later ones on submit."""
         self._running = True
+        loop = asyncio.get_running_loop()
+        for chat_id, chat in self._chats.items():
+            if chat.items and (chat.task is None or chat.task.done()):
+                chat.task = loop.create_task(
+                    self._run(chat_id, chat), name=f"telegram-notify-{chat_id}"
+                )
 
     async def stop(self) -> None:
         """Cancel every sender task; what is still queued is dropped (and counted)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -84,9 +85,12 @@ async def make_bot(hub: Hub, telegram_standin: BotApiStandIn) -> AsyncIterator[A
 
     async def start(**overrides: Any) -> TelegramBot:
         notify = overrides.pop("notify", FAST_NOTIFY)
+        wait = overrides.pop("wait", True)
         bot = TelegramBot(hub=hub, config=bot_config(telegram_standin, **overrides), notify=notify)
         await bot.start()
         bots.append(bot)
+        if wait:
+            await asyncio.wait_for(bot.ready.wait(), 10.0)
         return bot
 
     yield start

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 
 import httpx
@@ -11,7 +13,7 @@ import pytest
 
 from edge_agent.config_schema import ConfigError
 from hub.app import Hub
-from hub.bot.app import AlreadyPolling, TelegramBot, resolve_token
+from hub.bot.app import AlreadyPolling, PollerLock, TelegramBot, resolve_token
 from hub.bot.handlers import NOT_ALLOWED
 from hub.bot.users import Permission
 from hub.db.base import EventRecord
@@ -66,15 +68,40 @@ async def test_only_one_process_polls_per_token(
 ) -> None:
     first = await make_bot()
     second = TelegramBot(hub=hub, config=bot_config(telegram_standin))
-    with pytest.raises(AlreadyPolling, match="another process polls"):
-        await second.start()
+    await second.start()  # logs and stays idle: the hub keeps running without a 2nd poller
+    assert not second.polling and second.app is None
     assert telegram_standin.count("getMe") == 1
     (menu,) = await chat_factory(1).say("/start")  # the first still answers
     assert "Latest values" in menu.buttons()
+    await second.stop()
+    with pytest.raises(AlreadyPolling, match="another process polls"):
+        PollerLock(directory=first.data_dir, token=TOKEN).acquire()
     await first.stop()
     third = TelegramBot(hub=hub, config=bot_config(telegram_standin))
     await third.start()
+    await asyncio.wait_for(third.ready.wait(), 10)
     await third.stop()
+
+
+async def test_telegram_down_at_start_does_not_delay_the_hub(
+    hub: Hub, make_bot, chat_factory, telegram_standin: BotApiStandIn
+) -> None:
+    telegram_standin.set_down(True)
+    t0 = time.perf_counter()
+    bot = await make_bot(wait=False)
+    assert time.perf_counter() - t0 < 1.0 and not bot.polling
+    bot.users.register(1, "Ann")  # known from the store, say
+    hub.add_event(EventRecord(time=time.time(), device="A", signal="b", text="queued", priority=2))
+    await asyncio.sleep(0.3)
+    assert bot.notifier.pending(1) == 1
+    telegram_standin.set_down(False)
+    await asyncio.wait_for(bot.ready.wait(), 10)
+    await async_wait_for(
+        lambda: any("queued" in c.text for c in telegram_standin.sent(1)),
+        what="queued notification delivered",
+    )
+    (menu,) = await chat_factory(1).say("/start")
+    assert "Devices" in menu.buttons()
 
 
 def test_token_from_config_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
