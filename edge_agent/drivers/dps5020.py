@@ -75,6 +75,11 @@ class DPS5020Driver(Driver):
             FunctionSpec("set_current", (ArgSpec("amps", float),), "current limit"),
             FunctionSpec("set_output", (ArgSpec("on", bool),), "switch the output on or off"),
             FunctionSpec("set_lock", (ArgSpec("locked", bool),), "lock the front panel keys"),
+            # the RTOC plugin's names, so RTOC clients and scripts keep working
+            FunctionSpec("setVoltage", (ArgSpec("volts", float),), "RTOC name of set_voltage"),
+            FunctionSpec("setCurrent", (ArgSpec("amps", float),), "RTOC name of set_current"),
+            FunctionSpec("setPower", (ArgSpec("on", bool),), "RTOC name of set_output"),
+            FunctionSpec("setLocked", (ArgSpec("locked", bool),), "RTOC name of set_lock"),
         ),
         bus="modbus-rtu",
         default_samplerate=1.0,
@@ -151,3 +156,8 @@ class DPS5020Driver(Driver):
         """Lock or unlock the keys (register 6)."""
         self._write(REG_LOCK, int(locked))
         return locked
+
+    fn_setVoltage = fn_set_voltage
+    fn_setCurrent = fn_set_current
+    fn_setPower = fn_set_output
+    fn_setLocked = fn_set_lock

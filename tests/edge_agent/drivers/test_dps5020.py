@@ -130,3 +130,14 @@ def test_unplugged_port_recovers_when_plugged_back(rtu_rig: RtuRig, fake_clock: 
         assert drv.read()["VOut"] == 15.0
     finally:
         drv.close()
+
+
+def test_rtoc_function_names_still_work(rtu_rig: RtuRig, fake_clock: FakeClock) -> None:
+    drv = make(rtu_rig, fake_clock)
+    try:
+        drv.call("setVoltage", [3.3])
+        drv.call("setPower", [False])
+        assert rtu_rig.bank.get(1, "holding", 0) == [330]
+        assert rtu_rig.bank.get(1, "holding", 9) == [0]
+    finally:
+        drv.close()
