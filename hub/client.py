@@ -37,6 +37,7 @@ class OpenControlClient:
         user_password: str | None = None,
         encrypt: bool | None = None,
         verify_tls: bool = True,
+        ca_file: str | None = None,
         timeout: float = 10.0,
         origin: str | None = None,
         push_queue: int = 100_000,
@@ -49,6 +50,7 @@ class OpenControlClient:
         # pass encrypt=False for a whitelisted peer (RTOC's localhost rule).
         self.encrypt = (password is not None) if encrypt is None else encrypt
         self.verify_tls = verify_tls
+        self.ca_file = ca_file
         self.timeout = timeout
         self.origin = origin
         self._key = password_key(password) if password is not None else None
@@ -65,7 +67,7 @@ class OpenControlClient:
         """Open the connection, start the reader, and authorize."""
         ctx = None
         if self.url.startswith("wss://"):
-            ctx = ssl.create_default_context()
+            ctx = ssl.create_default_context(cafile=self.ca_file)
             if not self.verify_tls:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
@@ -143,6 +145,8 @@ class OpenControlClient:
             if "authorize" in body:
                 first = await self._next_response()
                 self.authorized = bool(first.get("authorized"))
+                if "authorized" not in first:  # undecodable: a wrong password's key
+                    raise ClientError(str(first.get("reason", "authorization failed")))
             resp = await self._next_response()
         if set(resp) == {"authorized"}:
             self.authorized = False
