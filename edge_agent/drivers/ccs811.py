@@ -163,11 +163,14 @@ class CCS811Driver(Driver):
             raise DriverError(f"{self.device}: {exc}") from exc
 
     def apply_param(self, name: str, value: Any) -> None:
-        """Push drive mode or compensation data to the chip."""
+        """Push drive mode, baseline or compensation data to the chip."""
         if self._ccs is None:
             return  # applied at open
         ccs = self._ccs
-        if name == "drive_mode":
+        if name == "baseline":
+            if value >= 0:
+                self._io("baseline write", lambda: setattr(ccs, "baseline", value))
+        elif name == "drive_mode":
             self._io("drive mode", lambda: setattr(ccs, "drive_mode", DRIVE_MODES[value]))
         elif name in ("temperature", "humidity", "compensate"):
             p = {**self.params, name: value}

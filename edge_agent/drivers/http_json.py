@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ values = [
 ]
 [devices.Printer.params]
 url = "http://octopi.local/api/printer"
-api_key = ""            # sent as X-Api-Key when set (OctoPrint)
+api_key_env = ""        # name of an environment variable holding the OctoPrint API key
 timeout = 5.0
 """
 
@@ -105,7 +106,14 @@ class HttpJsonDriver(Driver):
         description="Values from a JSON HTTP endpoint (OctoPrint, Octotouch, …)",
         params=(
             ParamSpec("url", str, "http://127.0.0.1/api/printer", "URL to GET", writable=False),
-            ParamSpec("api_key", str, "", "sent in the X-Api-Key header when set"),
+            ParamSpec(
+                "api_key_env",
+                str,
+                "",
+                "environment variable whose value is sent as X-Api-Key (keeps the key "
+                "out of config files and status messages)",
+                writable=False,
+            ),
             ParamSpec("timeout", float, 5.0, "request timeout", unit="s", min=0.05),
         ),
         bus="http",
@@ -132,8 +140,12 @@ class HttpJsonDriver(Driver):
 
         url = self.params["url"]
         req = urllib.request.Request(url, headers={"Accept": "application/json"})
-        if self.params["api_key"]:
-            req.add_header("X-Api-Key", self.params["api_key"])
+        env = self.params["api_key_env"]
+        if env:
+            key = os.environ.get(env)
+            if not key:
+                raise DriverError(f"{self.device}: environment variable {env} (API key) is not set")
+            req.add_header("X-Api-Key", key)
         try:
             with urllib.request.urlopen(req, timeout=self.params["timeout"]) as resp:
                 body = resp.read()

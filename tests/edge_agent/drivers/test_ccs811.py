@@ -62,6 +62,8 @@ def test_baseline_save_and_restore() -> None:
     assert chip.baseline == 0xA1B2
     drv.call("restore_baseline", [0x4242])
     assert chip.baseline == 0x4242
+    drv.set_param("baseline", 0x0BAD)  # setting the parameter writes it too
+    assert chip.baseline == 0x0BAD
     # a configured baseline is restored at start
     chip2 = CCS811Chip()
     make(FakeI2C(chip2), baseline=0x4242)

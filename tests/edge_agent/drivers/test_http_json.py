@@ -45,10 +45,12 @@ def make(server: JsonServer, events: Any = None, **params: Any) -> HttpJsonDrive
     return drv
 
 
-def test_values_by_path(server: JsonServer) -> None:
-    drv = make(server, api_key="s3cret")
+def test_values_by_path(server: JsonServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OC_TEST_OCTOPRINT_KEY", "s3cret")
+    drv = make(server, api_key_env="OC_TEST_OCTOPRINT_KEY")
     assert drv.read() == {"Hotend": 214.8, "Bed": 60.1, "Printing": 1.0, "Fan2": 900.0}
     assert server.requests[-1]["X-Api-Key"] == "s3cret"
+    assert "s3cret" not in repr(drv.params)  # the key never becomes a (published) parameter
     assert [s.unit for s in drv.signals()] == ["°C", "°C", "", "rpm"]
 
 
@@ -97,6 +99,13 @@ def test_server_down_is_unavailable_then_recovers() -> None:
         assert drv.read()["Bed"] == 60.1
     finally:
         srv.stop()
+
+
+def test_missing_api_key_variable_is_a_clear_error(server: JsonServer) -> None:
+    drv = make(server, api_key_env="OC_TEST_UNSET_VARIABLE_X")
+    with pytest.raises(DriverError, match="OC_TEST_UNSET_VARIABLE_X"):
+        drv.read()
+    assert server.requests == []  # nothing was sent without the key
 
 
 def test_paths() -> None:

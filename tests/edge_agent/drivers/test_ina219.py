@@ -113,3 +113,15 @@ def test_missing_bus_is_unavailable_with_the_reason() -> None:
     drv = INA219Driver(device="X", params={"i2c_bus": 99})
     with pytest.raises(DriverUnavailable, match="no INA219 at 0x41 on I2C bus 99"):
         drv.open()
+
+
+def test_changed_calibration_parameter_reconfigures_the_chip(chip: INA219Chip) -> None:
+    chip.bus_volts, chip.amps = 5.0, 0.1
+    drv = INA219Driver(device="INA219_Modul", params={"max_expected_amps": 0.2})
+    drv.open()
+    drv.read()
+    assert (chip.config >> 11) & 3 == 0  # 40 mV range suffices for 0.2 A × 0.1 Ω
+    drv.set_param("max_expected_amps", 1.0)
+    assert drv.read()["Bus Current"] == pytest.approx(100.0, rel=1e-2)
+    assert (chip.config >> 11) & 3 == 2  # 100 mV needs the 160 mV range
+    assert chip.calibration == 13434  # trunc(0.04096 / (1.0 / 32800 × 0.1))
