@@ -16,6 +16,7 @@ from edge_agent.config import make_agent_config
 from hub.app import Hub
 from hub.bot.handlers import NO_PERMISSION, NOT_ALLOWED
 from hub.bot.plots import EVENT_COLORS, SIGNAL_COLORS
+from hub.bot.users import Permission
 from hub.db.base import EventRecord
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
@@ -214,3 +215,39 @@ reply = "now {Generator.Square}"
     (done,) = await admin.say("Fast")
     assert "set Generator.gen_freq: done (7.0)" in done.text
     assert _gen(agent).driver.params["gen_freq"] == 7.0
+
+
+async def test_write_user_creates_a_measurement_and_an_event(
+    hub: Hub, make_bot, chat_factory, telegram_standin: BotApiStandIn
+) -> None:
+    bot = await make_bot(default_permission="write")
+    admin, writer = chat_factory(1, "Ann"), chat_factory(2, "Walt")
+    await admin.say("/start")
+    bot.users.get(1).eventlevel = 3  # keep the admin's chat quiet
+    await writer.say("/start")
+    bot.users.get(2).eventlevel = 3
+    await writer.say("Create Event/Signal")
+    (prompt,) = await writer.say("Telegram (no signal)")
+    assert "Telegram.Walt" in prompt.text
+    (done,) = await writer.say("21.5 °C")
+    assert "Telegram.WaltTest = 21.5 stored" in done.text
+    await async_wait_for(lambda: "Telegram.WaltTest" in hub.signals, what="live signal")
+    sig = hub.signals.get("Telegram.WaltTest")
+    assert sig.latest()[1] == 21.5 and sig.unit == "°C"
+    await wait_stored(hub, "Telegram", "WaltTest", 1)
+
+    await writer.say("Create Event/Signal")
+    await writer.say("Room.Door")  # typed Device.Signal
+    (done,) = await writer.say("*door open*")
+    assert "Event for Room.Door raised" in done.text
+    ev = hub.recent_events[-1]
+    assert (ev.device, ev.signal, ev.text, ev.priority) == ("Room", "Door", "door open", 2)
+
+    # A read user cannot: the menu is not offered and typed values do nothing.
+    bot.users.get(2).permission = Permission.READ
+    n = len(hub.recent_events)
+    (menu,) = await writer.say("Create Event/Signal")  # the label of the old keyboard
+    assert menu.text == NOT_ALLOWED and "Create Event/Signal" not in menu.buttons()
+    (menu,) = await writer.press_data("ns:-")
+    assert menu.text == NOT_ALLOWED
+    assert len(hub.recent_events) == n
