@@ -358,3 +358,23 @@ async def test_a_year_of_minutes_loads_fast_downsampled(
         assert xs[-1] - xs[0] > 360 * 86400
         assert elapsed < 5.0
         await page.screenshot("web/11-plot-a-year.png")
+
+
+async def test_the_page_reconnects_and_logs_in_again_after_the_server_restarts(
+    page: Page, dashboard: Dashboard
+) -> None:
+    await login(page, dashboard, "viewer")
+    row = "document.querySelector('tr.sig[data-key=\"Generator.Square\"]')"
+    await page.wait_for(row, 15, "the signal")
+    server = dashboard.hub.ws_server
+    await server.close()
+    await page.wait_for(
+        "document.getElementById('conn').innerText.includes('retrying')", 10, "disconnected"
+    )
+    before = await page.eval("__oc.latest.get('Generator.Square').x")
+    await server.start()
+    await page.wait_for("document.getElementById('conn').innerText === 'connected'", 15)
+    # logged in again with the credentials kept in memory: data flows, no login form
+    await page.wait_for(f"__oc.latest.get('Generator.Square').x > {before} + 0.5", 15, "data")
+    assert await page.eval("document.getElementById('login').hidden") is True
+    assert "viewer (read)" in await page.text("#who")
