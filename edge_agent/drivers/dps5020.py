@@ -95,6 +95,8 @@ class DPS5020Driver(Driver):
         """Take the serial bus owner for the configured port (opened at first request)."""
         from edge_agent.buses.shared import acquire_rtu
 
+        if self.bus is not None:
+            return  # open() again after a failure must not take a second share of the bus
         self.bus = acquire_rtu(
             port=self.params["serial_port"],
             baudrate=self.params["baudrate"],

@@ -189,12 +189,13 @@ class HeliothermDriver(Driver):
         """Take the TCP bus owner; push configured set points, learn the others."""
         from edge_agent.buses.shared import acquire_tcp
 
-        self.bus = acquire_tcp(
-            host=self.params["host"],
-            port=self.params["port"],
-            timeout=self.params["timeout"],
-            clock=self.clock,
-        )
+        if self.bus is None:  # open() is retried after a failure: take the bus only once
+            self.bus = acquire_tcp(
+                host=self.params["host"],
+                port=self.params["port"],
+                timeout=self.params["timeout"],
+                clock=self.clock,
+            )
         for name in sorted(self._configured):
             self.apply_param(name, self.params[name])
         self._learn_set_points()

@@ -200,6 +200,8 @@ class ModbusDriver(Driver):
         from edge_agent.buses.shared import acquire_rtu, acquire_tcp
 
         p = self.params
+        if self.bus is not None:
+            return  # open() again after a failure must not take a second share of the bus
         if p["transport"] == "tcp":
             self.bus = acquire_tcp(
                 host=p["host"], port=p["tcp_port"], timeout=p["timeout"], clock=self.clock

@@ -194,3 +194,28 @@ def test_silent_unit_times_out_then_recovers(tcp_rig: TcpRig, fake_clock: FakeCl
         assert drv.read()["Betriebsart"] == 1
     finally:
         drv.close()
+
+
+def test_open_retried_while_gateway_is_down_takes_the_bus_once(
+    tcp_rig: TcpRig, fake_clock: FakeClock
+) -> None:
+    from edge_agent.buses import shared
+
+    fill(tcp_rig)
+    tcp_rig.stop()
+    drv = HeliothermDriver(
+        device="Heliotherm",
+        params={"host": "127.0.0.1", "port": tcp_rig.port, "timeout": 0.3},
+        clock=fake_clock,
+    )
+    for _ in range(3):  # what the agent does while the device is unreachable
+        with pytest.raises(DriverUnavailable):
+            drv.open()
+        fake_clock.advance(60)
+    tcp_rig.start()
+    drv.open()
+    assert drv.params["room_setpoint"] == 21.5
+    key = f"tcp:127.0.0.1:{tcp_rig.port}"
+    assert shared._buses[key][1] == 1  # one share, not four
+    drv.close()
+    assert key not in shared._buses  # the last user closed it

@@ -210,3 +210,36 @@ def test_one_serial_port_one_owner_and_one_set_of_line_settings(
         assert b.read()["T"] == -21.5  # the port stays open for the remaining user
     finally:
         b.close()
+
+
+def test_dead_unit_on_a_serial_line_does_not_stall_the_other_unit(
+    rtu_rig: RtuRig, fake_clock: FakeClock
+) -> None:
+    fill(rtu_rig.bank, unit=1)
+    fill(rtu_rig.bank, unit=2)
+    rtu_rig.bank.dead.add(2)
+
+    def rtu(unit: int) -> ModbusDriver:
+        drv = ModbusDriver(
+            device=f"U{unit}",
+            params={"transport": "rtu", "serial_port": rtu_rig.port, "unit": unit, "timeout": 0.3},
+            extra={"registers": REGISTERS},
+            clock=fake_clock,
+        )
+        drv.open()
+        return drv
+
+    good, dead = rtu(1), rtu(2)
+    try:
+        with pytest.raises(DriverUnavailable, match="no answer"):
+            dead.read()
+        for _ in range(10):
+            with pytest.raises(DriverUnavailable, match="not asked"):
+                dead.read()
+            assert good.read()["Door"] == 1.0
+        assert good.bus is dead.bus and good.bus is not None
+        # the dead unit cost one timeout; the ten rounds after it never waited on the line
+        assert (good.bus.stats.timeouts, good.bus.stats.skipped) == (1, 10)
+    finally:
+        good.close()
+        dead.close()
