@@ -16,6 +16,7 @@ comparisons give way by this amount before the condition is false again) and `ho
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,7 +235,7 @@ class EventEngine:
                 relaxed = relaxed[valid] if relaxed is not None else None
             else:
                 xs, ys = x, y
-            ev.state.error = None
+                ev.state.error = None
             for i in self._fire(ev, vals, relaxed, xs):
                 fired.append((float(xs[i]), len(fired), self._record(ev, sig, xs[i], ys[i])))
         fired.sort(key=lambda t: (t[0], t[1]))
@@ -271,7 +272,17 @@ class EventEngine:
         valid = np.ones(n, dtype=bool)
         frame.vkey = sig.key
         last_error: Exception | None = None
+        deadline = time.perf_counter() + self.limits.max_condition_seconds
         for i in range(n):
+            if time.perf_counter() > deadline:
+                # A slow condition must not stall ingest: the rest of this batch is skipped
+                # for this condition only, and the error says so.
+                valid[i:] = False
+                last_error = SandboxError(
+                    f"condition too slow: {n - i} of {n} samples skipped "
+                    f"(limit {self.limits.max_condition_seconds} s per batch)"
+                )
+                break
             end = max(length - (n - 1 - i), 0)
             frame.view = View(float(y[i]), bx[:end], by[:end])
             try:

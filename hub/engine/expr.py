@@ -670,8 +670,10 @@ def parse_expression(text: str, limits: Limits) -> ast.Expression:
     except SyntaxError as exc:
         raise EvalError(f"syntax error in condition: {exc.msg} (column {exc.offset})") from None
     count = sum(1 for _ in ast.walk(tree))
-    if count > limits.max_nodes:
-        raise SandboxError(f"condition too complex ({count} nodes)")
+    if count > limits.max_condition_nodes:
+        raise SandboxError(
+            f"condition too complex ({count} syntax nodes, limit {limits.max_condition_nodes})"
+        )
     refuse_private(tree)
     return tree
 

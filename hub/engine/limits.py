@@ -28,6 +28,8 @@ class Limits:
     max_source: int = 65_536  # characters of script/condition text
     max_nodes: int = 20_000  # syntax tree nodes of one script/condition
     max_alloc: int = 50_000_000  # elements allocated in all during one run
+    max_condition_nodes: int = 1_000  # syntax tree nodes of one condition
+    max_condition_seconds: float = 0.25  # per condition and batch, on the ingest path
 
 
 class Budget:

@@ -153,3 +153,14 @@ def _load(text: str | bytes, what: str, err: type[ValueError]) -> dict[str, Any]
     if not isinstance(data, dict):
         raise err(f"{what}: must be a JSON object of name → definition")
     return data
+
+
+def parse_user_actions(text: str | bytes) -> dict[str, str]:
+    """Parse RTOC's telegramActions.json ({label: script}); scripts are compiled on use."""
+    data = _load(text, "telegramActions.json", ActionDefError)
+    out: dict[str, str] = {}
+    for label, script in data.items():
+        if not isinstance(script, str):
+            raise ActionDefError(f"telegramActions.json: {label!r} must map to script text")
+        out[str(label)] = script
+    return out

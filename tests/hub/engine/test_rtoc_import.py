@@ -148,3 +148,17 @@ def test_latest_is_updated_from_the_live_state():
         engine.set_event(d)
     store.append("Generator", "Square", [1.0], [0.0])
     assert engine.events_doc()["myevent1"]["latest"] is False
+
+
+async def test_telegram_actions_import_and_run(rig):
+    from hub.engine.automation import WRITE, handle_user_action
+    from hub.engine.rtoc_import import parse_user_actions
+
+    engine, *_ = rig
+    text = json.dumps({"Status": "x = 21 * 2\nreturn ('text', 'answer ' + str(x))"})
+    for label, script in parse_user_actions(text).items():
+        engine.set_user_action(label, script)
+    res = await handle_user_action(engine, "Status", WRITE)
+    assert res == {"name": "Status", "success": True, "type": "text", "data": "answer 42"}
+    with pytest.raises(ActionDefError, match="must map to script text"):
+        parse_user_actions('{"a": 1}')

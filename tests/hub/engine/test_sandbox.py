@@ -169,3 +169,32 @@ def test_values_with_shared_rows_cannot_explode_when_walked(src):
     with pytest.raises(SandboxError, match="too large"):
         evaluate(compile_expression(src), frame)
     assert time.monotonic() - t0 < 2.0
+
+
+def test_oversized_condition_is_refused():
+    text = " + ".join(["Heat.T.latest"] * 600) + " > 1"
+    with pytest.raises(SandboxError, match="condition too complex"):
+        compile_expression(text)
+
+
+def test_slow_condition_skips_its_batch_and_loses_nothing_else():
+    from hub.engine.events import EventEngine
+    from hub.signals import SignalStore
+
+    store = SignalStore(record_length=200_000)
+    store.append("Big", "s", list(range(200_000)), [0.0] * 200_000)
+    engine = EventEngine(
+        store=store,
+        param=lambda d, n: 0,
+        clock=lambda: 0.0,
+        limits=Limits(max_condition_seconds=0.05),
+    )
+    slow = " + ".join(["np.sum(Big.s.y)"] * 40)
+    engine.set(EventDef(name="slow", cond=f"len(T.s.y) > 0 and {slow} > 0", id="slow"))
+    engine.set(EventDef(name="fast", cond="T.s.latest > 1", id="fast", trigger="true"))
+    sig = store.append("T", "s", list(range(1, 201)), [5.0] * 200)
+    t0 = time.monotonic()
+    fired = engine.process(sig, sig.buffer.arrays()[0], sig.buffer.arrays()[1])
+    assert time.monotonic() - t0 < 2.0
+    assert sum(1 for r in fired if r.event_id == "fast") == 200
+    assert "condition too slow" in engine.events["slow"].state.error
