@@ -68,6 +68,18 @@ class ModbusBus(ABC):
         what = f"write coil {address}={value}"
         self._run(unit, what, lambda: self._write_coil(unit, address, value))
 
+    def diagnostics(self, unit: int) -> dict[str, float]:
+        """Bus counters plus this unit's backoff state, for a driver's status."""
+        return {
+            "bus_requests": self.stats.requests,
+            "bus_failures": self.stats.failures,
+            "bus_timeouts": self.stats.timeouts,
+            "bus_skipped": self.stats.skipped,
+            "bus_reconnects": self.stats.reconnects,
+            "unit_failures": self.backoff.failures(unit),
+            "unit_backoff_s": round(self.backoff.remaining(unit), 3),
+        }
+
     def close(self) -> None:
         """Close the connection; the next request opens it again."""
         with self.lock:

@@ -207,6 +207,10 @@ class Driver(ABC):
     def apply_param(self, name: str, value: Any) -> None:  # noqa: B027 - optional hook
         """Push a changed parameter to the hardware (override where needed)."""
 
+    def diagnostics(self) -> Mapping[str, float]:
+        """Driver-specific counters for the status message (e.g. checksum failures)."""
+        return {}
+
     def call(self, name: str, args: Any) -> Any:
         """Call a declared function with a list or dict of arguments, checked against its spec."""
         try:

@@ -108,6 +108,10 @@ class DHTDriver(Driver):
             finally:
                 self._sensor = None
 
+    def diagnostics(self) -> Mapping[str, float]:
+        """Reads, attempts and failures by kind (checksum, incomplete, not found, implausible)."""
+        return dict(self.counters)
+
     def _wait_interval(self) -> None:
         if self._last_attempt is not None:
             wait = self._last_attempt + self.min_interval - self.clock()

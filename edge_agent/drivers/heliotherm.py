@@ -208,6 +208,10 @@ class HeliothermDriver(Driver):
             release(self.bus)
             self.bus = None
 
+    def diagnostics(self) -> Mapping[str, float]:
+        """The bus owner's counters and this unit's backoff."""
+        return {} if self.bus is None else self.bus.diagnostics(self.params["unit"])
+
     def _bus(self) -> ModbusBus:
         if self.bus is None:
             raise DriverError(f"{self.device}: not open")

@@ -220,6 +220,10 @@ class VC820Driver(Driver):
                 pass
             self._serial = None
 
+    def diagnostics(self) -> Mapping[str, float]:
+        """Bytes of garbage skipped while looking for frame starts."""
+        return {"garbage_bytes": self.frames.skipped}
+
     def read(self) -> Mapping[str, float]:
         """Decode the newest complete frame; overload and garbage give no sample."""
         import serial

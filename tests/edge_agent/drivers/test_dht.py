@@ -55,8 +55,9 @@ def test_checksum_failure_is_retried_after_the_interval(fake_clock: FakeClock) -
     t0 = fake_clock()
     assert drv.read() == {"Temperatur": 21.0, "Feuchtigkeit": 45.0}
     assert fake_clock() - t0 == pytest.approx(4.0)  # two retries, 2 s apart
-    assert drv.counters["checksum"] == 1 and drv.counters["incomplete"] == 1
-    assert drv.counters["failures"] == 0
+    diag = drv.diagnostics()
+    assert (diag["checksum"], diag["incomplete"], diag["failures"]) == (1, 1, 0)
+    assert (diag["reads"], diag["attempts"]) == (1, 3)
 
 
 def test_bounded_retries_then_no_sample(fake_clock: FakeClock) -> None:

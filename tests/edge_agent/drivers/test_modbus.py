@@ -240,6 +240,9 @@ def test_dead_unit_on_a_serial_line_does_not_stall_the_other_unit(
         assert good.bus is dead.bus and good.bus is not None
         # the dead unit cost one timeout; the ten rounds after it never waited on the line
         assert (good.bus.stats.timeouts, good.bus.stats.skipped) == (1, 10)
+        diag = dead.diagnostics()
+        assert diag["unit_failures"] == 1 and diag["unit_backoff_s"] == 0.5
+        assert good.diagnostics()["unit_failures"] == 0
     finally:
         good.close()
         dead.close()

@@ -77,6 +77,8 @@ def test_sample_config_loads_through_the_agent_config_loader(name: str) -> None:
     signals = drv.signals()
     assert signals, f"{name}: sample config gives no signals"
     assert len({s.name for s in signals}) == len(signals)
+    diag = drv.diagnostics()  # no I/O before open, only numbers
+    assert all(isinstance(v, int | float) for v in diag.values())
 
 
 @pytest.mark.parametrize("name", HARDWARE)
