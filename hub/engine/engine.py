@@ -80,7 +80,11 @@ class _Host:
     def command(self, device: str, op: str, name: str, args: Any) -> Any:
         eng = self.engine
         eng.stats.commands += 1
-        fut = asyncio.run_coroutine_threadsafe(eng.send_command(device, op, name, args), self.loop)
+
+        async def send() -> dict[str, Any]:
+            return await eng.send_command(device, op, name, args)
+
+        fut = asyncio.run_coroutine_threadsafe(send(), self.loop)
         try:
             res = fut.result(timeout=eng.command_timeout + 1.0)
         except TimeoutError:

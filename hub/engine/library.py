@@ -228,7 +228,7 @@ def lib_correlate(x1: Any, y1: Any, x2: Any, y2: Any, mode: str = "valid") -> np
     check_items(float(len(a)) * float(len(b)) / 1000.0, "correlate")
     if mode not in ("valid", "same", "full"):
         raise EvalError("correlate(): mode must be valid, same or full")
-    return np.correlate(a, b, mode=mode)
+    return np.correlate(a, b, mode=mode)  # type: ignore[call-overload]
 
 
 def _sized(fn: Callable[..., Any], size_of: Callable[..., float], name: str) -> Callable[..., Any]:

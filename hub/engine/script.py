@@ -156,7 +156,7 @@ class ScriptCompiler(Compiler):
                     f(fr)
                 except (EvalError, SandboxError) as exc:
                     if not getattr(exc, "line", None):
-                        exc.line = lineno  # type: ignore[attr-defined]
+                        exc.line = lineno  # type: ignore[union-attr]
                     raise
 
         return run
