@@ -183,6 +183,7 @@ class HeliothermDriver(Driver):
         self._holding_count = HOLDING_COUNT
         self._last_mode: int | None = None
         self._last_fault: int | None = None
+        self._last_ext: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -259,7 +260,15 @@ class HeliothermDriver(Driver):
                 except DecodeError as exc:
                     raise DriverError(f"{self.device}: register {reg} ({name}): {exc}") from exc
         self._edge_events(out)
+        self._ext_demand(holding[127 - HOLDING_FIRST])
         return out
+
+    def _ext_demand(self, ext: int) -> None:
+        # register 127 "Externe Anforderung": RTOC's ExtAnfAn / ExtAnfAus events
+        if self._last_ext is not None and bool(ext) != bool(self._last_ext):
+            text = "Externe Anforderung an" if ext else "Externe Anforderung aus"
+            self.events(text, signal="Betriebsart", value=ext)
+        self._last_ext = ext
 
     def _edge_events(self, values: Mapping[str, float]) -> None:
         mode = int(values["Betriebsart"])

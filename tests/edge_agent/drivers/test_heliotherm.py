@@ -219,3 +219,19 @@ def test_open_retried_while_gateway_is_down_takes_the_bus_once(
     assert shared._buses[key][1] == 1  # one share, not four
     drv.close()
     assert key not in shared._buses  # the last user closed it
+
+
+def test_external_demand_events(tcp_rig: TcpRig, fake_clock: FakeClock) -> None:
+    fill(tcp_rig)
+    events = Events()
+    drv = make(tcp_rig, fake_clock, events)
+    try:
+        drv.read()
+        tcp_rig.bank.set(1, "holding", 127, [1])
+        drv.read()
+        drv.read()
+        tcp_rig.bank.set(1, "holding", 127, [0])
+        drv.read()
+    finally:
+        drv.close()
+    assert [e["text"] for e in events.got] == ["Externe Anforderung an", "Externe Anforderung aus"]
