@@ -9,6 +9,7 @@ custom actions and shortcuts (RTOC ran custom actions even for blocked users).
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 import re
@@ -257,17 +258,23 @@ class BotCore:
         return out
 
     async def _events(self, session: Session) -> list[PlotEvent]:
+        """Events of the selected signals' devices in the period: stored and recent ones."""
         xmin, xmax = self._range(session)
         lo = float("-inf") if xmin is None else xmin
         hi = float("inf") if xmax is None else xmax
-        wanted = {k.split(".", 1)[0] for k in session.selected}
-        evs = [
-            e
-            for e in list(getattr(self.hub, "recent_events", []))
-            if lo <= e.time <= hi
-            and (e.device in wanted or f"{e.device}.{e.signal}" in session.selected)
-        ]
-        return [PlotEvent(time=e.time, text=e.text, priority=e.priority) for e in evs]
+        devices = {k.split(".", 1)[0] for k in session.selected}
+        found: dict[tuple[float, str, str, str], Any] = {}
+        try:
+            fetch = functools.partial(self.hub.store.events, since=xmin, until=xmax, limit=200)
+            stored = await self.hub.run_store(fetch)
+        except Exception as exc:  # the store being down must not stop the plot
+            log.warning("events for a plot: %s", exc)
+            stored = []
+        for e in [*stored, *list(getattr(self.hub, "recent_events", []))]:
+            if lo <= e.time <= hi and e.device in devices:
+                found[(round(e.time, 3), e.device, e.signal, e.text)] = e
+        events = sorted(found.values(), key=lambda e: e.time)
+        return [PlotEvent(time=e.time, text=e.text, priority=e.priority) for e in events]
 
     async def _on_plot(self, user, perm, session):
         if not session.selected:

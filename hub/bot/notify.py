@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 PRIORITY_LABEL = {0: "<i>Information</i>", 1: "<b>Warning</b>", 2: "<b><i>Error</i></b>"}
 
+MAX_TEXT = 1000  # characters of one event's text
+MAX_MESSAGE = 3500  # a grouped message stays below Telegram's 4096
+
 SendFn = Callable[[int, str], Awaitable[Any]]
 
 
@@ -34,7 +37,10 @@ def format_event(event: Any) -> str:
     label = PRIORITY_LABEL.get(int(event.priority), PRIORITY_LABEL[0])
     when = datetime.fromtimestamp(float(event.time)).astimezone().strftime("%d.%m.%Y %H:%M:%S")
     where = html.escape(f"{event.device}.{event.signal}")
-    return f"{label} from {where}:\n{html.escape(str(event.text))}\n<code>{when}</code>"
+    text = str(event.text)
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT] + "…"
+    return f"{label} from {where}:\n{html.escape(text)}\n<code>{when}</code>"
 
 
 @dataclass
@@ -142,9 +148,7 @@ class Notifier:
             delay = chat.next_send - self.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-            batch = list(chat.items)[: self.max_group]
-            if not batch:
-                continue
+            batch = _take(chat.items, self.max_group)
             last_seq = batch[-1][0]
             text = _group([t for _, t in batch], total=len(chat.items))
             try:
@@ -181,6 +185,18 @@ class Notifier:
         self.stats.failures += n
         log.warning("telegram refused a notification (%s); %d lines dropped", type(exc).__name__, n)
         chat.next_send = self.clock() + self.interval
+
+
+def _take(items: deque[tuple[int, str]], max_group: int) -> list[tuple[int, str]]:
+    """The oldest lines that fit one message (at least one, at most max_group)."""
+    out: list[tuple[int, str]] = []
+    size = 0
+    for seq, text in items:
+        if out and (len(out) >= max_group or size + len(text) + 2 > MAX_MESSAGE):
+            break
+        out.append((seq, text))
+        size += len(text) + 2
+    return out
 
 
 def _pop_through(items: deque[tuple[int, str]], last_seq: int) -> int:

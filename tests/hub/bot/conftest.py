@@ -108,6 +108,11 @@ def chat_factory(telegram_standin: BotApiStandIn) -> Callable[..., Chat]:
     return make
 
 
+async def settle(bot: TelegramBot) -> None:
+    """Wait until every queued notification (e.g. "X joined") is delivered."""
+    await async_wait_for(lambda: bot.notifier.pending() == 0, what="notifications delivered")
+
+
 async def wait_stored(hub: Hub, device: str, name: str, n: int, timeout: float = 10.0) -> None:
     """Wait until the store holds at least n samples of a signal."""
 

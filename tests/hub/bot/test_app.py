@@ -20,7 +20,7 @@ from hub.db.base import EventRecord
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import TOKEN, BotApiStandIn
 
-from .conftest import FAST_NOTIFY, bot_config
+from .conftest import FAST_NOTIFY, bot_config, settle
 
 SECRET = TOKEN.split(":", 1)[1]
 
@@ -183,6 +183,7 @@ async def test_inline_menus_and_custom_users_see_only_their_shortcuts(
     assert "Generator has no parameter" in reply.text
 
     # Admin preview: sees the read menu, and can leave the preview.
+    await settle(bot)
     await admin.press_data("bot")
     (menu,) = await admin.press("Preview read")
     assert menu.buttons() == ["Latest values", "Signals", "Settings", "Exit preview"]

@@ -15,6 +15,8 @@ from hub.engine.engine import Engine
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import BotApiStandIn
 
+from .conftest import settle
+
 
 @pytest.fixture
 async def engine(hub: Hub) -> AsyncIterator[Engine]:
@@ -64,6 +66,7 @@ async def test_event_made_in_the_menu_fires_on_a_condition_and_reaches_the_right
     bot.users.get(2).eventlevel = 1
     bot.users.get(3).eventlevel = 2
     bot.users.get(4).eventlevel = 3
+    await settle(bot)  # the admin was told about each new user
 
     (menu,) = await admin.say("Automation")
     assert "New event" in menu.buttons() and "Events: on" in menu.buttons()

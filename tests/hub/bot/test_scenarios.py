@@ -22,7 +22,7 @@ from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import BotApiStandIn
 
-from .conftest import tmp_actions, wait_stored
+from .conftest import settle, tmp_actions, wait_stored
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -196,7 +196,7 @@ command = { device = "Generator", op = "set", name = "gen_freq", args = 7.0 }
 reply = "now {Generator.Square}"
 """,
     )
-    await make_bot(default_permission="blocked", actions_dir=actions)
+    bot = await make_bot(default_permission="blocked", actions_dir=actions)
     admin, mallory = chat_factory(1, "Ann"), chat_factory(3, "Mallory")
     (menu,) = await admin.say("/start")
     assert menu.buttons()[0] == "Fast"
@@ -212,6 +212,7 @@ reply = "now {Generator.Square}"
     assert all(c.method == "sendMessage" for c in mallory.received())
 
     # The admin's press runs it, so the refusal above was the permission, not the action.
+    await settle(bot)
     (done,) = await admin.say("Fast")
     assert "set Generator.gen_freq: done (7.0)" in done.text
     assert _gen(agent).driver.params["gen_freq"] == 7.0
