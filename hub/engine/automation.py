@@ -18,6 +18,8 @@ from hub.engine.events import EventDef
 PERMISSIONS = ("blocked", "custom", "read", "write", "admin")
 WRITE_KEYS = ("setAction", "setEvent", "removeAction", "removeEvent", "active", "reset")
 TEST_KEYS = ("testAction", "testEvent")
+# Extensions beyond RTOC: scripts at a rate or on new data (RTOC had them in its GUI only).
+SCRIPT_KEYS = ("setScript", "removeScript", "startScript", "stopScript", "runScript")
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ async def handle_automation(engine: Engine, request: Any, access: Access) -> dic
     if not isinstance(request, dict):
         request = {}
         errors["automation"] = "the automation request must be an object"
-    for key in (*WRITE_KEYS, *TEST_KEYS):
+    for key in (*WRITE_KEYS, *TEST_KEYS, *SCRIPT_KEYS):
         if key in request and not access.write:
             out[key] = False
             errors[key] = f"permission denied: {key} needs write permission"
@@ -143,14 +145,77 @@ async def handle_automation(engine: Engine, request: Any, access: Access) -> dic
         else:
             ok, value = engine.test_event(name)
             out["testEvent"] = {"ok": ok, "value": value}
+    if allowed:
+        changed = await _scripts(engine, request, access, out, errors) or changed
     if changed:
         await engine.save()
     out["events"] = engine.events_doc()
     out["actions"] = engine.actions_doc()
     out["active"] = engine.active_doc()
+    out["scripts"] = engine.scripts.describe()
     if errors:
         out["errors"] = errors
     return out
+
+
+async def _scripts(
+    engine: Engine, request: dict[str, Any], access: Access, out: dict[str, Any], errors: dict
+) -> bool:
+    """setScript/removeScript/startScript/stopScript/runScript; True when saved state changed."""
+    mgr = engine.scripts
+    changed = False
+    if "setScript" in request:
+        d = request["setScript"]
+        try:
+            if not isinstance(d, dict) or "name" not in d or "script" not in d:
+                raise ValueError("setScript needs {name, script, mode, rate, signals}")
+            old = mgr.jobs.get(d["name"])
+            if old is not None and old.file is not None:
+                raise ValueError(f"{d['name']!r} is an operator's file script")
+            mgr.add(
+                d["name"],
+                d["script"],
+                mode=d.get("mode", "rate"),
+                rate=d.get("rate", 1.0),
+                signals=d.get("signals") or None,
+            )
+            if d.get("start"):
+                mgr.start(d["name"])
+            out["setScript"] = changed = True
+        except Exception as exc:
+            out["setScript"], errors["setScript"] = False, str(exc)
+    for key, verb in (("stopScript", mgr.stop), ("startScript", mgr.start)):
+        if key in request:
+            name = str(request[key])
+            job = mgr.jobs.get(name)
+            if job is not None and job.file is not None and not access.admin:
+                out[key], errors[key] = False, f"permission denied: {name!r} needs admin"
+                continue
+            try:
+                verb(name)
+                out[key] = changed = True
+            except Exception as exc:
+                out[key], errors[key] = False, str(exc)
+    if "removeScript" in request:
+        name = str(request["removeScript"])
+        job = mgr.jobs.get(name)
+        if job is not None and job.file is not None and not access.admin:
+            out["removeScript"] = False
+            errors["removeScript"] = f"permission denied: {name!r} needs admin"
+        else:
+            out["removeScript"] = mgr.remove(name)
+            changed = changed or out["removeScript"]
+    if "runScript" in request:
+        name = str(request["runScript"])
+        job = mgr.jobs.get(name)
+        if job is None:
+            out["runScript"] = {"ok": False, "value": f"no script named {name!r}"}
+        elif job.file is not None and not access.admin:
+            out["runScript"] = {"ok": False, "value": "permission denied: needs admin"}
+        else:
+            res = await mgr.run_once(job)
+            out["runScript"] = {"ok": res.ok, "value": res.output + (res.error or "")}
+    return changed
 
 
 async def handle_user_action(engine: Engine, name: Any, access: Access) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,6 +36,7 @@ from hub.engine.rtoc_import import (
     event_to_rtoc,
 )
 from hub.engine.script import Script, ScriptResult, compile_script
+from hub.engine.scripts import ScriptManager
 from hub.signals import Signal, SignalStore
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ DOC_EVENTS = "automation.events"
 DOC_ACTIONS = "automation.actions"
 DOC_SETTINGS = "automation.settings"
 DOC_USER_ACTIONS = "automation.userActions"
+DOC_SCRIPTS = "automation.scripts"
+DOCS = (DOC_EVENTS, DOC_ACTIONS, DOC_USER_ACTIONS, DOC_SETTINGS, DOC_SCRIPTS)
 
 
 class Docs(Protocol):
@@ -123,6 +127,7 @@ class Engine:
         command_timeout: float = 5.0,
         max_queue: int = 1000,
         max_depth: int = 3,
+        config_dir: Path | None = None,
     ) -> None:
         self.emit_event_sink = emit_event
         self.send_command = send_command
@@ -150,6 +155,7 @@ class Engine:
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = 0
+        self.scripts = ScriptManager(engine=self, config_dir=config_dir)
 
     # --- wiring --------------------------------------------------------------------------
 
@@ -172,7 +178,8 @@ class Engine:
         self._runner = asyncio.create_task(self._run_actions(), name="engine-actions")
 
     async def stop(self) -> None:
-        """Stop the runner; a script in progress finishes within its time budget."""
+        """Stop scripts and the runner; a script in progress finishes within its budget."""
+        await self.scripts.stop_all()
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -338,6 +345,8 @@ class Engine:
                 self.set_user_action(name, src)
             except Exception as exc:
                 errors.append(f"user action {name}: {exc}")
+        for e in self.scripts.load(docs.get(DOC_SCRIPTS) or {}):
+            errors.append(e)
         settings = docs.get(DOC_SETTINGS) or {}
         self.events_active = bool(settings.get("events", self.events_active))
         self.actions_active = bool(settings.get("actions", self.actions_active))
@@ -352,6 +361,7 @@ class Engine:
             DOC_ACTIONS: self.actions_doc(),
             DOC_USER_ACTIONS: dict(self.user_actions),
             DOC_SETTINGS: self.active_doc(),
+            DOC_SCRIPTS: self.scripts.dump(),
         }
 
     async def load(self) -> list[str]:
@@ -361,10 +371,7 @@ class Engine:
         docs = self.docs
 
         def read() -> dict[str, Any]:
-            return {
-                k: docs.get_doc(k)
-                for k in (DOC_EVENTS, DOC_ACTIONS, DOC_USER_ACTIONS, DOC_SETTINGS)
-            }
+            return {k: docs.get_doc(k) for k in DOCS}
 
         return self.load_docs(await self._blocking(read))
 

@@ -14,14 +14,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hub.db.base import EventRecord
-from hub.engine.engine import Engine
 from hub.engine.script import ScriptHost, ScriptResult, compile_script
 from hub.signals import Signal, SignalStore
+
+if TYPE_CHECKING:
+    from hub.engine.engine import Engine
 
 MODES = ("rate", "signal")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_-]+\.py$")
@@ -133,6 +135,8 @@ class ScriptJob:
 
     name: str
     script: Any  # Script or PythonScript
+    source: str | None = None  # sandboxed script text; None for an operator's file
+    file: str | None = None  # the operator's file name
     mode: str = "rate"
     rate: float = 1.0  # Hz, mode "rate"
     signals: frozenset[str] = frozenset()  # mode "signal"
@@ -175,7 +179,7 @@ class ScriptManager:
     ) -> ScriptJob:
         """Add (or replace, stopped) a sandboxed script job."""
         script = compile_script(source, limits=self.engine.limits)
-        return self._add(ScriptJob(name=name, script=script), mode, rate, signals)
+        return self._add(ScriptJob(name=name, script=script, source=source), mode, rate, signals)
 
     def add_file(
         self,
@@ -190,9 +194,18 @@ class ScriptManager:
         if self.config_dir is None:
             raise ScriptJobError("no config directory: plain-Python scripts are off")
         script = load_python_script(self.config_dir, file_name)
-        return self._add(ScriptJob(name=name, script=script), mode, rate, signals)
+        job = ScriptJob(name=name, script=script, file=file_name)
+        return self._add(job, mode, rate, signals)
 
     def _add(self, job: ScriptJob, mode: str, rate: float, signals: list[str] | None) -> ScriptJob:
+        if not isinstance(job.name, str) or not job.name:
+            raise ScriptJobError("a script needs a non-empty name")
+        if signals is not None and (
+            not isinstance(signals, list) or not all(isinstance(k, str) for k in signals)
+        ):
+            raise ScriptJobError(f"script {job.name}: signals must be a list of 'Dev.Sig'")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise ScriptJobError(f"script {job.name}: rate must be a number")
         if mode not in MODES:
             raise ScriptJobError(f"script {job.name}: mode must be one of {MODES}")
         if mode == "rate" and not (0 < rate <= 100):
@@ -251,6 +264,57 @@ class ScriptManager:
         if job.task is not None:
             job.task.cancel()
             job.task = None
+
+    def describe(self) -> dict[str, Any]:
+        """Every job with its settings and counters (the `scripts` answer)."""
+        out: dict[str, Any] = {}
+        for name, j in self.jobs.items():
+            out[name] = {
+                "script": j.source,
+                "file": j.file,
+                "mode": j.mode,
+                "rate": j.rate,
+                "signals": sorted(j.signals),
+                "running": j.running,
+                "runs": j.runs,
+                "failures": j.failures,
+                "coalesced": j.coalesced,
+                "overruns": j.overruns,
+                "error": j.last.error if j.last is not None else None,
+            }
+        return out
+
+    def dump(self) -> dict[str, Any]:
+        """Sandboxed jobs to persist (operator files come from the hub's own config)."""
+        return {
+            name: {
+                "script": j.source,
+                "mode": j.mode,
+                "rate": j.rate,
+                "signals": sorted(j.signals),
+                "running": j.running,
+            }
+            for name, j in self.jobs.items()
+            if j.source is not None
+        }
+
+    def load(self, doc: dict[str, Any]) -> list[str]:
+        """Recreate saved sandboxed jobs (and start the running ones); returns errors."""
+        errors: list[str] = []
+        for name, d in doc.items():
+            try:
+                self.add(
+                    name,
+                    d["script"],
+                    mode=d.get("mode", "rate"),
+                    rate=d.get("rate", 1.0),
+                    signals=d.get("signals") or None,
+                )
+                if d.get("running"):
+                    self.start(name)
+            except Exception as exc:
+                errors.append(f"script {name}: {exc}")
+        return errors
 
     async def run_once(self, job: ScriptJob) -> ScriptResult:
         """Run a job's script now and record the outcome."""

@@ -14,7 +14,6 @@ from typing import Any
 
 from hub.engine.automation import Access, handle_automation, handle_user_action
 from hub.engine.engine import Engine
-from hub.engine.scripts import ScriptManager
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +36,6 @@ def agent_param_reader(agents: Any) -> Any:
 class HubEngine(Engine):
     """The Engine plus the entry points the websocket server and the Telegram bot call."""
 
-    scripts: ScriptManager
-
     async def ws_automation(self, value: Any, *, permission: str, user: str = "") -> Any:
         """Websocket `automation` (RTOC §8.4) with the client's permission."""
         return await handle_automation(self, value, Access.from_permission(permission, user))
@@ -57,6 +54,7 @@ def attach_engine(hub: Any, config: dict[str, Any]) -> HubEngine:
 
     Call from a coroutine on the hub's loop; stop with `await hub.engine.stop()`.
     """
+    config_dir = (getattr(hub, "config", {}) or {}).get("hub", {}).get("config_dir")
     engine = HubEngine(
         emit_event=hub.add_event,
         send_command=lambda device, op, name, args: hub.send_command(device, op, name, args),
@@ -65,13 +63,10 @@ def attach_engine(hub: Any, config: dict[str, Any]) -> HubEngine:
         docs=hub.store,
         run_store=hub.run_store,
         clock=time.time,
+        config_dir=Path(config_dir) if config_dir else None,
     )
     engine.events_active = bool(config.get("events_active", True))
     engine.actions_active = bool(config.get("actions_active", True))
-    config_dir = (getattr(hub, "config", {}) or {}).get("hub", {}).get("config_dir")
-    engine.scripts = ScriptManager(
-        engine=engine, config_dir=Path(config_dir) if config_dir else None
-    )
     engine.attach(hub.signals)
     hub.on_event.append(engine.on_event)
     engine.start()

@@ -135,3 +135,67 @@ def test_permission_levels():
     assert not Access.from_permission("blocked").read
     with pytest.raises(ValueError, match="unknown permission"):
         Access.from_permission("root")
+
+
+async def test_scripts_over_the_automation_request_persist_and_restart(rig):
+    engine, hub, agents, docs, _ = rig
+    res = await handle_automation(
+        engine,
+        {
+            "setScript": {
+                "name": "follow",
+                "script": "Heat.copy = Heat.T.latest",
+                "mode": "signal",
+                "signals": ["Heat.T"],
+                "start": True,
+            }
+        },
+        WRITE,
+    )
+    assert res["setScript"] is True and res["scripts"]["follow"]["running"] is True
+    engine.store.append("Heat", "T", [1.0], [42.0])
+    from tests.fixtures.net import async_wait_for
+
+    await async_wait_for(lambda: ["Heat", "set", "copy", 42.0] in agents.commands, what="run")
+    run = await handle_automation(engine, {"runScript": "follow"}, WRITE)
+    assert run["runScript"]["ok"] is True
+    # Saved: a fresh engine on the same documents has the job, running again.
+    from hub.engine.engine import Engine
+
+    fresh = Engine(
+        emit_event=hub.add_event, send_command=agents.send_command, param=agents.param, docs=docs
+    )
+    fresh.start()
+    try:
+        assert await fresh.load() == []
+        assert fresh.scripts.jobs["follow"].running
+        assert fresh.scripts.describe()["follow"]["signals"] == ["Heat.T"]
+    finally:
+        await fresh.stop()
+    res = await handle_automation(engine, {"stopScript": "follow", "removeScript": "x"}, WRITE)
+    assert res["stopScript"] is True and res["removeScript"] is False
+    assert res["scripts"]["follow"]["running"] is False
+    bad = await handle_automation(
+        engine, {"setScript": {"name": "e", "script": "import os"}}, WRITE
+    )
+    assert bad["setScript"] is False and "Import" in bad["errors"]["setScript"]
+    denied = await handle_automation(engine, {"startScript": "follow"}, READ)
+    assert denied["startScript"] is False and "permission denied" in denied["errors"]["startScript"]
+    assert not engine.scripts.jobs["follow"].running
+
+
+async def test_operator_file_scripts_need_admin_over_the_request(rig, tmp_path):
+    engine, *_ = rig
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "op.py").write_text("def run(ctx):\n    ctx.print('op')\n")
+    engine.scripts.config_dir = tmp_path
+    engine.scripts.add_file("op", "op.py")
+    res = await handle_automation(engine, {"runScript": "op", "startScript": "op"}, WRITE)
+    assert res["runScript"]["ok"] is False and res["startScript"] is False
+    over = await handle_automation(
+        engine, {"setScript": {"name": "op", "script": "print(1)"}}, ADMIN
+    )
+    assert over["setScript"] is False and "operator's file" in over["errors"]["setScript"]
+    res = await handle_automation(engine, {"runScript": "op"}, ADMIN)
+    assert res["runScript"] == {"ok": True, "value": "op\n"}
+    assert res["scripts"]["op"]["file"] == "op.py" and res["scripts"]["op"]["script"] is None
