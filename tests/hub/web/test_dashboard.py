@@ -378,3 +378,19 @@ async def test_the_page_reconnects_and_logs_in_again_after_the_server_restarts(
     await page.wait_for(f"__oc.latest.get('Generator.Square').x > {before} + 0.5", 15, "data")
     assert await page.eval("document.getElementById('login').hidden") is True
     assert "viewer (read)" in await page.text("#who")
+
+
+async def test_rtoc_password_mode_is_explained_not_a_blank_page(
+    page: Page, tmp_path: Path, mosquitto: Mosquitto, prefix: str
+) -> None:
+    async for d in start_dashboard(tmp_path, mosquitto, prefix, password="geheim"):
+        await page.goto(d.url)
+        await page.wait_for(
+            "!document.getElementById('login').hidden && "
+            "document.getElementById('login-error').innerText.includes('password mode')",
+            5,
+            "the explanation, visible",
+        )
+        assert "encrypted frames" in await page.text("#conn")
+        assert await page.eval("document.getElementById('view').children.length") == 0
+        await page.screenshot("web/13-password-mode.png")

@@ -13,6 +13,13 @@ export class NotAuthorized extends Error {
   }
 }
 
+export class PasswordMode extends Error {
+  constructor() {
+    super("the hub sends encrypted frames (RTOC password mode)");
+    this.name = "PasswordMode";
+  }
+}
+
 export class RequestFailed extends Error {
   constructor(request, response) {
     super(`request failed: ${Object.keys(request).join(", ")}` +
@@ -79,6 +86,11 @@ export class RtocClient extends EventTarget {
     try {
       msg = JSON.parse(text);
     } catch (_e) {
+      // not JSON: RTOC's password mode encrypts frames for clients it does not trust
+      for (const p of this.pending.splice(0)) {
+        clearTimeout(p.timer);
+        p.reject(new PasswordMode());
+      }
       this.dispatchEvent(new CustomEvent("garbage", { detail: text }));
       return;
     }

@@ -1,6 +1,6 @@
 // The dashboard: connection and login, shared live state, hash routing to the views.
 
-import { NotAuthorized, RtocClient } from "./client.js";
+import { NotAuthorized, PasswordMode, RtocClient } from "./client.js";
 import { h } from "./util.js";
 import * as signalsView from "./views/signals.js";
 import * as plotView from "./views/plot.js";
@@ -16,6 +16,8 @@ const VIEWS = {
   automation: automationView,
 };
 const LATEST_POLL_MS = 1000;
+const PASSWORD_MODE = "This hub speaks RTOC's password mode (encrypted frames) to this " +
+  "browser. The dashboard needs hub users instead: unset [websocket] password.";
 const PLUGINS_POLL_MS = 5000;
 
 /** Shared state the views read; `bus` tells them when something changed. */
@@ -31,6 +33,8 @@ export const app = {
   timers: [],
   view: null,
   credentials: null,
+  addEvent: (ev) => addEvent(ev),
+  normEvent: (e) => normEvent(e),
 };
 window.__oc = app; // for the browser tests and for poking around in the console
 
@@ -97,6 +101,10 @@ function poll(fn, ms) {
 }
 
 function wirePushes(client) {
+  client.addEventListener("garbage", () => {
+    showLogin(PASSWORD_MODE);
+    setConn("encrypted frames: see docs/dashboard.md", "bad");
+  });
   client.addEventListener("event", (e) => {
     const ev = normEvent(e.detail);
     if (addEvent(ev)) app.bus.dispatchEvent(new CustomEvent("event", { detail: ev }));
@@ -205,7 +213,14 @@ async function start() {
     const r = await tryLogin(app.credentials.user, app.credentials.password);
     if (r.authorized === true) return enter();
   }
-  if (await client.probe()) {
+  let open;
+  try {
+    open = await client.probe();
+  } catch (e) {
+    if (!(e instanceof PasswordMode)) showLogin(String(e.message || e));
+    return;
+  }
+  if (open) {
     app.permission = client.permission || "read";
     return enter();
   }

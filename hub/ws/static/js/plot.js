@@ -138,7 +138,10 @@ export class Plot {
 
   _follow() {
     const right = this._right();
-    if (right !== this.xmax || this.xmin !== right - this.span) {
+    // redraw only when the window moved by a pixel or more: ~15 frames/s for a minute
+    const a = this._area();
+    const pxTime = this.span / Math.max(1, a.x1 - a.x0);
+    if (Math.abs(right - this.xmax) >= pxTime || this.xmin !== this.xmax - this.span) {
       this.xmax = right;
       this.xmin = right - this.span;
       this.dirty = true;

@@ -103,8 +103,24 @@ export function mount(app, root) {
     });
     state.loads += 1;
     state.loading = false;
+    loadEvents(xmin, xmax);
     renderStatus();
     renderLegend();
+  }
+
+  // Events of the range: `getEventList` with {xmin, xmax} (an extension; a server that
+  // ignores the value answers with its recent events, which are merged all the same).
+  async function loadEvents(xmin, xmax) {
+    try {
+      const r = await app.client.request({ getEventList: { xmin, xmax } });
+      let added = 0;
+      for (const row of Object.values(r.events || {})) {
+        if (app.addEvent(app.normEvent(row))) added++;
+      }
+      if (added) app.bus.dispatchEvent(new CustomEvent("events"));
+    } catch (_e) {
+      // the plot stays usable without events
+    }
   }
 
   async function goLive(span = plot.span) {
