@@ -259,6 +259,7 @@ class TelegramBot:
                     log.warning("telegram unreachable at start (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+        assert self.notifier is not None
         await self.notifier.start()
         self.ready.set()
         log.info(
@@ -344,6 +345,7 @@ class TelegramBot:
         msg, who = update.effective_message, update.effective_user
         if msg is None or who is None or update.effective_chat is None:
             return
+        assert self.core is not None
         replies = await self.core.handle(
             update.effective_chat.id, who.first_name or "", who.last_name or "", text=msg.text or ""
         )
@@ -358,6 +360,7 @@ class TelegramBot:
         except Exception as exc:  # an expired query must not stop the action
             log.debug("answerCallbackQuery failed: %s", type(exc).__name__)
         who = update.effective_user
+        assert self.core is not None
         replies = await self.core.handle(
             update.effective_chat.id,
             who.first_name or "",

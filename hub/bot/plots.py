@@ -13,7 +13,7 @@ import csv
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,7 @@ def render_png(
 ) -> PlotResult:
     """Draw the signals (and events) into a PNG; blocking, call it from a worker thread."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter
+    from matplotlib.dates import DateFormatter, date2num
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -74,10 +74,11 @@ def render_png(
     ax = fig.add_subplot(1, 1, 1)
     span = 0.0
     samples = 0
+    local_tz = datetime.now().astimezone().tzinfo  # axis labels in the hub's local time
     for i, s in enumerate(series):
         if len(s.x) == 0:
             continue
-        times = [datetime.fromtimestamp(float(t)).astimezone() for t in s.x]
+        times = date2num([datetime.fromtimestamp(float(t), tz=UTC) for t in s.x])
         ax.plot(
             times,
             s.y,
@@ -89,7 +90,7 @@ def render_png(
         span = max(span, float(s.x[-1] - s.x[0]))
         samples += len(s.x)
     for ev in events:
-        when = datetime.fromtimestamp(ev.time).astimezone()
+        when = float(date2num(datetime.fromtimestamp(ev.time, tz=UTC)))
         ax.axvline(
             when,
             color=EVENT_COLORS.get(ev.priority, "#000000"),
@@ -106,7 +107,9 @@ def render_png(
             va="top",
             transform=ax.get_xaxis_transform(),
         )
-    ax.xaxis.set_major_formatter(DateFormatter("%d.%m %H:%M:%S" if span <= 300 else "%d.%m %H:%M"))
+    ax.xaxis.set_major_formatter(
+        DateFormatter("%d.%m %H:%M:%S" if span <= 300 else "%d.%m %H:%M", tz=local_tz)
+    )
     units = sorted({s.unit for s in series if s.unit})
     ax.set_ylabel(", ".join(units))
     ax.set_title(title or ", ".join(s.key for s in series), fontsize=9)
@@ -128,8 +131,6 @@ def render_png(
 
 def render_csv(series: list[Series]) -> bytes:
     """All samples as CSV rows: signal, unit, ISO time (UTC), epoch seconds, value."""
-    from datetime import UTC
-
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["signal", "unit", "time", "epoch", "value"])
