@@ -198,3 +198,28 @@ async def test_only_admin_mode_answers_maintenance(hub: Hub, make_bot, chat_fact
     assert "Devices" in menu.buttons()
     (reply,) = await bob.say("/start")
     assert "maintenance" in reply.text
+
+
+async def test_bootstrap_starts_the_bot_from_the_hub_config(
+    tmp_path: Path, mosquitto, prefix: str, telegram_standin: BotApiStandIn, chat_factory
+) -> None:
+    from hub.bootstrap import running_hub
+
+    from ..conftest import make_hub_config
+
+    cfg = make_hub_config(
+        tmp_path,
+        mosquitto,
+        prefix,
+        telegram={"enabled": True, "token": TOKEN, "base_url": telegram_standin.base_url},
+    )
+    async with running_hub(cfg) as hub:
+        bot = hub.bot
+        await asyncio.wait_for(bot.ready.wait(), 10)
+        (menu,) = await chat_factory(1).say("/start")
+        assert "Devices" in menu.buttons()
+    # Stopped with the hub: the poller lock is free again.
+    assert bot.app is None
+    lock = PollerLock(directory=bot.data_dir, token=TOKEN)
+    lock.acquire()
+    lock.release()
