@@ -192,12 +192,16 @@ class Engine:
     # --- data path -----------------------------------------------------------------------
 
     def _on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
-        if self.events_active:
-            for rec in self.events.process(sig, x, y):
-                self.stats.events_fired += 1
-                self._emit(rec)
-        for hook in list(self.on_data_hooks):
-            hook(sig, x, y)
+        # Called by the signal store on the ingest path: never raise into it.
+        try:
+            if self.events_active:
+                for rec in self.events.process(sig, x, y):
+                    self.stats.events_fired += 1
+                    self._emit(rec)
+            for hook in list(self.on_data_hooks):
+                hook(sig, x, y)
+        except Exception as exc:
+            self._error(f"automation on {sig.key}: {type(exc).__name__}: {exc}")
 
     def _emit(self, rec: EventRecord) -> None:
         try:

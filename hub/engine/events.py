@@ -228,6 +228,9 @@ class EventEngine:
             except (EvalError, SandboxError) as exc:
                 self._failed(ev, exc)
                 continue
+            except Exception as exc:  # whatever Python raised: this condition's error only
+                self._failed(ev, EvalError(f"{type(exc).__name__}: {exc}"))
+                continue
             if not valid.all():
                 if not valid.any():
                     continue
@@ -293,6 +296,9 @@ class EventEngine:
             except (EvalError, SandboxError) as exc:
                 valid[i] = False
                 last_error = exc
+            except Exception as exc:
+                valid[i] = False
+                last_error = EvalError(f"{type(exc).__name__}: {exc}")
         if last_error is not None:
             self._failed(ev, last_error)
         return vals, relaxed, valid
@@ -332,6 +338,8 @@ class EventEngine:
             value = _truth(ev.expr.fn(frame))
         except (EvalError, SandboxError) as exc:
             return False, str(exc), None
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {exc}", None
         d = ev.defn
         rec = EventRecord(
             time=frame.clock,

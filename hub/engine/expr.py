@@ -737,3 +737,5 @@ def evaluate(expr: Expression, frame: Frame) -> Any:
         raise
     except RecursionError as exc:
         raise SandboxError("expression nested too deeply") from exc
+    except Exception as exc:
+        raise EvalError(f"{type(exc).__name__}: {exc}") from exc

@@ -158,6 +158,12 @@ class ScriptCompiler(Compiler):
                     if not getattr(exc, "line", None):
                         exc.line = lineno  # type: ignore[union-attr]
                     raise
+                except (_Return, _Break, _Continue):
+                    raise
+                except Exception as exc:  # anything Python raised inside: the script's error
+                    err = EvalError(f"{type(exc).__name__}: {exc}")
+                    err.line = lineno  # type: ignore[attr-defined]
+                    raise err from exc
 
         return run
 

@@ -198,3 +198,24 @@ def test_slow_condition_skips_its_batch_and_loses_nothing_else():
     assert time.monotonic() - t0 < 2.0
     assert sum(1 for r in fired if r.event_id == "fast") == 200
     assert "condition too slow" in engine.events["slow"].state.error
+
+
+def test_python_errors_inside_become_clear_errors_and_lose_nothing():
+    from hub.engine.events import EventEngine
+    from hub.signals import SignalStore
+
+    frame, store, agents = _frame()
+    with pytest.raises(EvalError, match="TypeError"):
+        evaluate(compile_expression("-'a'"), frame)
+    res = compile_script("x = 1\ny = -'a'").run(
+        store=store, param=agents.param, host=RecordingHost(agents), clock=0.0
+    )
+    assert not res.ok and "line 2" in res.error and "TypeError" in res.error
+    s2 = SignalStore(record_length=10)
+    engine = EventEngine(store=s2, param=lambda d, n: 0, clock=lambda: 0.0)
+    engine.set(EventDef(name="bad", cond="-'a' if T.s.latest > 0 else 1", id="bad"))
+    engine.set(EventDef(name="good", cond="T.s.latest > 0", id="good"))
+    sig = s2.append("T", "s", [1.0], [1.0])
+    fired = engine.process(sig, *sig.buffer.arrays())
+    assert [r.event_id for r in fired] == ["good"]
+    assert "TypeError" in engine.events["bad"].state.error
