@@ -122,6 +122,18 @@ def _check_arrays(a: Any, b: Any) -> None:
         lib.check_items(math.prod(shape), "array")
 
 
+def _check_broadcast(args: list[Any], label: str) -> None:
+    """numpy functions broadcast their array arguments: refuse results too large."""
+    shapes = [a.shape for a in args if isinstance(a, np.ndarray)]
+    if len(shapes) < 2:
+        return
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        return  # not broadcast together; the function itself will say what is wrong
+    lib.check_items(math.prod(shape), f"result of {label}()")
+
+
 def _mul(a: Any, b: Any, limits: Limits) -> Any:
     for s, n in ((a, b), (b, a)):
         ln = _seq_len(s)
@@ -613,6 +625,7 @@ class Compiler:
                 lib.nested_size(v, f"argument of {label}()")
             for v in kw.values():
                 lib.nested_size(v, f"argument of {label}()")
+            _check_broadcast(pos, label)
             try:
                 if is_frame_fn:
                     return func(fr, *pos, **kw)

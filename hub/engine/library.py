@@ -294,7 +294,24 @@ def _str(v: Any = "") -> str:
     return s
 
 
+def _small_int(v: Any, name: str, limit: int = 400) -> int:
+    n = int(v)
+    if abs(n) > limit:
+        raise SandboxError(f"{name} must be between -{limit} and {limit}")
+    return n
+
+
+def _np_diff(a: Any, n: int = 1, **kw: Any) -> np.ndarray:
+    return np.diff(_arr(a), n=_small_int(n, "diff(): n", 100), **kw)
+
+
+def _np_polyfit(x: Any, y: Any, deg: int, **kw: Any) -> Any:
+    return np.polyfit(_arr(x), _arr(y), _small_int(deg, "polyfit(): deg", 20), **kw)
+
+
 def _round(v: Any, ndigits: int | None = None) -> Any:
+    if ndigits is not None:
+        ndigits = _small_int(ndigits, "round(): ndigits")
     if isinstance(v, np.ndarray):
         return np.round(v, ndigits or 0)
     return round(v, ndigits) if ndigits is not None else round(v)
@@ -396,6 +413,9 @@ NP_NS.update(
     ones=_sized(np.ones, _shape_size, "ones"),
     full=_sized(np.full, _shape_size, "full"),
     arange=_sized(np.arange, _arange_size, "arange"),
+    diff=_np_diff,
+    polyfit=_np_polyfit,
+    round=lambda a, decimals=0: np.round(a, _small_int(decimals, "round(): decimals")),
     linspace=_sized(np.linspace, _linspace_size, "linspace"),
 )
 

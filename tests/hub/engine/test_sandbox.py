@@ -50,6 +50,11 @@ ESCAPES = [
     ("f'{1:>99999999}'", "format spec"),
     ("b'bytes'", "constant of type bytes"),
     ("telegram.send_message_to_all('x')", "not available"),
+    ("round(5, -10**9)", "round(): ndigits"),
+    ("np.diff(Heat.T.y, 10**9)", "diff(): n"),
+    ("np.polyfit(Heat.T.x, Heat.T.y, 10**6)", "polyfit(): deg"),
+    ("np.maximum(np.zeros((2000, 1)), np.zeros(1000000))", "result of np.maximum()"),
+    ("np.zeros((2000, 1)) + np.zeros(1000000)", "array too large"),
 ]
 
 SCRIPT_ESCAPES = [
