@@ -92,6 +92,11 @@ async def test_login_shows_a_signal_arriving_live(page: Page, dashboard: Dashboa
     assert await page.eval("__oc.plot.live") is True
     assert abs(await page.eval("__oc.plot.xmax") - last_x) < 5
     assert await page.text("#plot-status") == "live · last 60 s"
+    await page.wait_for("__oc.pushLag.length >= 20", 10, "pushes")
+    lags = sorted(await page.eval("__oc.pushLag"))
+    median = lags[len(lags) // 2]
+    print(f"agent sample → page: median {median * 1000:.0f} ms over {len(lags)} pushes")
+    assert median < 2.0
     await page.screenshot("web/03-plot-live.png")
 
 

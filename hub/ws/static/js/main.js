@@ -33,6 +33,7 @@ export const app = {
   timers: [],
   view: null,
   credentials: null,
+  pushLag: [],
   addEvent: (ev) => addEvent(ev),
   normEvent: (e) => normEvent(e),
 };
@@ -110,7 +111,14 @@ function wirePushes(client) {
     if (addEvent(ev)) app.bus.dispatchEvent(new CustomEvent("event", { detail: ev }));
   });
   client.addEventListener("signal", (e) => {
-    app.bus.dispatchEvent(new CustomEvent("signal", { detail: e.detail }));
+    const d = e.detail || {};
+    const xs = Array.isArray(d.x) ? d.x : [d.x];
+    if (xs.length) {
+      // how far behind the newest sample is when it reaches the page (clock skew included)
+      app.pushLag.push(Date.now() / 1000 - Number(xs[xs.length - 1]));
+      if (app.pushLag.length > 200) app.pushLag.shift();
+    }
+    app.bus.dispatchEvent(new CustomEvent("signal", { detail: d }));
   });
   client.addEventListener("pluginList", (e) => {
     app.plugins = e.detail || {};
