@@ -15,6 +15,7 @@ import numpy as np
 from hub.db.base import EventRecord
 from hub.signals import Signal
 
+from .jsonfast import FloatArray, dumps
 from .session import ClientSession
 from .state import ServerState, event_push
 
@@ -63,12 +64,12 @@ class Fanout:
     # -- broadcasting --------------------------------------------------------------
     def broadcast(self, obj: Any, *, skip: ClientSession | None = None) -> None:
         """One JSON text to every client that gets pushes."""
-        text = json.dumps(obj)
+        text = json.dumps(obj).encode()
         for s in list(self.st.sessions.values()):
             if s is not skip and s.gets_pushes:
                 self._send(s, text)
 
-    def _send(self, s: ClientSession, text: str) -> None:
+    def _send(self, s: ClientSession, text: str | bytes) -> None:
         if s.send_text(text):
             self.st.stats["pushed_frames"] += 1
         else:
@@ -129,25 +130,25 @@ class Fanout:
                 continue
             x = np.concatenate(xs) if len(xs) > 1 else xs[0]
             y = np.concatenate(ys) if len(ys) > 1 else ys[0]
-            text = json.dumps(
+            text = dumps(
                 {
                     "signal": {
-                        "x": x.tolist(),
-                        "y": y.tolist(),
+                        "x": FloatArray(x),
+                        "y": FloatArray(y),
                         "unit": sig.unit,
                         "dname": sig.device,
                         "sname": sig.name,
                         "id": sig.id,
                     }
                 }
-            )
+            ).encode()
             for s in targets:
                 self._send(s, text)
 
     def on_event(self, ev: EventRecord) -> None:
         """A new event: number it and push it to clients whose event level it reaches."""
         eid = self.st.events.add(ev)
-        text = json.dumps(event_push(eid, ev))
+        text = json.dumps(event_push(eid, ev)).encode()
         for s in list(self.st.sessions.values()):
             if s.gets_pushes and ev.priority >= s.event_level:
                 self._send(s, text)

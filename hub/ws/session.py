@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -11,12 +10,13 @@ from typing import Any, Protocol
 
 from .config import PERMISSIONS
 from .crypto import encrypt_text
+from .jsonfast import dumps
 
 
 class Sender(Protocol):
     """What the writer needs of a websocket connection."""
 
-    async def send(self, message: str) -> None: ...
+    async def send(self, message: str | bytes, text: bool | None = None) -> None: ...
 
 
 def rank(permission: str) -> int:
@@ -82,7 +82,7 @@ class ClientSession:
         self.dropped = 0
         self._untold = 0
         self._full_since: float | None = None
-        self._queue: deque[str] = deque()
+        self._queue: deque[str | bytes] = deque()
         self._wake = asyncio.Event()
         self._on_slow = on_slow
         self._clock = clock
@@ -110,19 +110,24 @@ class ClientSession:
         return rank(self.permission) >= rank(permission)
 
     # -- sending -------------------------------------------------------------------
-    def encode(self, obj: Any) -> str:
+    def encode(self, obj: Any) -> str | bytes:
         """The frame text for one object: JSON, encrypted when this client is in password mode."""
-        return self.wrap(json.dumps(obj))
+        return self.wrap(dumps(obj))
 
-    def wrap(self, text: str) -> str:
-        """Encrypt prepared JSON text when this client needs it (fresh IV per frame)."""
-        return encrypt_text(text, self.key) if self.key is not None else text
+    def wrap(self, text: str | bytes) -> str | bytes:
+        """Encrypt prepared JSON text when this client needs it (fresh IV per frame).
+
+        Plain frames may be UTF-8 bytes encoded once for all clients (sent as text frames).
+        """
+        if self.key is None:
+            return text
+        return encrypt_text(text.decode() if isinstance(text, bytes) else text, self.key)
 
     def send(self, obj: Any) -> bool:
         """Queue one object; False (and counted) when the queue is full."""
-        return self.send_text(json.dumps(obj))
+        return self.send_text(dumps(obj))
 
-    def send_text(self, text: str) -> bool:
+    def send_text(self, text: str | bytes) -> bool:
         """Queue prepared JSON text; drops it and counts when the client is too slow."""
         if self.closed:
             return False
@@ -168,7 +173,7 @@ class ClientSession:
             if len(self._queue) < self.queue_frames:
                 self._full_since = None
             try:
-                await asyncio.wait_for(ws.send(frame), self.slow_timeout)
+                await asyncio.wait_for(ws.send(frame, text=True), self.slow_timeout)
             except TimeoutError:
                 # the socket took nothing for slow_timeout seconds: cut the client off
                 self._give_up(in_flight=1)

@@ -9,6 +9,7 @@ import numpy as np
 
 from hub.signals import Signal, UnknownSignal
 
+from .jsonfast import FloatArray
 from .session import ClientSession
 from .state import RequestError, ServerState, event_row
 
@@ -148,7 +149,7 @@ def _memory_answer(sig: Signal) -> list[Any]:
     x, y = sig.buffer.arrays()
     if len(x) == 0:
         raise RequestError(f"signal {sig.key!r} has no data")
-    return [x.tolist(), y.tolist(), sig.unit, sig.id, float(x[0]), float(x[-1])]
+    return [FloatArray(x), FloatArray(y), sig.unit, sig.id, float(x[0]), float(x[-1])]
 
 
 def _thin(x: np.ndarray, y: np.ndarray, max_n: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -181,12 +182,14 @@ async def get_signal(st: ServerState, value: Any) -> Any:
     if value.get("database", True) and getattr(st.hub, "history", None) is not None:
         hist = await st.hub.history(dname, sname, xmin, xmax, max_n)
         x, y = np.asarray(hist.x, dtype=np.float64), np.asarray(hist.y, dtype=np.float64)
+        if sig is not None:
+            x, y = _merge_live_tail(sig, x, y, xmin, xmax, max_n)
         if sig is None and len(x) == 0:
             raise RequestError(f"unknown signal {key!r}")
         bounds = _bounds(sig, x)
         unit = sig.unit if sig is not None else ""
         sid = sig.id if sig is not None else None
-        return {key: [x.tolist(), y.tolist(), unit, sid, bounds[0], bounds[1]]}
+        return {key: [FloatArray(x), FloatArray(y), unit, sid, bounds[0], bounds[1]]}
     if sig is None:
         raise RequestError(f"unknown signal {key!r}")
     x, y = sig.buffer.arrays()
@@ -199,7 +202,30 @@ async def get_signal(st: ServerState, value: Any) -> Any:
     if xmax is not None:
         mask &= x <= xmax
     x, y = _thin(x[mask], y[mask], max_n)
-    return {key: [x.tolist(), y.tolist(), sig.unit, sig.id, full[0], full[1]]}
+    return {key: [FloatArray(x), FloatArray(y), sig.unit, sig.id, full[0], full[1]]}
+
+
+def _merge_live_tail(
+    sig: Signal,
+    x: np.ndarray,
+    y: np.ndarray,
+    xmin: float | None,
+    xmax: float | None,
+    max_n: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Append live samples newer than the store's last one (the writer lags by a batch)."""
+    lx, ly = sig.buffer.arrays()
+    start = float(x[-1]) if len(x) else (xmin if xmin is not None else -np.inf)
+    mask = lx > start if len(x) else lx >= start
+    if xmax is not None:
+        mask &= lx <= xmax
+    if not mask.any():
+        return x, y
+    tx, ty = lx[mask], ly[mask]
+    if max_n is not None:
+        budget = max(1, max_n - len(x))
+        tx, ty = _thin(tx, ty, budget)
+    return np.concatenate([x, tx]), np.concatenate([y, ty])
 
 
 def _bounds(sig: Signal | None, x: np.ndarray) -> tuple[float | None, float | None]:
@@ -218,7 +244,7 @@ def session_json(st: ServerState) -> dict[str, Any]:
     for sig in st.hub.signals:
         dev_id = devices.setdefault(sig.device, len(devices) + 1)
         x, y = sig.buffer.arrays()
-        signals[str(sig.id)] = [dev_id, sig.name, x.tolist(), y.tolist(), sig.unit]
+        signals[str(sig.id)] = [dev_id, sig.name, FloatArray(x), FloatArray(y), sig.unit]
     events: dict[str, list[Any]] = {}
     for eid, ev in st.events.items():
         dev_id = devices.setdefault(ev.device, len(devices) + 1)

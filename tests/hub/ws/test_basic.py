@@ -98,3 +98,38 @@ async def test_unknown_signal_is_an_error_with_reason(server: WebsocketServer, r
     assert resp == {"error": True, "reason": "unknown signal 'No.Such'"}
     _, resp = await r.request({"getSignalList": True})  # the connection still works
     assert resp["error"] is False
+
+
+async def test_get_signal_merges_the_live_tail_the_store_lacks(
+    server: WebsocketServer, hub: Hub, raw
+) -> None:
+    # live-only samples (as if the writer had not committed them yet) come after stored ones
+    r = await raw(server.url, authorize=True)
+    for x in (1.0, 2.0, 3.0):
+        hub.ingest_local("M", "s", [x], [x * 10], "")
+    await async_wait_for(lambda: hub.store.sample_count() >= 3, what="stored")
+    hub.signals.append("M", "s", [4.0, 5.0], [40.0, 50.0])  # live only
+    _, resp = await r.request({"getSignal": {"dname": "M", "sname": "s", "xmin": 2}})
+    xs, ys = resp["signals"]["M.s"][:2]
+    assert xs == [2.0, 3.0, 4.0, 5.0] and ys == [20.0, 30.0, 40.0, 50.0]
+    _, resp = await r.request({"getSignal": {"dname": "M", "sname": "s", "xmax": 4}})
+    assert resp["signals"]["M.s"][0] == [1.0, 2.0, 3.0, 4.0]
+
+
+async def test_client_connected_push(server: WebsocketServer, raw) -> None:
+    a = await raw(server.url, authorize=True)
+    b = await raw(server.url)
+    assert await a.recv() == {"client": "newconnected"}
+    assert await b.silent(0.1)  # the new client itself is told nothing
+
+
+async def test_unauthorized_clients_get_no_pushes(ws_factory, hub: Hub, raw) -> None:
+    server = await ws_factory(password="geheim", push_interval=0.0)
+    from hub.ws.crypto import password_hash
+
+    waiting = await raw(server.url, password="geheim")  # connected, never authorized
+    ok = await raw(server.url, password="geheim", authorize=password_hash("geheim"))
+    assert await waiting.recv() == {"authorized": False}  # told instead of newconnected
+    hub.signals.append("P", "s", [1.0], [1.0])
+    assert (await ok.recv())["signal"]["sname"] == "s"
+    assert await waiting.silent(0.2)

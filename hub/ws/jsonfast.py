@@ -1,0 +1,61 @@
+"""JSON text as RTOC's server writes it (json.dumps defaults), with float arrays encoded fast.
+
+Float arrays dominate big answers (getSignal of 100,000 points is 200,000 floats); orjson
+encodes them ~10x faster than json.dumps, exactly (shortest round-trip repr). Everything
+else stays Python's `json.dumps` output, so small frames are byte for byte RTOC's.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import numpy as np
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a hub dependency; keep working without
+    orjson = None  # type: ignore[assignment]
+
+
+class FloatArray:
+    """A numpy array to be written as a JSON list of numbers."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = np.ascontiguousarray(array, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def to_json(self) -> str:
+        """The list as JSON text."""
+        if orjson is not None:
+            return orjson.dumps(self.array, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        return json.dumps(self.array.tolist())
+
+    def tolist(self) -> list[float]:
+        """The values as Python floats."""
+        return self.array.tolist()
+
+
+def dumps(obj: Any) -> str:
+    """`json.dumps(obj)` where FloatArray values are spliced in as fast-encoded lists."""
+    raws: dict[str, FloatArray] = {}
+    tag = uuid.uuid4().hex
+
+    def default(o: Any) -> Any:
+        if isinstance(o, FloatArray):
+            key = f"@{tag}:{len(raws)}@"
+            raws[key] = o
+            return key
+        if isinstance(o, np.generic):
+            return o.item()
+        raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+    text = json.dumps(obj, default=default)
+    for key, arr in raws.items():
+        text = text.replace(f'"{key}"', arr.to_json(), 1)
+    return text
