@@ -6,15 +6,21 @@ import pytest
 
 from hub.engine.limits import EvalError, SandboxError
 from hub.engine.script import compile_script
-from tests.hub.engine.helpers import Agents, RecordingHost, load_cases, make_store
+from tests.hub.engine.helpers import CASES, Agents, RecordingHost, load_cases, make_store
 
 DATA = load_cases("script/basics.json")
+FILES = sorted((CASES / "script").glob("*.json"))
+ALL = [
+    (load_cases(f"script/{f.name}"), c)
+    for f in FILES
+    for c in load_cases(f"script/{f.name}")["cases"]
+]
 
 
-@pytest.mark.parametrize("case", DATA["cases"], ids=[c["name"] for c in DATA["cases"]])
-def test_script_case(case):
-    store = make_store(DATA["signals"])
-    agents = Agents(DATA["params"])
+@pytest.mark.parametrize(("data", "case"), ALL, ids=[c["name"] for _, c in ALL])
+def test_script_case(data, case):
+    store = make_store(data["signals"])
+    agents = Agents(data["params"])
     host = RecordingHost(agents)
     if "compile_error" in case:
         with pytest.raises((EvalError, SandboxError)) as info:
@@ -23,7 +29,7 @@ def test_script_case(case):
         return
     script = compile_script(case["script"])
     results = [
-        script.run(store=store, param=agents.param, host=host, clock=DATA["clock"])
+        script.run(store=store, param=agents.param, host=host, clock=data["clock"])
         for _ in range(case["runs"])
     ]
     if "error" in case:
@@ -42,7 +48,7 @@ def test_script_case(case):
     if "value" in case:
         assert list(results[-1].value) == case["value"]
     # The store is never written by a script directly: data goes through the host only.
-    assert sorted(store.keys()) == sorted(DATA["signals"])
+    assert sorted(store.keys()) == sorted(data["signals"])
 
 
 def test_reset_initialises_globals_and_trig_again():
