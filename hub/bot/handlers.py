@@ -22,70 +22,42 @@ from hub.db.base import EventRecord
 from . import menus
 from .actions import CustomAction, fill_placeholders
 from .automation import automation_menu, automation_press, automation_text
-from .devices import (
-    DeviceInfo,
-    describe_param,
-    list_devices,
-    parse_call_args,
-    parse_param_value,
-    parse_samplerate,
-    signature,
-)
+from .device_handlers import DeviceHandlers
 from .periods import PRESETS, parse_period, preset_range
 from .plots import BusyError, PlotEvent, Renderer, Series
+from .texts import MAINTENANCE, NO_PERMISSION, NOT_ALLOWED
 from .ui import Awaiting, Reply, Session
-from .users import Permission, Shortcut, User, UserDirectory
+from .users import Permission, User, UserDirectory
 
 log = logging.getLogger(__name__)
 
-NO_PERMISSION = "You don't have permission for this bot."
-MAINTENANCE = "The bot is in maintenance mode; only admins can use it right now."
-NOT_ALLOWED = "You don't have permission for this."
+__all__ = ["MAINTENANCE", "NOT_ALLOWED", "NO_PERMISSION", "REQUIRED", "BotCore"]
 
 P = Permission
 # Minimum effective permission per button prefix. Shortcut targets ("sc", and "p"/"f"
 # reached through a shortcut) are checked again in _may_touch.
+# fmt: off
 REQUIRED: dict[str, Permission] = {
-    "m": P.CUSTOM,
-    "act": P.CUSTOM,
-    "sc": P.CUSTOM,
-    "lat": P.READ,
-    "sig": P.READ,
-    "st": P.READ,
-    "per": P.READ,
-    "pp": P.READ,
-    "ev": P.READ,
-    "plot": P.READ,
-    "csv": P.READ,
-    "set": P.READ,
-    "lvls": P.READ,
-    "lvl": P.READ,
-    "dev": P.WRITE,
-    "d": P.WRITE,
-    "start": P.WRITE,
-    "stop": P.WRITE,
-    "sr": P.WRITE,
-    "p": P.WRITE,
-    "f": P.WRITE,
-    "scadd": P.WRITE,
-    "scdel": P.WRITE,
-    "new": P.WRITE,
-    "ns": P.WRITE,
-    "auto": P.WRITE,
-    "au": P.WRITE,
-    "gen": P.WRITE,
-    "bot": P.ADMIN,
-    "inl": P.ADMIN,
-    "oa": P.ADMIN,
-    "prev": P.ADMIN,
-    "users": P.ADMIN,
+    "m": P.CUSTOM, "act": P.CUSTOM, "sc": P.CUSTOM,
+    "lat": P.READ, "sig": P.READ, "st": P.READ, "per": P.READ, "pp": P.READ, "ev": P.READ,
+    "plot": P.READ, "csv": P.READ, "set": P.READ, "lvls": P.READ, "lvl": P.READ,
+    "dev": P.WRITE, "d": P.WRITE, "start": P.WRITE, "stop": P.WRITE, "sr": P.WRITE,
+    "p": P.WRITE, "f": P.WRITE, "scadd": P.WRITE, "scdel": P.WRITE, "new": P.WRITE,
+    "ns": P.WRITE, "auto": P.WRITE, "au": P.WRITE, "gen": P.WRITE,
+    "bot": P.ADMIN, "inl": P.ADMIN, "oa": P.ADMIN, "prev": P.ADMIN, "users": P.ADMIN,
     "u": P.ADMIN,
-    "xprev": P.BLOCKED,  # checked against the real (not previewed) permission
+    "xprev": P.BLOCKED,  # checked in the handler against the real (not previewed) permission
 }
+# Typed text while the chat awaits a value: the permission that kind of input needs.
+TEXT_REQUIRED: dict[str, Permission] = {
+    "period": P.READ, "sr": P.WRITE, "p": P.CUSTOM, "f": P.CUSTOM, "newsig": P.WRITE,
+    "newval": P.WRITE, "auto": P.WRITE,
+}
+# fmt: on
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
 
 
-class BotCore:
+class BotCore(DeviceHandlers):
     """Menus, permissions and actions for all chats; `handle()` is called per update."""
 
     def __init__(
@@ -356,134 +328,6 @@ class BotCore:
         reply.text = f"{html.escape(target.name)} is now {target.permission.label}.\n" + reply.text
         return reply
 
-    # ---- devices --------------------------------------------------------------------
-    def _device(self, name: str) -> DeviceInfo | None:
-        return list_devices(self.hub).get(name)
-
-    def _may_touch(self, user: User, perm: Permission, device: str, name: str) -> bool:
-        """Write users may touch any device; custom users only their shortcuts' targets."""
-        if perm >= Permission.WRITE:
-            return True
-        return perm >= Permission.CUSTOM and any(
-            s.device == device and s.name == name for s in user.shortcuts
-        )
-
-    async def _on_dev(self, user, perm, session):
-        session.awaiting = None
-        return menus.devices_menu(list_devices(self.hub), session)
-
-    async def _on_d(self, user, perm, session, name):
-        d = self._device(name)
-        if d is None:
-            return menus.devices_menu(list_devices(self.hub), session)
-        return menus.device_menu(d, session)
-
-    async def _command(
-        self, device: str, op: str, name: str | None = None, args: Any = None
-    ) -> str:
-        what = f"{device}.{name}" if name else device
-        try:
-            res = await self.hub.send_command(device, op, name, args)
-        except Exception as exc:  # timeouts, unknown device, agent offline
-            return f"{op} {what} failed: {exc}"
-        if res.get("ok"):
-            return f"{op} {what}: done" + (
-                f" ({res.get('result')!r})" if res.get("result") is not None else ""
-            )
-        return f"{op} {what} failed: {res.get('error', 'unknown error')}"
-
-    async def _on_start(self, user, perm, session, name):
-        msg = await self._command(name, "start")
-        return self._after_device(name, session, msg)
-
-    async def _on_stop(self, user, perm, session, name):
-        msg = await self._command(name, "stop")
-        return self._after_device(name, session, msg)
-
-    def _after_device(self, name: str, session: Session, msg: str) -> Reply:
-        d = self._device(name)
-        reply = (
-            menus.device_menu(d, session)
-            if d
-            else menus.devices_menu(list_devices(self.hub), session)
-        )
-        reply.text = html.escape(msg) + "\n\n" + reply.text
-        return reply
-
-    async def _on_sr(self, user, perm, session, name):
-        d = self._device(name)
-        if d is None:
-            return menus.Reply(f"No device {html.escape(name)}.")
-        session.awaiting = Awaiting("sr", (name,))
-        limit = d.decl.get("max_samplerate")
-        return menus.Reply(
-            f"Send the new sample rate of {html.escape(name)} in Hz"
-            + (f" (at most {limit})." if limit is not None else ".")
-        )
-
-    async def _on_p(self, user, perm, session, name, param):
-        if not self._may_touch(user, perm, name, param):
-            return self._main(user, perm, session, NOT_ALLOWED)
-        d = self._device(name)
-        try:
-            decl = d.param(param) if d else None
-        except KeyError:
-            decl = None
-        if decl is None:
-            return menus.Reply(html.escape(f"{name} has no parameter {param!r}."))
-        session.awaiting = Awaiting("p", (name, param))
-        return menus.Reply(
-            html.escape(
-                f"Send a new value for {name}.{param} "
-                f"({describe_param(decl)}); now {decl.get('value')!r}."
-            )
-        )
-
-    async def _on_f(self, user, perm, session, name, fn):
-        if not self._may_touch(user, perm, name, fn):
-            return self._main(user, perm, session, NOT_ALLOWED)
-        d = self._device(name)
-        try:
-            decl = d.function(fn) if d else None
-        except KeyError:
-            decl = None
-        if decl is None:
-            return menus.Reply(html.escape(f"{name} has no function {fn!r}."))
-        if not decl.get("args"):
-            return menus.Reply(html.escape(await self._command(name, "call", fn, {})))
-        session.awaiting = Awaiting("f", (name, fn))
-        return menus.Reply(
-            html.escape(
-                f"Send the arguments for {name}.{signature(decl)}, e.g. 1.5, 2 or volts=1.5"
-            )
-        )
-
-    async def _on_sc(self, user, perm, session, index):
-        try:
-            sc = user.shortcuts[int(index)]
-        except (IndexError, ValueError):
-            return self._main(user, perm, session, "That shortcut is gone.")
-        handler = self._on_p if sc.kind == "param" else self._on_f
-        return await handler(user, perm, session, sc.device, sc.name)
-
-    async def _on_scadd(self, user, perm, session, kind, device, name):
-        label = f"{device}.{name}" + ("()" if kind == "call" else "")
-        if any(s.label == label for s in user.shortcuts):
-            return menus.Reply(f"You already have the shortcut {html.escape(label)}.")
-        user.shortcuts.append(Shortcut(label=label, device=device, kind=kind, name=name))
-        await self.save_users()
-        return self._main(user, perm, session, f"Shortcut {html.escape(label)} added.")
-
-    async def _on_scdel(self, user, perm, session, index):
-        try:
-            sc = user.shortcuts.pop(int(index))
-        except (IndexError, ValueError):
-            return menus.settings_menu(user, perm, session)
-        await self.save_users()
-        reply = menus.settings_menu(user, perm, session)
-        reply.text = f"Shortcut {html.escape(sc.label)} removed."
-        return reply
-
     # ---- custom actions, create, automation -----------------------------------------
     async def _on_act(self, user, perm, session, index):
         try:
@@ -546,15 +390,7 @@ class BotCore:
     ) -> list[Reply]:
         aw = session.awaiting
         assert aw is not None
-        needed = {
-            "period": P.READ,
-            "sr": P.WRITE,
-            "p": P.CUSTOM,
-            "f": P.CUSTOM,
-            "newsig": P.WRITE,
-            "newval": P.WRITE,
-            "auto": P.WRITE,
-        }.get(aw.kind, P.ADMIN)
+        needed = TEXT_REQUIRED.get(aw.kind, P.ADMIN)
         if perm < needed or (aw.kind in ("p", "f") and not self._may_touch(user, perm, *aw.args)):
             self.denied += 1
             return [self._main(user, perm, session, NOT_ALLOWED)]
@@ -578,32 +414,6 @@ class BotCore:
         session.period_abs, session.period_label = (start, stop), text.strip()
         session.awaiting = None
         return menus.signals_menu(self.hub, session)
-
-    async def _text_sr(self, user, perm, session, text, name):
-        d = self._device(name)
-        rate = parse_samplerate(d.decl if d else {}, text)
-        session.awaiting = None
-        return self._after_device(
-            name, session, await self._command(name, "samplerate", None, rate)
-        )
-
-    async def _text_p(self, user, perm, session, text, name, param):
-        d = self._device(name)
-        if d is None:
-            raise ValueError(f"device {name} is not known (any more)")
-        value = parse_param_value(d.param(param), text)
-        session.awaiting = None
-        msg = await self._command(name, "set", param, value)
-        return self._main(user, perm, session, html.escape(msg))
-
-    async def _text_f(self, user, perm, session, text, name, fn):
-        d = self._device(name)
-        if d is None:
-            raise ValueError(f"device {name} is not known (any more)")
-        args = parse_call_args(d.function(fn), text)
-        session.awaiting = None
-        msg = await self._command(name, "call", fn, args)
-        return self._main(user, perm, session, html.escape(msg))
 
     async def _text_newsig(self, user, perm, session, text):
         key = text.strip()
