@@ -138,6 +138,19 @@ async def test_zoom_into_a_range_served_from_the_store(page: Page, dashboard: Da
     status = await page.text("#plot-status")
     assert status.startswith("history ") and f"{len(xs)} points from the store" in status
     await page.screenshot("web/04-plot-zoomed-history.png")
+    # the wheel zooms in around the pointer and loads the narrower range
+    loads = await page.eval("__oc.plotState.loads")
+    mid = (x0 + x1) / 2
+    await page.send(
+        "Input.dispatchMouseEvent",
+        {"type": "mouseWheel", "x": mid, "y": y, "deltaX": 0, "deltaY": -120},
+    )
+    await page.wait_for(
+        f"__oc.plotState.loads > {loads} && !__oc.plotState.loading", 15, "wheel zoom"
+    )
+    wmin, wmax = await page.eval("[__oc.plotState.xmin, __oc.plotState.xmax]")
+    assert xmin < wmin < wmax < xmax
+    assert (wmax - wmin) == pytest.approx((xmax - xmin) / 1.5, rel=0.01)
     # a double click goes back to live
     await page.eval("__oc.plot.canvas.dispatchEvent(new MouseEvent('dblclick'))")
     await page.wait_for("__oc.plotState.mode === 'live'", 5, "live again")
