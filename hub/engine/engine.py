@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +71,13 @@ class EngineStats:
     depth_refused: int = 0  # an action's event raising actions too deep
     commands: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+class _Started:
+    """What start() returns: nothing to wait for, but `await engine.start()` works too."""
+
+    def __await__(self) -> Iterator[None]:
+        return iter(())
 
 
 class _Host:
@@ -170,12 +177,15 @@ class Engine:
         with contextlib.suppress(ValueError):
             self.store.on_data.remove(self._on_data)
 
-    def start(self) -> None:
-        """Start the action runner (call from a coroutine on the hub's event loop)."""
+    def start(self) -> _Started:
+        """Start the action runner (call on the hub's event loop; may also be awaited)."""
+        if self._runner is not None:
+            return _Started()
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-script")
         self._queue = asyncio.Queue(maxsize=self._max_queue)
         self._runner = asyncio.create_task(self._run_actions(), name="engine-actions")
+        return _Started()
 
     async def stop(self) -> None:
         """Stop scripts and the runner; a script in progress finishes within its budget."""
