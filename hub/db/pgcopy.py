@@ -7,7 +7,12 @@ COPY path and the plain-SELECT path give bit-identical float seconds.
 
 from __future__ import annotations
 
+from itertools import chain
+from typing import Any
+
 import numpy as np
+
+from edge_agent.wire import Batch
 
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
 # Timestamps accepted from agents: 1900-01-01 .. 3000-01-01 (a bad clock is data; an
@@ -70,3 +75,33 @@ def decode_time_value(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     if len(rows) and (np.any(rows["nf"] != 2) or np.any(rows["l_v"] != 8)):
         raise ValueError("binary COPY rows are not (timestamptz, float8)")
     return rows["t"].astype(np.int64) + PG_EPOCH_US, rows["v"].astype(np.float64)
+
+
+class PreparedBatch:
+    """A batch turned into arrays once: times (µs), values, series lengths."""
+
+    __slots__ = ("batch", "lens", "received_at", "t_us", "y")
+
+    def __init__(self, batch: Batch, received_at: float) -> None:
+        n = batch.sample_count
+        # One pass over all series (not an array per series): this is the hot path.
+        t = np.fromiter(chain.from_iterable(s.t for s in batch.signals), np.float64, n)
+        if n and (t.min() < MIN_TIME_S or t.max() >= MAX_TIME_S):
+            raise ValueError(f"batch {batch.agent}/{batch.seq} has sample times outside 1900..3000")
+        self.batch = batch
+        self.received_at = received_at
+        self.t_us = seconds_to_us(t)
+        self.y = np.fromiter(chain.from_iterable(s.y for s in batch.signals), np.float64, n)
+        self.lens = np.fromiter((len(s.t) for s in batch.signals), np.int64, len(batch.signals))
+
+    def ledger_row(self) -> tuple[Any, ...]:
+        """(agent, seq, received_at, samples, tmin µs, tmax µs) for ingest_batches."""
+        has = len(self.t_us) > 0
+        return (
+            self.batch.agent,
+            self.batch.seq,
+            self.received_at,
+            len(self.t_us),
+            int(self.t_us.min()) if has else None,
+            int(self.t_us.max()) if has else None,
+        )

@@ -21,7 +21,7 @@ from edge_agent.wire import Batch
 from hub.db import pghistory, rollups
 from hub.db.base import EventRecord, History, SignalRow, Store, StoreError
 from hub.db.migrate import apply_policies, migrate
-from hub.db.pgcopy import MAX_TIME_S, MIN_TIME_S, encode_samples, seconds_to_us
+from hub.db.pgcopy import PreparedBatch, encode_samples
 
 DAY_S = 86_400.0
 _TS = "(timestamptz 'epoch' + %s * interval '1 microsecond')"
@@ -166,57 +166,90 @@ class PostgresStore(Store):
 
         Raises ValueError for a batch that can never be stored (times out of range).
         """
-        t_parts = [np.asarray(s.t, dtype=np.float64) for s in batch.signals]
-        y_parts = [np.asarray(s.y, dtype=np.float64) for s in batch.signals]
-        t_all = np.concatenate(t_parts) if t_parts else np.empty(0)
-        if len(t_all) and (t_all.min() < MIN_TIME_S or t_all.max() >= MAX_TIME_S):
-            raise ValueError(f"batch {batch.agent}/{batch.seq} has sample times outside 1900..3000")
-        t_us = seconds_to_us(t_all)
+        return self.write_batches([(batch, received_at)])[0]
+
+    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool]:
+        """Store several batches in ONE transaction (one commit); per batch False = duplicate.
+
+        A group commit: the writer may pass what is queued to save round trips and fsyncs.
+        All or nothing: on StoreError none is stored. Raises ValueError (nothing stored)
+        if any batch can never be stored; write that group one batch at a time to find it.
+        """
+        prepared = [PreparedBatch(b, r) for b, r in items]
         with self._conn("w") as conn:
-            if self.flavour == "postgresql" and len(t_us):
-                self._ensure_batch_partitions(conn, t_us)
+            if self.flavour == "postgresql":
+                for p in prepared:
+                    if len(p.t_us):
+                        self._ensure_batch_partitions(conn, p.t_us)
             new_ids: dict[tuple[str, str], int] = {}
             with conn.cursor() as cur:
-                cur.execute(
-                    f"INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
-                    f" VALUES (%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})"
-                    " ON CONFLICT (agent, seq) DO NOTHING RETURNING id",
-                    (
-                        batch.agent,
-                        batch.seq,
-                        received_at,
-                        len(t_us),
-                        int(t_us.min()) if len(t_us) else None,
-                        int(t_us.max()) if len(t_us) else None,
-                    ),
-                )
-                if cur.fetchone() is None:
+                stored = self._insert_ledger(cur, prepared)
+                if not any(stored):
                     conn.rollback()
-                    return False
-                sids = []
-                for s in batch.signals:
-                    sid = self._signal_ids.get((s.device, s.signal))
-                    if sid is None:
-                        sid = self._insert_signal(
-                            cur, s.device, s.signal, s.unit, batch, received_at
-                        )
-                        new_ids[(s.device, s.signal)] = sid
-                    sids.append(np.full(len(s.t), sid, dtype=np.int32))
-                if len(t_us):
-                    sid_all = np.concatenate(sids)
-                    y_all = np.concatenate(y_parts)
+                    return stored
+                parts = []
+                for p, ok in zip(prepared, stored, strict=True):
+                    if ok and len(p.t_us):
+                        ids = self._ids_for(cur, p, new_ids)
+                        parts.append((p.t_us, np.repeat(ids, p.lens), p.y))
+                if parts:
+                    t_us = np.concatenate([x[0] for x in parts])
+                    sid = np.concatenate([x[1] for x in parts])
+                    y = np.concatenate([x[2] for x in parts])
                     if self.write_method == "copy":
-                        data = encode_samples(t_us, sid_all, y_all)
                         cur.copy_expert(
                             "COPY samples (time, signal_id, value) FROM STDIN (FORMAT binary)",
-                            io.BytesIO(data),
+                            io.BytesIO(encode_samples(t_us, sid, y)),
                         )
                     else:
-                        self._insert_rows(cur, t_us, sid_all, y_all)
+                        self._insert_rows(cur, t_us, sid, y)
             conn.commit()
         # Only after the commit: a rolled-back signal row must not stay in the cache.
         self._signal_ids.update(new_ids)
-        return True
+        return stored
+
+    def _insert_ledger(self, cur: Any, prepared: list[PreparedBatch]) -> list[bool]:
+        """Ledger rows for the batches; True where the row is new (the batch is to be stored)."""
+        if len(prepared) == 1:
+            p = prepared[0]
+            cur.execute(
+                "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
+                f" VALUES (%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})"
+                " ON CONFLICT (agent, seq) DO NOTHING RETURNING id",
+                p.ledger_row(),
+            )
+            return [cur.fetchone() is not None]
+        from psycopg2.extras import execute_values
+
+        rows = execute_values(
+            cur,
+            "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
+            " VALUES %s ON CONFLICT (agent, seq) DO NOTHING RETURNING agent, seq",
+            [p.ledger_row() for p in prepared],
+            template=f"(%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})",
+            fetch=True,
+        )
+        new = {(a, int(q)) for a, q in rows}
+        out = []
+        for p in prepared:
+            key = (p.batch.agent, p.batch.seq)
+            out.append(key in new)
+            new.discard(key)  # the same batch twice in one group: store it once
+        return out
+
+    def _ids_for(
+        self, cur: Any, p: PreparedBatch, new_ids: dict[tuple[str, str], int]
+    ) -> np.ndarray:
+        """Signal ids of the batch's series, registering new signals in this transaction."""
+        ids = np.empty(len(p.batch.signals), dtype=np.int32)
+        for i, s in enumerate(p.batch.signals):
+            key = (s.device, s.signal)
+            sid = self._signal_ids.get(key) or new_ids.get(key)
+            if sid is None:
+                sid = self._insert_signal(cur, s.device, s.signal, s.unit, p.batch, p.received_at)
+                new_ids[key] = sid
+            ids[i] = sid
+        return ids
 
     def _insert_signal(
         self, cur: Any, device: str, name: str, unit: str, batch: Batch, received_at: float

@@ -186,3 +186,45 @@ def test_two_stores_on_one_database_store_a_batch_once(pg_dsn: str) -> None:
     wait_for(lambda: b.sample_count() == 10, 5, "both see the rows")
     a.close()
     b.close()
+
+
+def test_a_group_commit_stores_each_new_batch_once(pg_dsn: str) -> None:
+    store = PostgresStore(dsn=pg_dsn, clock=lambda: T0)
+    store.open()
+    assert store.write_batch(one("a1", 1, T0), T0)
+    group = [
+        (one("a1", 1, T0), T0),  # already in the ledger
+        (one("a1", 2, T0 + 10), T0),
+        (one("a2", 2, T0 + 20), T0),
+        (one("a1", 2, T0 + 10), T0),  # the same batch twice in one group
+        (Batch("a1", 3, []), T0),
+    ]
+    assert store.write_batches(group) == [False, True, True, False, True]
+    assert store.sample_count() == 30
+    assert count(pg_dsn, "SELECT count(*) FROM ingest_batches") == 4
+    assert store.write_batches([(one("a1", 2, T0), T0)]) == [False]
+    store.close()
+
+
+def test_a_group_is_all_or_nothing(pg_dsn: str) -> None:
+    store = PostgresStore(dsn=pg_dsn, clock=lambda: T0)
+    store.open()
+    with pytest.raises(ValueError, match="a1/3"):
+        store.write_batches([(one("a1", 2, T0), T0), (one("a1", 3, 1e15), T0)])
+    assert store.sample_count() == 0
+    conn = psycopg2.connect(pg_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.value = -999 THEN RAISE EXCEPTION 'refused by test'; END IF;"
+            " RETURN NEW; END $$;"
+            "CREATE TRIGGER refuse BEFORE INSERT ON samples FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    conn.close()
+    with pytest.raises(StoreError, match="refused by test"):
+        store.write_batches([(one("a1", 2, T0), T0), (one("a1", 4, T0, value=-999), T0)])
+    assert store.sample_count() == 0
+    assert count(pg_dsn, "SELECT count(*) FROM ingest_batches") == 0
+    assert store.write_batches([(one("a1", 2, T0), T0), (one("a1", 4, T0), T0)]) == [True, True]
+    assert store.sample_count() == 20
+    store.close()
