@@ -64,6 +64,7 @@ class TelegramBot:
         self._save_lock = asyncio.Lock()
         self._connector: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.errors = 0
 
     async def __aenter__(self) -> TelegramBot:
@@ -123,6 +124,7 @@ class TelegramBot:
         self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_error_handler(self._on_error)
+        self._loop = asyncio.get_running_loop()
         self.hub.on_event.append(self.on_event)  # queued (bounded) until connected
         self._connector = asyncio.get_running_loop().create_task(
             self._connect(), name="telegram-connect"
@@ -220,6 +222,9 @@ class TelegramBot:
     def on_event(self, event: Any) -> None:
         """Hub event listener: queue the event for every user whose level admits it."""
         if self.notifier is None:
+            return
+        if self._loop is not None and _running_loop() is not self._loop:
+            self._loop.call_soon_threadsafe(self.on_event, event)  # called from a thread
             return
         text = format_event(event)
         for user in list(self.users.users.values()):
@@ -320,3 +325,10 @@ class TelegramBot:
         except ConfigError:
             return text
         return text.replace(token, "<token>")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -149,3 +149,12 @@ async def test_telegram_down_never_slows_ingest_and_delivers_when_back(
     telegram_standin.set_down(False)
     await async_wait_for(lambda: len(lines(telegram_standin, 1)) == 10, what="delivery")
     assert lines(telegram_standin, 1) == [f"down {i}" for i in range(990, 1000)]
+
+
+async def test_an_event_from_another_thread_is_delivered(
+    hub: Hub, make_bot, chat_factory, telegram_standin: BotApiStandIn
+) -> None:
+    bot = await make_bot()
+    await chat_factory(1).say("/start")
+    await asyncio.to_thread(bot.on_event, event(2, "prio 2 threaded"))
+    await async_wait_for(lambda: lines(telegram_standin, 1) == ["prio 2 threaded"], what="delivery")
