@@ -143,14 +143,14 @@ def test_dead_unit_does_not_stall_the_other_unit(tcp_rig: TcpRig, fake_clock: Fa
         with pytest.raises(DriverUnavailable):
             dead.read()
         first_timeout = time.perf_counter() - t0
-        t0 = time.perf_counter()
         for _ in range(20):
             with pytest.raises(DriverUnavailable, match="not asked"):
                 dead.read()
             assert good.read()["T"] == -21.5
-        loop = time.perf_counter() - t0
-        assert first_timeout >= 0.3
-        assert loop < first_timeout  # 20 rounds cost less than the one timeout
+        assert first_timeout >= 0.3  # the configured timeout was honoured
+        # one timeout in all; the twenty rounds after it never waited for the dead unit
+        assert good.bus is not None
+        assert (good.bus.stats.timeouts, good.bus.stats.skipped) == (1, 20)
         tcp_rig.bank.dead.clear()
         fake_clock.advance(1.0)
         assert dead.read()["T"] == -21.5
