@@ -43,7 +43,7 @@ REQUIRED: dict[str, Permission] = {
     "plot": P.READ, "csv": P.READ, "set": P.READ, "lvls": P.READ, "lvl": P.READ,
     "dev": P.WRITE, "d": P.WRITE, "start": P.WRITE, "stop": P.WRITE, "sr": P.WRITE,
     "p": P.WRITE, "f": P.WRITE, "scadd": P.WRITE, "scdel": P.WRITE, "new": P.WRITE,
-    "ns": P.WRITE, "auto": P.WRITE, "au": P.WRITE, "gen": P.WRITE,
+    "ns": P.WRITE, "auto": P.WRITE, "au": P.WRITE, "gen": P.WRITE, "ua": P.WRITE,
     "bot": P.ADMIN, "inl": P.ADMIN, "oa": P.ADMIN, "prev": P.ADMIN, "users": P.ADMIN,
     "u": P.ADMIN,
     "xprev": P.BLOCKED,  # checked in the handler against the real (not previewed) permission
@@ -140,7 +140,9 @@ class BotCore(DeviceHandlers):
         if t in session.labels:
             return session.labels[t]
         if session.awaiting is None:
-            main = menus.main_menu(user, perm, session, self.actions)
+            main = menus.main_menu(
+                user, perm, session, self.actions, user_actions=self._user_action_names()
+            )
             for row in main.menu or []:
                 for b in row:
                     if b.label == t:
@@ -150,7 +152,13 @@ class BotCore(DeviceHandlers):
 
     def _main(self, user: User, perm: Permission, session: Session, text: str = "Main menu"):
         session.awaiting = None
-        return menus.main_menu(user, perm, session, self.actions, text)
+        return menus.main_menu(
+            user, perm, session, self.actions, text, user_actions=self._user_action_names()
+        )
+
+    def _user_action_names(self) -> list[str]:
+        engine = self.automation
+        return sorted(getattr(engine, "user_actions", None) or {}) if engine else []
 
     async def _press(
         self, user: User, perm: Permission, session: Session, data: str
@@ -370,6 +378,19 @@ class BotCore(DeviceHandlers):
                 "event (*text* = error, _text_ = warning)."
             )
         )
+
+    async def _on_ua(self, user, perm, session, name):
+        """An engine user action (sandboxed script), with the asker's permission."""
+        if self.automation is None:
+            return await self._on_auto(user, perm, session)
+        from hub.engine.automation import Access, handle_user_action
+
+        access = Access.from_permission(perm.label, user=user.name)
+        answer = await handle_user_action(self.automation, name, access)
+        if not answer.get("success"):
+            self.denied += answer.get("data") == "permission denied"
+        text = str(answer.get("data", ""))
+        return menus.Reply(html.escape(text or ("done" if answer.get("success") else "failed")))
 
     async def _on_auto(self, user, perm, session):
         session.awaiting = None

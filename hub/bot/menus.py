@@ -36,9 +36,16 @@ def main_menu(
     session: Session,
     actions: list[CustomAction],
     text: str = "Main menu",
+    user_actions: list[str] | None = None,
 ) -> Reply:
     """RTOC's main menu for the user's effective permission."""
     b: list[Button] = []
+    if perm >= Permission.WRITE:  # the engine's user actions (RTOC's telegramActions)
+        b += [
+            Button(name, session.encode("ua", name))
+            for name in user_actions or []
+            if perm >= Permission.ADMIN or not name.startswith("_")
+        ]
     b += [
         Button(a.label, session.encode("act", str(i)))
         for i, a in enumerate(actions)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from hub.app import Hub
 from hub.bot.handlers import NOT_ALLOWED
+from hub.bot.users import Permission
 from hub.engine.engine import Engine
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import BotApiStandIn
@@ -19,35 +18,10 @@ from .conftest import settle
 
 
 @pytest.fixture
-async def engine(hub: Hub) -> AsyncIterator[Engine]:
-    """The real automation engine wired to the real hub (as bootstrap wires it)."""
-    if hub.engine is not None:
-        yield hub.engine
-        return
-
-    def param(device: str, name: str) -> Any:
-        for p in (hub.agents.device(device) or {}).get("params", []):
-            if p["name"] == name:
-                return p.get("value")
-        raise KeyError(f"{device}.{name}")
-
-    eng = Engine(
-        emit_event=hub.add_event,
-        send_command=hub.send_command,
-        param=param,
-        emit_data=hub.ingest_local,
-        docs=hub.store,
-        run_store=hub.run_store,
-    )
-    hub.on_event.append(eng.on_event)
-    eng.attach(hub.signals)
-    await eng.start()
-    hub.engine = eng
-    yield eng
-    hub.on_event.remove(eng.on_event)
-    eng.detach()
-    await eng.stop()
-    hub.engine = None
+def engine(hub: Hub) -> Engine:
+    """The real automation engine, wired to the real hub by the bootstrap."""
+    assert hub.engine is not None, "hub.bootstrap attaches the engine"
+    return hub.engine
 
 
 def notes(standin: BotApiStandIn, chat_id: int) -> list[str]:
@@ -104,10 +78,36 @@ async def test_event_made_in_the_menu_fires_on_a_condition_and_reaches_the_right
     assert "removeEvent: done" in menu.text and "hot" not in engine.events.events
 
 
+async def test_user_actions_run_sandboxed_with_the_askers_permission(
+    hub: Hub, engine: Engine, make_bot, chat_factory
+) -> None:
+    engine.set_user_action("greet", "return ('text', 'hello ' + str(1 + 1))")
+    engine.set_user_action("_admin", "return ('text', 'admin only')")
+    bot = await make_bot(default_permission="write")
+    admin, walt = chat_factory(1, "Ann"), chat_factory(2, "Walt")
+    (menu,) = await admin.say("/start")
+    assert menu.buttons()[:2] == ["_admin", "greet"]
+    (menu,) = await walt.say("/start")
+    assert "greet" in menu.buttons() and "_admin" not in menu.buttons()
+    (reply,) = await walt.say("greet")
+    assert reply.text == "hello 2"
+    (reply,) = await walt.press_data("ua:_admin")  # forged: refused by the engine's check
+    assert reply.text == "permission denied"
+    bot.users.get(2).permission = Permission.READ
+    (reply,) = await walt.press_data("ua:greet")
+    assert reply.text == NOT_ALLOWED
+    await settle(bot)
+    (reply,) = await admin.say("_admin")
+    assert reply.text == "admin only"
+
+
 async def test_automation_without_engine_says_so(hub: Hub, make_bot, chat_factory) -> None:
-    hub.engine = None
-    await make_bot()
-    admin = chat_factory(1)
-    await admin.say("/start")
-    (reply,) = await admin.say("Automation")
-    assert reply.text == "Automation is not available on this hub."
+    engine, hub.engine = hub.engine, None
+    try:
+        await make_bot()
+        admin = chat_factory(1)
+        await admin.say("/start")
+        (reply,) = await admin.say("Automation")
+        assert reply.text == "Automation is not available on this hub."
+    finally:
+        hub.engine = engine
