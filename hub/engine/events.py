@@ -218,31 +218,45 @@ class EventEngine:
         frame = Frame(store=self.store, param=self.param, clock=self.clock())
         cache: list[tuple[np.ndarray, np.ndarray]] = []
         fired: list[tuple[float, int, EventRecord]] = []
-        for ev in evs:
-            if not ev.defn.active:
-                continue
-            self.evaluations += n
-            ev.state.evaluations += n
-            try:
-                vals, relaxed, valid = self._evaluate(ev, sig, x, y, frame, cache)
-            except (EvalError, SandboxError) as exc:
-                self._failed(ev, exc)
-                continue
-            except Exception as exc:  # whatever Python raised: this condition's error only
-                self._failed(ev, EvalError(f"{type(exc).__name__}: {exc}"))
-                continue
-            if not valid.all():
-                if not valid.any():
-                    continue
-                vals, xs, ys = vals[valid], x[valid], y[valid]
-                relaxed = relaxed[valid] if relaxed is not None else None
-            else:
-                xs, ys = x, y
-                ev.state.error = None
-            for i in self._fire(ev, vals, relaxed, xs):
-                fired.append((float(xs[i]), len(fired), self._record(ev, sig, xs[i], ys[i])))
-        fired.sort(key=lambda t: (t[0], t[1]))
+        with np.errstate(all="ignore"):  # IEEE results (inf/nan), as in scalar evaluation
+            for ev in evs:
+                if ev.defn.active:
+                    self._one(ev, sig, x, y, frame, cache, fired)
+        if len(fired) > 1:
+            fired.sort(key=lambda t: (t[0], t[1]))
         return [f[2] for f in fired]
+
+    def _one(
+        self,
+        ev: CompiledEvent,
+        sig: Signal,
+        x: np.ndarray,
+        y: np.ndarray,
+        frame: Frame,
+        cache: list[tuple[np.ndarray, np.ndarray]],
+        fired: list[tuple[float, int, EventRecord]],
+    ) -> None:
+        n = len(x)
+        self.evaluations += n
+        ev.state.evaluations += n
+        try:
+            vals, relaxed, valid = self._evaluate(ev, sig, x, y, frame, cache)
+        except (EvalError, SandboxError) as exc:
+            self._failed(ev, exc)
+            return
+        except Exception as exc:  # whatever Python raised: this condition's error only
+            self._failed(ev, EvalError(f"{type(exc).__name__}: {exc}"))
+            return
+        if valid is not None:
+            if not valid.any():
+                return
+            vals, xs, ys = vals[valid], x[valid], y[valid]
+            relaxed = relaxed[valid] if relaxed is not None else None
+        else:
+            xs, ys = x, y
+            ev.state.error = None
+        for i in self._fire(ev, vals, relaxed, xs):
+            fired.append((float(xs[i]), len(fired), self._record(ev, sig, xs[i], ys[i])))
 
     def _failed(self, ev: CompiledEvent, exc: Exception) -> None:
         ev.state.errors += 1
@@ -256,16 +270,16 @@ class EventEngine:
         y: np.ndarray,
         frame: Frame,
         cache: list[tuple[np.ndarray, np.ndarray]],
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(values, relaxed values, valid mask or None when every sample evaluated)."""
         n = len(x)
         vec = ev.expr.vector(sig.key)
         if vec is not None:
             plain, relaxed_fn = vec
             frame.vkey, frame.view = sig.key, View(y)
-            with np.errstate(all="ignore"):
-                vals = _bools(plain(frame), n)
-                relaxed = _bools(relaxed_fn(frame), n) if relaxed_fn is not None else None
-            return vals, relaxed, np.ones(n, dtype=bool)
+            vals = _bools(plain(frame), n)
+            relaxed = _bools(relaxed_fn(frame), n) if relaxed_fn is not None else None
+            return vals, relaxed, None
         if not cache:
             cache.append(sig.buffer.arrays())
         bx, by = cache[0]
@@ -289,10 +303,9 @@ class EventEngine:
             end = max(length - (n - 1 - i), 0)
             frame.view = View(float(y[i]), bx[:end], by[:end])
             try:
-                with np.errstate(all="ignore"):
-                    vals[i] = _truth(ev.expr.fn(frame))
-                    if relaxed is not None:
-                        relaxed[i] = _truth(ev.expr.relaxed_fn(frame))  # type: ignore[misc]
+                vals[i] = _truth(ev.expr.fn(frame))
+                if relaxed is not None:
+                    relaxed[i] = _truth(ev.expr.relaxed_fn(frame))  # type: ignore[misc]
             except (EvalError, SandboxError) as exc:
                 valid[i] = False
                 last_error = exc
@@ -301,7 +314,8 @@ class EventEngine:
                 last_error = EvalError(f"{type(exc).__name__}: {exc}")
         if last_error is not None:
             self._failed(ev, last_error)
-        return vals, relaxed, valid
+            return vals, relaxed, valid
+        return vals, relaxed, None
 
     def _fire(
         self, ev: CompiledEvent, vals: np.ndarray, relaxed: np.ndarray | None, x: np.ndarray
