@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing as mp
 import statistics
@@ -26,8 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import itertools
-
 import numpy as np  # noqa: E402
 
 
@@ -38,6 +37,11 @@ def _pct(values: list[float], p: float) -> float:
 
 async def _clients(url: str, n: int, total: int, out: mp.Queue) -> None:
     from websockets.asyncio.client import connect
+
+    try:
+        from orjson import loads
+    except ImportError:
+        loads = json.loads
 
     conns = [await connect(url, compression=None, max_size=None) for _ in range(n)]
     for ws in conns:
@@ -51,13 +55,13 @@ async def _clients(url: str, n: int, total: int, out: mp.Queue) -> None:
     async def read(i: int, ws) -> None:
         got, last = 0, -1.0
         while got < total:
-            msg = json.loads(await ws.recv())
+            msg = loads(await ws.recv())
             sig = msg.get("signal")
             if not sig or not sig["x"]:
                 continue
             now = time.time()
             xs = sig["x"]
-            lat.append(now - xs[0])
+            lat.append(now - sig["y"][0])  # y carries the arrival time
             if xs[0] <= last or any(b <= a for a, b in itertools.pairwise(xs)):
                 ok[i] = False
             last = xs[-1]
@@ -66,7 +70,7 @@ async def _clients(url: str, n: int, total: int, out: mp.Queue) -> None:
             ok[i] = False
 
     await asyncio.wait_for(asyncio.gather(*(read(i, ws) for i, ws in enumerate(conns))), 120)
-    out.put({"latencies": lat, "in_order": all(ok)})
+    out.put({"latencies": lat, "in_order": all(ok), "client_cpu_s": time.process_time()})
     for ws in conns:
         await ws.close()
 
@@ -108,6 +112,19 @@ async def run(args: argparse.Namespace) -> dict:
                 got = await c.request(getSignal=["Bench.Big"])
                 times.append(time.perf_counter() - t)
                 assert len(got["signals"]["Bench.Big"][0]) == n_big
+        from hub.ws.jsonfast import dumps
+        from hub.ws.signals_req import get_signal
+
+        server_times = []
+        for _ in range(args.get_repeats):
+            t = time.perf_counter()
+            text = dumps({"error": False, "signals": await get_signal(server.state, ["Bench.Big"])})
+            server_times.append(time.perf_counter() - t)
+        result["getSignal_100k_server_ms"] = {
+            "median": statistics.median(server_times) * 1000,
+            "min": min(server_times) * 1000,
+            "bytes": len(text),
+        }
         result["getSignal_100k_ms"] = {
             "median": statistics.median(times) * 1000,
             "min": min(times) * 1000,
@@ -129,6 +146,7 @@ async def run(args: argparse.Namespace) -> dict:
             except Exception:
                 await asyncio.sleep(0.05)
         append_s: list[float] = []
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         batches = total // args.batch
         for i in range(batches):
@@ -136,13 +154,13 @@ async def run(args: argparse.Namespace) -> dict:
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            now = time.time()
-            # x = arrival time (+ a tiny step so every x is unique and increasing)
-            x = now + np.arange(args.batch) * 1e-7
+            # x: sample number (unique, increasing); y: the arrival time at the hub
+            x = np.arange(i * args.batch, (i + 1) * args.batch, dtype=np.float64) + 1
             a = time.perf_counter()
-            hub.signals.append("Bench", "Fast", x, np.ones(args.batch))
+            hub.signals.append("Bench", "Fast", x, np.full(args.batch, time.time()))
             append_s.append(time.perf_counter() - a)
         produce_s = time.perf_counter() - t0
+        server_cpu = time.process_time() - cpu0
         res = None
         while res is None:
             try:
@@ -167,6 +185,9 @@ async def run(args: argparse.Namespace) -> dict:
             "append_plus_fanout_ms_p99": _pct(append_s, 0.99) * 1000,
             "every_sample_in_order": res["in_order"],
             "dropped_frames": server.stats["dropped_frames"],
+            "server_cpu_share": server_cpu / produce_s,
+            "client_process_cpu_s": res["client_cpu_s"],
+            "seconds": produce_s,
         }
     finally:
         await server.close()

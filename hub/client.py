@@ -18,7 +18,12 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from hub.ws.crypto import decrypt_json, encrypt_json, password_hash, password_key
+from hub.ws.crypto import decrypt_text, encrypt_json, password_hash, password_key
+
+try:  # big getSignal answers parse ~4x faster
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
 
 
 class ClientError(RuntimeError):
@@ -108,8 +113,8 @@ class OpenControlClient:
 
     def _decode(self, frame: str | bytes) -> Any:
         if self.encrypt and self._key:
-            return decrypt_json(frame, self._key)
-        return json.loads(frame)
+            frame = decrypt_text(frame, self._key)
+        return _loads(frame)
 
     async def _read(self) -> None:
         assert self._ws is not None
