@@ -78,8 +78,17 @@ def describe_device(runner: DriverRunner) -> dict[str, Any]:
             "failures": runner.stats.failures,
             "samples": runner.stats.samples,
             "last_error": runner.stats.last_error,
+            **_diagnostics(driver),
         },
     }
+
+
+def _diagnostics(driver: Any) -> dict[str, float]:
+    """The driver's own counters (bus retries, checksum failures); never breaks the status."""
+    try:
+        return {str(k): float(v) for k, v in driver.diagnostics().items()}
+    except Exception:  # a driver bug must not silence the status message
+        return {}
 
 
 def build_status(
