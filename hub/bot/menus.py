@@ -149,6 +149,13 @@ def general_info(hub: Any) -> Reply:
     items = stats.items() if isinstance(stats, dict) else vars(stats).items()
     lines = [f"Signals: {len(hub.signals)}", f"Record length: {hub.signals.record_length}"]
     lines += [f"{k}: {v}" for k, v in sorted(items) if isinstance(v, int | float)]
+    store_cfg = (getattr(hub, "config", None) or {}).get("store", {})
+    days = store_cfg.get("retention_days")
+    if days is not None:
+        lines.append(
+            f"Store: {store_cfg.get('kind', '?')}, "
+            f"retention {'off' if not days else f'{days} days'}"
+        )
     lines.append("Backup and retention are set in the hub's config file.")
     return Reply(html.escape("\n".join(lines)), [[Button(BACK, "set")]])
 

@@ -158,3 +158,17 @@ async def test_an_event_from_another_thread_is_delivered(
     await chat_factory(1).say("/start")
     await asyncio.to_thread(bot.on_event, event(2, "prio 2 threaded"))
     await async_wait_for(lambda: lines(telegram_standin, 1) == ["prio 2 threaded"], what="delivery")
+
+
+async def test_menu_replies_honour_flood_control_too(
+    hub: Hub, make_bot, chat_factory, telegram_standin: BotApiStandIn
+) -> None:
+    await make_bot()
+    chat = chat_factory(1)
+    await chat.say("/start")
+    telegram_standin.fail("sendMessage", status=429, retry_after=1)
+    (reply,) = await chat.say("Latest values")
+    calls = [c for c in telegram_standin.calls if c.method == "sendMessage"]
+    assert calls[-2].status == 429 and reply.status == 200
+    assert reply.at - calls[-2].at >= 0.95
+    assert reply.text == "No signals yet."
