@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -14,6 +15,7 @@ from .session import ClientSession
 from .state import RequestError, ServerState, event_row
 
 MAX_NAME = 100
+log = logging.getLogger(__name__)
 
 
 def _num(value: Any, what: str) -> float:
@@ -180,8 +182,15 @@ async def get_signal(st: ServerState, value: Any) -> Any:
         max_n = int(max_n)
     sig = st.hub.signals.find(dname, sname)
     if value.get("database", True) and getattr(st.hub, "history", None) is not None:
-        hist = await st.hub.history(dname, sname, xmin, xmax, max_n)
-        x, y = np.asarray(hist.x, dtype=np.float64), np.asarray(hist.y, dtype=np.float64)
+        try:
+            hist = await st.hub.history(dname, sname, xmin, xmax, max_n)
+            x = np.asarray(hist.x, dtype=np.float64)
+            y = np.asarray(hist.y, dtype=np.float64)
+        except Exception as exc:  # store down: answer from memory rather than not at all
+            if sig is None:
+                raise RequestError(f"{key}: the store cannot answer ({exc})") from exc
+            log.warning("getSignal %s: store failed (%s); answering from memory", key, exc)
+            x = y = np.empty(0)
         if sig is not None:
             x, y = _merge_live_tail(sig, x, y, xmin, xmax, max_n)
         if sig is None and len(x) == 0:
