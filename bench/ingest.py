@@ -127,6 +127,36 @@ class CopyPath:
         self.conn.close()
 
 
+class GroupedPath:
+    """Group commits: write_batches over `group` queued batches per transaction."""
+
+    def __init__(self, dsn: str, group: int) -> None:
+        from hub.db.postgres import PostgresStore
+
+        self.store = PostgresStore(dsn=dsn)
+        self.store.open()
+        self.group = group
+
+    def run(self, batches: list[Batch]) -> tuple[int, float]:
+        """Write groups from a thread of its own, as a writer would; return (samples, s)."""
+        stored = [0]
+
+        def work() -> None:
+            for i in range(0, len(batches), self.group):
+                items = [(b, time.time()) for b in batches[i : i + self.group]]
+                for (b, _), ok in zip(items, self.store.write_batches(items), strict=True):
+                    stored[0] += b.sample_count if ok else 0
+
+        start = time.perf_counter()
+        th = threading.Thread(target=work)
+        th.start()
+        th.join()
+        return stored[0], time.perf_counter() - start
+
+    def close(self) -> None:
+        self.store.close()
+
+
 def store_vs_copy(dsn: str, batches: list[Batch], rounds: int = 4) -> tuple[float, float]:
     """Alternate store and COPY rounds into one database (same table growth for both)."""
     store = StorePath(dsn, batches[0].signals)
@@ -322,13 +352,16 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
-        "--phases", default="store,e2e,sqlite", help="store (with the COPY ceiling), e2e, sqlite"
+        "--phases",
+        default="store,grouped,e2e,sqlite",
+        help="store (with the COPY ceiling), grouped, e2e, sqlite",
     )
     ap.add_argument("--signals", type=int, default=1000)
     ap.add_argument("--per-signal", type=int, default=5, help="samples per signal per batch")
     ap.add_argument("--batches", type=int, default=400, help="store/copy phases: batches")
     ap.add_argument("--seconds", type=float, default=10.0, help="e2e phases: measured time")
     ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--group", type=int, default=8, help="grouped phase: batches per commit")
     ap.add_argument("--window", type=int, default=16, help="unacknowledged batches per agent")
     args = ap.parse_args()
     phases = set(args.phases.split(","))
@@ -353,6 +386,14 @@ def main() -> int:
             seconds=args.seconds,
             window=args.window,
         )
+        if "grouped" in phases:
+            batches = make_batches(args.batches, args.signals, args.per_signal, time.time() - 7200)
+            for k, b in enumerate(batches):
+                b.seq += 1_000_000 + k
+            path = GroupedPath(cluster.create_database("grouped"), args.group)
+            n, sec = path.run(batches)
+            path.close()
+            print(f"group commit, {args.group} batches per transaction: {n / sec:,.0f} samples/s")
         if "e2e" in phases:
             dsn = cluster.create_database("e2e")
             r = phase_e2e(f'[store]\nkind = "postgres"\ndsn = "{dsn}"\n', cluster.datadir, **common)

@@ -61,6 +61,34 @@ def encode_samples(t_us: np.ndarray, sid: np.ndarray, value: np.ndarray) -> byte
     return b"".join((_HEADER, rows.tobytes(), _TRAILER))
 
 
+def decode_columns(data: bytes, kinds: str) -> list[np.ndarray]:
+    """Parse a binary COPY of NOT NULL columns, `kinds` one letter each: t=timestamptz
+    (returned as Unix µs int64), f=float8, i=int8; all fixed 8-byte fields."""
+    if not data.startswith(_HEADER[:11]):
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    ext = int.from_bytes(data[15:19], "big")
+    body = data[19 + ext : len(data) - 2]
+    fields: list[tuple[str, str]] = [("nf", ">i2")]
+    for i, k in enumerate(kinds):
+        fields += [(f"l{i}", ">i4"), (f"c{i}", ">f8" if k == "f" else ">i8")]
+    row = np.dtype(fields)
+    if len(body) % row.itemsize:
+        raise ValueError("binary COPY stream has a partial row (NULL or unexpected columns?)")
+    rows = np.frombuffer(body, dtype=row)
+    if len(rows) and np.any(rows["nf"] != len(kinds)):
+        raise ValueError(f"binary COPY rows do not have {len(kinds)} columns")
+    out = []
+    for i, k in enumerate(kinds):
+        col = rows[f"c{i}"]
+        if k == "t":
+            out.append(col.astype(np.int64) + PG_EPOCH_US)
+        elif k == "f":
+            out.append(col.astype(np.float64))
+        else:
+            out.append(col.astype(np.int64))
+    return out
+
+
 def decode_time_value(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Parse a binary COPY of (timestamptz, float8) rows into (Unix µs int64, values)."""
     if not data.startswith(_HEADER[:11]):

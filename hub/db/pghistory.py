@@ -16,7 +16,7 @@ import numpy as np
 
 from hub.db.base import History
 from hub.db.downsample import LEVELS, downsample_rows, plan
-from hub.db.pgcopy import decode_time_value, us_to_seconds
+from hub.db.pgcopy import decode_columns, decode_time_value, us_to_seconds
 from hub.db.rollups import rollup_watermark_us
 
 _TS = "(timestamptz 'epoch' + %s * interval '1 microsecond')"
@@ -55,8 +55,19 @@ def raw_rows(cur: Any, sid: int, a: int, b: int, closed: bool, use_copy: bool) -
     return t, t, v, t, v
 
 
-def rollup_rows(cur: Any, view: str, sid: int, a: int, b: int) -> Rows:
+def rollup_rows(cur: Any, view: str, sid: int, a: int, b: int, use_copy: bool) -> Rows:
     """Rollup rows of one signal with bucket in [a, b) (µs)."""
+    if use_copy:
+        sql = cur.mogrify(
+            f"COPY (SELECT bucket, tmin, vmin, tmax, vmax FROM {view}"
+            f" WHERE signal_id = %s AND bucket >= {_TS} AND bucket < {_TS} ORDER BY bucket)"
+            " TO STDOUT (FORMAT binary)",
+            (sid, a, b),
+        ).decode()
+        buf = io.BytesIO()
+        cur.copy_expert(sql, buf)
+        pos, tmin, vmin, tmax, vmax = decode_columns(buf.getvalue(), "ttftf")
+        return pos, tmin, vmin, tmax, vmax
     cur.execute(
         f"SELECT {_US.format(col='bucket')}, {_US.format(col='tmin')}, vmin,"
         f" {_US.format(col='tmax')}, vmax FROM {view}"
@@ -142,7 +153,7 @@ def history(
         return raw_rows(cur, sid, lo, hi, closed, use_copy)
 
     def fetch_rollup(view: str, lo: int, hi: int) -> Rows:
-        return rollup_rows(cur, view, sid, lo, hi)
+        return rollup_rows(cur, view, sid, lo, hi, use_copy)
 
     if grid.source == "raw":
         pos, tmin, vmin, tmax, vmax = fetch_raw(a, b, True)
