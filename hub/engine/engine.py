@@ -55,9 +55,11 @@ DOCS = (DOC_EVENTS, DOC_ACTIONS, DOC_USER_ACTIONS, DOC_SETTINGS, DOC_SCRIPTS)
 class Docs(Protocol):
     """The part of the Store contract the engine uses for persistence."""
 
-    def get_doc(self, key: str) -> Any | None: ...
+    def get_doc(self, key: str) -> Any | None:
+        """A JSON document by key, or None."""
 
-    def put_doc(self, key: str, value: Any) -> None: ...
+    def put_doc(self, key: str, value: Any) -> None:
+        """Replace a JSON document."""
 
 
 @dataclass
@@ -89,6 +91,7 @@ class _Host:
         self.depth = depth
 
     def command(self, device: str, op: str, name: str, args: Any) -> Any:
+        """Send the command on the event loop and wait for the agent's answer."""
         eng = self.engine
         eng.stats.commands += 1
 
@@ -109,9 +112,11 @@ class _Host:
         return res.get("result")
 
     def emit_event(self, record: EventRecord) -> None:
+        """Hand the event to the hub on the event loop (actions run one level deeper)."""
         self.loop.call_soon_threadsafe(self.engine._script_event, record, self.depth + 1)
 
     def emit_data(self, device: str, name: str, x: list[float], y: list[float], unit: str) -> None:
+        """Hand samples to the hub's local ingest on the event loop."""
         if self.engine.emit_data is None:
             raise EvalError("stream()/plot() are not available: no data sink")
         self.loop.call_soon_threadsafe(self.engine.emit_data, device, name, x, y, unit)

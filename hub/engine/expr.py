@@ -9,8 +9,6 @@ are size-checked before they are made, so time and memory stay bounded.
 from __future__ import annotations
 
 import ast
-import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,220 +16,43 @@ from typing import Any
 import numpy as np
 
 from hub.engine import library as lib
-from hub.engine.limits import Budget, EvalError, Limits, SandboxError
-from hub.signals import SignalStore, UnknownSignal
-
-Fn = Callable[["Frame"], Any]
-ParamReader = Callable[[str, str], Any]
-SIGNAL_ATTRS = ("latest", "x", "y")
-# Names that look like devices but must never become commands (RTOC had objects there).
-RESERVED_DEVICES = frozenset({"telegram", "self", "os", "sys", "global", "builtins"})
-
-
-class NotVectorisable(Exception):
-    """The condition cannot be evaluated over a whole batch at once (internal)."""
-
-
-class SignalPair(tuple):  # type: ignore[type-arg]
-    """A bare `Dev.Sig`: (x, y); a call argument expands to two arguments, as in RTOC."""
-
-
-class View:
-    """How the signal whose samples are being evaluated looks at one sample (or a batch)."""
-
-    __slots__ = ("latest", "x", "y")
-
-    def __init__(self, latest: Any, x: Any = None, y: Any = None) -> None:
-        self.latest = latest
-        self.x = x
-        self.y = y
-
-
-@dataclass(eq=False)
-class Frame:
-    """What one evaluation sees: live signals, parameters, the clock, variables, budget."""
-
-    store: SignalStore
-    param: ParamReader
-    clock: float = 0.0
-    locals: dict[str, Any] = field(default_factory=dict)
-    globals: dict[str, Any] = field(default_factory=dict)
-    budget: Budget | None = None
-    vkey: str | None = None  # the signal whose sample is being evaluated
-    view: View | None = None
-    host: Any = None  # scripts: the object that sends commands and emits data/events
-    output: list[str] = field(default_factory=list)
-    trig: dict[tuple[int, int], bool] = field(default_factory=dict)
-
-
-def _refuse(node: ast.AST, what: str) -> SandboxError:
-    line = getattr(node, "lineno", None)
-    where = f" (line {line})" if line else ""
-    return SandboxError(f"{what} is not allowed{where}")
-
-
-def check_name(name: str, node: ast.AST) -> None:
-    """Refuse dunder and private names anywhere."""
-    if name.startswith("_"):
-        raise _refuse(node, f"the name {name!r} (names starting with '_')")
-
-
-def refuse_private(tree: ast.AST) -> None:
-    """Refuse any dunder/private identifier anywhere in the tree, before anything else."""
-    for node in ast.walk(tree):
-        for attr in ("id", "attr", "arg", "name"):
-            v = getattr(node, attr, None)
-            if isinstance(v, str):
-                check_name(v, node)
-
-
-def dotted(node: ast.AST) -> list[str] | None:
-    """`a.b.c` as ['a', 'b', 'c'] when the chain ends in a plain name, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        check_name(node.attr, node)
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    check_name(node.id, node)
-    parts.append(node.id)
-    return parts[::-1]
-
-
-# --- operators with size checks ----------------------------------------------------------
-
-
-def _seq_len(v: Any) -> int | None:
-    return len(v) if isinstance(v, (str, list, tuple, bytes)) else None
-
-
-def _int_bits(v: Any) -> int:
-    return abs(v).bit_length() if isinstance(v, int) and not isinstance(v, bool) else 0
-
-
-def _check_arrays(a: Any, b: Any) -> None:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        lib.nested_size(a, "operand")
-        lib.nested_size(b, "operand")
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        try:
-            shape = np.broadcast_shapes(a.shape, b.shape)
-        except ValueError as exc:
-            raise EvalError(f"arrays of shapes {a.shape} and {b.shape} do not match") from exc
-        lib.check_items(math.prod(shape), "array")
-
-
-def _check_broadcast(args: list[Any], label: str) -> None:
-    """numpy functions broadcast their array arguments: refuse results too large."""
-    shapes = [a.shape for a in args if isinstance(a, np.ndarray)]
-    if len(shapes) < 2:
-        return
-    try:
-        shape = np.broadcast_shapes(*shapes)
-    except ValueError:
-        return  # not broadcast together; the function itself will say what is wrong
-    lib.check_items(math.prod(shape), f"result of {label}()")
-
-
-def _mul(a: Any, b: Any, limits: Limits) -> Any:
-    for s, n in ((a, b), (b, a)):
-        ln = _seq_len(s)
-        if ln is not None and isinstance(n, int):
-            lib.check_items(ln * max(n, 0), "repeated sequence")
-    if _int_bits(a) + _int_bits(b) > limits.max_int_bits:
-        raise SandboxError(f"integer result too large (over {limits.max_int_bits} bits)")
-    _check_arrays(a, b)
-    return a * b
-
-
-def _pow(a: Any, b: Any, limits: Limits) -> Any:
-    ints = isinstance(a, int) and isinstance(b, int)
-    if ints and b > 0 and abs(a) > 1 and b * abs(a).bit_length() > limits.max_int_bits:
-        raise SandboxError(f"integer result too large: {a}**{b}")
-    _check_arrays(a, b)
-    return a**b
-
-
-def _add(a: Any, b: Any, limits: Limits) -> Any:
-    la, lb = _seq_len(a), _seq_len(b)
-    if la is not None and lb is not None:
-        lib.check_items(la + lb, "concatenation")
-    _check_arrays(a, b)
-    return a + b
-
-
-def _lshift(a: Any, b: Any, limits: Limits) -> Any:
-    if isinstance(b, int) and _int_bits(a) + b > limits.max_int_bits:
-        raise SandboxError(f"integer result too large (over {limits.max_int_bits} bits)")
-    return a << b
-
-
-def _div(a: Any, b: Any, limits: Limits) -> Any:
-    # IEEE semantics, the same in scalar and batch evaluation: x/0 is ±inf or nan.
-    if isinstance(b, (int, float)) and b == 0 and isinstance(a, (int, float)):
-        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
-    _check_arrays(a, b)
-    return a / b
-
-
-def _plain(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any, Limits], Any]:
-    def f(a: Any, b: Any, limits: Limits) -> Any:
-        _check_arrays(a, b)
-        return op(a, b)
-
-    return f
-
-
-def _mod(a: Any, b: Any, limits: Limits) -> Any:
-    if isinstance(a, str):
-        raise EvalError("'%' formatting of strings is not allowed; use str() and +")
-    _check_arrays(a, b)
-    return a % b
-
-
-BINOPS: dict[type, Callable[[Any, Any, Limits], Any]] = {
-    ast.Add: _add,
-    ast.Sub: _plain(operator.sub),
-    ast.Mult: _mul,
-    ast.Div: _div,
-    ast.FloorDiv: _plain(operator.floordiv),
-    ast.Mod: _mod,
-    ast.Pow: _pow,
-    ast.LShift: _lshift,
-    ast.RShift: _plain(operator.rshift),
-    ast.BitAnd: _plain(operator.and_),
-    ast.BitOr: _plain(operator.or_),
-    ast.BitXor: _plain(operator.xor),
-}
-CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
-}
-_FORMAT_SPEC_OK = frozenset("<>^=+- #0123456789.,_eEfFgGdxXobns%")
-
-_ERRORS = (
-    ArithmeticError,
-    TypeError,
-    ValueError,
-    IndexError,
-    KeyError,
-    MemoryError,
-    RecursionError,
-    np.linalg.LinAlgError,
+from hub.engine.frame import (
+    RESERVED_DEVICES,
+    SIGNAL_ATTRS,
+    Fn,
+    Frame,
+    NotVectorisable,
+    ParamReader,
+    SignalPair,
+    View,
+    check_name,
+    dotted,
+    refuse,
+    refuse_private,
 )
+from hub.engine.limits import EvalError, Limits, SandboxError
+from hub.engine.ops import (
+    BINOPS,
+    CMPOPS,
+    FORMAT_SPEC_OK,
+    PY_ERRORS,
+    check_broadcast,
+    wrap_errors,
+)
+from hub.signals import UnknownSignal
 
-
-def wrap_errors(what: str, exc: Exception) -> EvalError:
-    """Turn an error raised by Python/numpy inside the sandbox into an EvalError."""
-    msg = str(exc) or type(exc).__name__
-    return EvalError(f"{what}: {msg}")
+# Re-exported: what callers evaluate with.
+__all__ = [
+    "Compiler",
+    "Expression",
+    "Frame",
+    "NotVectorisable",
+    "ParamReader",
+    "View",
+    "compile_expression",
+    "evaluate",
+    "parse_expression",
+]
 
 
 # --- the compiler ------------------------------------------------------------------------
@@ -272,7 +93,7 @@ class Compiler:
         """Compile one expression node; pol is +1/-1 on the condition's boolean path."""
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
-            raise _refuse(node, f"{type(node).__name__!s} syntax")
+            raise refuse(node, f"{type(node).__name__!s} syntax")
         return method(node, pol)
 
     def value(self, node: ast.AST) -> Fn:
@@ -285,7 +106,7 @@ class Compiler:
     def _Constant(self, node: ast.Constant, pol: int) -> tuple[Fn, bool]:
         v = node.value
         if not isinstance(v, (int, float, str, bool, type(None), complex)):
-            raise _refuse(node, f"a constant of type {type(v).__name__}")
+            raise refuse(node, f"a constant of type {type(v).__name__}")
         return (lambda fr: v), False
 
     def _Name(self, node: ast.Name, pol: int) -> tuple[Fn, bool]:
@@ -328,10 +149,10 @@ class Compiler:
     def _Attribute(self, node: ast.Attribute, pol: int) -> tuple[Fn, bool]:
         parts = dotted(node)
         if parts is None:
-            raise _refuse(node, f"attribute access on a value ('.{node.attr}')")
+            raise refuse(node, f"attribute access on a value ('.{node.attr}')")
         head = parts[0]
         if head in self.local_names or head in self.global_names:
-            raise _refuse(node, f"attribute access on the variable {head!r}")
+            raise refuse(node, f"attribute access on the variable {head!r}")
         if head in lib.MODULES:
             ns = lib.MODULES[head]
             if len(parts) != 2 or parts[1] not in ns:
@@ -407,7 +228,7 @@ class Compiler:
     def _BinOp(self, node: ast.BinOp, pol: int) -> tuple[Fn, bool]:
         op = BINOPS.get(type(node.op))
         if op is None:
-            raise _refuse(node, f"the operator {type(node.op).__name__}")
+            raise refuse(node, f"the operator {type(node.op).__name__}")
         left, lv = self.expr(node.left)
         right, rv = self.expr(node.right)
         limits = self.limits
@@ -418,7 +239,7 @@ class Compiler:
                 return op(left(fr), right(fr), limits)
             except (EvalError, SandboxError):
                 raise
-            except _ERRORS as exc:
+            except PY_ERRORS as exc:
                 raise wrap_errors(name, exc) from exc
 
         return f, lv or rv
@@ -463,7 +284,7 @@ class Compiler:
         for op in node.ops:
             fn = CMPOPS.get(type(op))
             if fn is None:
-                raise _refuse(node, f"the comparison {type(op).__name__}")
+                raise refuse(node, f"the comparison {type(op).__name__}")
             # Hysteresis: once true, `a > b` holds until a <= b - h (and mirrored).
             shift = 0.0
             if h and isinstance(op, (ast.Gt, ast.GtE)):
@@ -479,7 +300,7 @@ class Compiler:
                 b = g(fr)
                 try:
                     r = op(a, b + shift if shift else b)
-                except _ERRORS as exc:
+                except PY_ERRORS as exc:
                     raise wrap_errors("comparison", exc) from exc
                 if varies:
                     out = np.logical_and(out, r)
@@ -510,7 +331,7 @@ class Compiler:
                 raise EvalError(f"cannot index a {type(v).__name__}")
             try:
                 return v[i]
-            except _ERRORS as exc:
+            except PY_ERRORS as exc:
                 raise wrap_errors("index", exc) from exc
 
         return f, False
@@ -534,7 +355,7 @@ class Compiler:
 
     def _Dict(self, node: ast.Dict, pol: int) -> tuple[Fn, bool]:
         if any(k is None for k in node.keys):
-            raise _refuse(node, "'**' in a dict")
+            raise refuse(node, "'**' in a dict")
         keys = [self.value(k) for k in node.keys if k is not None]
         vals = [self.value(v) for v in node.values]
         return (lambda fr: {k(fr): v(fr) for k, v in zip(keys, vals, strict=True)}), False
@@ -558,11 +379,11 @@ class Compiler:
                 isinstance(fs, ast.JoinedStr)
                 and all(isinstance(v, ast.Constant) for v in fs.values)
             ):
-                raise _refuse(node, "a computed format spec")
+                raise refuse(node, "a computed format spec")
             spec = "".join(str(v.value) for v in fs.values)  # type: ignore[attr-defined]
             digits = "".join(c if c.isdigit() else " " for c in spec).split()
-            if set(spec) - _FORMAT_SPEC_OK or any(len(d) > 3 for d in digits):
-                raise _refuse(node, f"the format spec {spec!r}")
+            if set(spec) - FORMAT_SPEC_OK or any(len(d) > 3 for d in digits):
+                raise refuse(node, f"the format spec {spec!r}")
         conv = node.conversion
 
         def f(fr: Frame) -> str:
@@ -574,13 +395,13 @@ class Compiler:
                 v = str(v)
             try:
                 return format(v, spec)
-            except _ERRORS as exc:
+            except PY_ERRORS as exc:
                 raise wrap_errors("format", exc) from exc
 
         return f, False
 
     def _ListComp(self, node: ast.ListComp, pol: int) -> tuple[Fn, bool]:
-        raise _refuse(node, "a list comprehension in a condition")
+        raise refuse(node, "a list comprehension in a condition")
 
     def _Call(self, node: ast.Call, pol: int) -> tuple[Fn, bool]:
         func, label, is_frame_fn, command = self._callee(node)
@@ -588,14 +409,14 @@ class Compiler:
         varies = False
         for a in node.args:
             if isinstance(a, ast.Starred):
-                raise _refuse(a, "'*' arguments")
+                raise refuse(a, "'*' arguments")
             fn, v = self.expr(a)
             varies = varies or v
             args.append((fn, isinstance(a, ast.Attribute)))
         kwargs: list[tuple[str, Fn]] = []
         for kw in node.keywords:
             if kw.arg is None:
-                raise _refuse(node, "'**' arguments")
+                raise refuse(node, "'**' arguments")
             check_name(kw.arg, node)
             kwargs.append((kw.arg, self.value(kw.value)))
         if varies and (func not in lib.ELEMENTWISE or len(args) != 1 or kwargs):
@@ -625,14 +446,14 @@ class Compiler:
                 lib.nested_size(v, f"argument of {label}()")
             for v in kw.values():
                 lib.nested_size(v, f"argument of {label}()")
-            _check_broadcast(pos, label)
+            check_broadcast(pos, label)
             try:
                 if is_frame_fn:
                     return func(fr, *pos, **kw)
                 return func(*pos, **kw)
             except (EvalError, SandboxError):
                 raise
-            except _ERRORS as exc:
+            except PY_ERRORS as exc:
                 raise wrap_errors(f"{label}()", exc) from exc
 
         return f, varies
@@ -644,7 +465,7 @@ class Compiler:
             name = fnode.id
             check_name(name, fnode)
             if name in self.local_names or name in self.global_names:
-                raise _refuse(node, f"calling the variable {name!r}")
+                raise refuse(node, f"calling the variable {name!r}")
             if name in self.frame_functions:
                 return self.frame_functions[name], name, True, None
             if name in lib.BUILTINS:
@@ -653,7 +474,7 @@ class Compiler:
         if isinstance(fnode, ast.Attribute):
             parts = dotted(fnode)
             if parts is None:
-                raise _refuse(node, f"calling a method of a value ('.{fnode.attr}')")
+                raise refuse(node, f"calling a method of a value ('.{fnode.attr}')")
             label = ".".join(parts)
             if parts[0] in lib.MODULES:
                 ns = lib.MODULES[parts[0]]
@@ -661,15 +482,15 @@ class Compiler:
                     return ns[parts[1]], label, False, None
                 raise SandboxError(f"{label} is not available (line {node.lineno})")
             if parts[0] in self.local_names or parts[0] in self.global_names:
-                raise _refuse(node, f"calling a method of the variable {parts[0]!r}")
+                raise refuse(node, f"calling a method of the variable {parts[0]!r}")
             if len(parts) == 2:
                 if parts[0] in RESERVED_DEVICES:
                     raise SandboxError(f"{label} is not available (line {node.lineno})")
                 if not self.allow_commands:
-                    raise _refuse(node, f"calling the device function {label} in a condition")
+                    raise refuse(node, f"calling the device function {label} in a condition")
                 return None, label, False, (parts[0], parts[1])
             raise SandboxError(f"unknown function {label} (line {node.lineno})")
-        raise _refuse(node, "calling the result of an expression")
+        raise refuse(node, "calling the result of an expression")
 
 
 def parse_expression(text: str, limits: Limits) -> ast.Expression:

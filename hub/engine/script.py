@@ -10,43 +10,31 @@ agent owning the device; `print`, `stream`, `event`, `plot` reach the hub throug
 from __future__ import annotations
 
 import ast
-import io
 import time
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from hub.db.base import EventRecord
 from hub.engine import library as lib
-from hub.engine.expr import (
+from hub.engine.expr import Compiler
+from hub.engine.frame import (
     RESERVED_DEVICES,
-    Compiler,
     Fn,
     Frame,
     ParamReader,
-    _refuse,
     check_name,
     dotted,
+    refuse,
     refuse_private,
 )
+from hub.engine.hostfns import FRAME_FUNCTIONS, ScriptHost
 from hub.engine.limits import CURRENT_BUDGET, Budget, EvalError, Limits, SandboxError
+from hub.engine.source import preprocess
 from hub.signals import SignalStore
 
-
-class ScriptHost(Protocol):
-    """What a running script may do outside itself."""
-
-    def command(self, device: str, op: str, name: str, args: Any) -> Any:
-        """Send a command to the agent owning the device; return its result or raise."""
-
-    def emit_event(self, record: EventRecord) -> None:
-        """Raise an event (stored, pushed, notified, actions run)."""
-
-    def emit_data(self, device: str, name: str, x: list[float], y: list[float], unit: str) -> None:
-        """Add samples created by the script."""
+__all__ = ["Script", "ScriptHost", "ScriptResult", "compile_script", "preprocess"]
 
 
 class _Return(Exception):
@@ -60,73 +48,6 @@ class _Break(Exception):
 
 class _Continue(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Source:
-    """Script text after RTOC's extensions were located on the token stream."""
-
-    text: str
-    trig_lines: frozenset[int]
-    global_names: frozenset[str]
-    init_lines: frozenset[int]
-
-
-def preprocess(source: str) -> Source:
-    """Find `trig`, `global NAME =` and `global.NAME` tokens and turn them into Python."""
-    edits: list[tuple[int, int, int, str]] = []  # (row, start col, end col, replacement)
-    trig: set[int] = set()
-    names: set[str] = set()
-    init: set[int] = set()
-    try:
-        toks = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
-        raise EvalError(f"syntax error in script: {exc}") from None
-    line_start = True
-    skip = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
-    for i, tok in enumerate(toks):
-        nxt = toks[i + 1] if i + 1 < len(toks) else None
-        nxt2 = toks[i + 2] if i + 2 < len(toks) else None
-        if tok.type == tokenize.NAME and tok.string == "global" and nxt is not None:
-            row, col = tok.start
-            if nxt.type == tokenize.OP and nxt.string == "." and nxt2 is not None:
-                names.add(nxt2.string)
-                edits.append((row, col, nxt.end[1], ""))
-            elif (
-                line_start and nxt.type == tokenize.NAME and nxt2 is not None and nxt2.string == "="
-            ):
-                if col != 0:
-                    raise EvalError(
-                        f"line {row}: 'global {nxt.string} = ...' must start at column 0"
-                    )
-                names.add(nxt.string)
-                init.add(row)
-                edits.append((row, col, nxt.start[1], ""))
-        elif (
-            tok.type == tokenize.NAME
-            and tok.string == "trig"
-            and line_start
-            and nxt is not None
-            and not (nxt.type == tokenize.OP and nxt.string in ("=", ".", "[", ",", ")", ":"))
-            and not (nxt.type == tokenize.OP and nxt.string.endswith("="))
-        ):
-            row, col = tok.start
-            trig.add(row)
-            edits.append((row, col, tok.end[1], "if  "))
-        if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-            line_start = True
-        elif tok.type not in skip:
-            line_start = False
-    lines = source.splitlines(keepends=True)
-    for row, c0, c1, rep in sorted(edits, key=lambda e: (e[0], -e[1])):
-        ln = lines[row - 1]
-        lines[row - 1] = ln[:c0] + rep + ln[c1:]
-    return Source(
-        text="".join(lines),
-        trig_lines=frozenset(trig),
-        global_names=frozenset(names),
-        init_lines=frozenset(init),
-    )
 
 
 def _assigned_names(tree: ast.AST) -> set[str]:
@@ -171,7 +92,7 @@ class ScriptCompiler(Compiler):
         """Compile one statement."""
         method = getattr(self, "_s_" + type(node).__name__, None)
         if method is None:
-            raise _refuse(node, f"the statement {type(node).__name__}")
+            raise refuse(node, f"the statement {type(node).__name__}")
         return method(node)
 
     def _s_Expr(self, node: ast.Expr) -> Fn:
@@ -201,7 +122,7 @@ class ScriptCompiler(Compiler):
         return f
 
     def _s_Global(self, node: ast.Global) -> Fn:
-        raise _refuse(node, "the plain 'global' statement (write 'global NAME = value')")
+        raise refuse(node, "the plain 'global' statement (write 'global NAME = value')")
 
     def _s_Assign(self, node: ast.Assign) -> Fn:
         value = self.expr(node.value)[0]
@@ -228,7 +149,7 @@ class ScriptCompiler(Compiler):
             name = node.id
             check_name(name, node)
             if name in lib.MODULES or name == "clock":
-                raise _refuse(node, f"assigning to {name!r}")
+                raise refuse(node, f"assigning to {name!r}")
             if name in self.global_names:
 
                 def sg(fr: Frame, v: Any) -> None:
@@ -268,13 +189,13 @@ class ScriptCompiler(Compiler):
         if isinstance(node, ast.Attribute):
             parts = dotted(node)
             if parts is None:
-                raise _refuse(node, f"assigning an attribute of a value ('.{node.attr}')")
+                raise refuse(node, f"assigning an attribute of a value ('.{node.attr}')")
             if parts[0] in lib.MODULES or parts[0] in self.local_names | self.global_names:
-                raise _refuse(node, f"assigning {'.'.join(parts)}")
+                raise refuse(node, f"assigning {'.'.join(parts)}")
             if len(parts) == 2:
                 dev, pname = parts
                 if dev in RESERVED_DEVICES:
-                    raise _refuse(node, f"the device name {dev!r}")
+                    raise refuse(node, f"the device name {dev!r}")
 
                 def sp(fr: Frame, v: Any) -> None:
                     if isinstance(v, np.generic):
@@ -283,8 +204,8 @@ class ScriptCompiler(Compiler):
 
                 return sp
             if len(parts) == 3 and parts[2] in ("latest", "x", "y"):
-                raise _refuse(node, "assigning to a signal (use stream(...))")
-        raise _refuse(node, f"assigning to {type(node).__name__}")
+                raise refuse(node, "assigning to a signal (use stream(...))")
+        raise refuse(node, f"assigning to {type(node).__name__}")
 
     def _s_If(self, node: ast.If) -> Fn:
         is_trig = node.lineno in self.trig_lines
@@ -366,7 +287,7 @@ class ScriptCompiler(Compiler):
             for g in node.generators
         ]
         if any(g.is_async for g in node.generators):
-            raise _refuse(node, "async comprehensions")
+            raise refuse(node, "async comprehensions")
         elt = self.value(node.elt)
 
         def f(fr: Frame) -> list[Any]:
@@ -398,98 +319,6 @@ class ScriptCompiler(Compiler):
 def _as_load(node: ast.expr) -> ast.expr:
     new = ast.parse(ast.unparse(node), mode="eval").body
     return ast.copy_location(new, node)
-
-
-# --- functions that reach the host --------------------------------------------------------
-
-
-def _print(fr: Frame, *args: Any, sep: str = " ", end: str = "\n") -> None:
-    text = str(sep).join(str(a) for a in args) + str(end)
-    used = sum(len(s) for s in fr.output)
-    room = (fr.budget.limits.max_output if fr.budget else 65_536) - used
-    if room <= 0:
-        return
-    fr.output.append(text[:room] if len(text) <= room else text[:room] + "…[output truncated]")
-
-
-def _floats(v: Any, what: str) -> list[float]:
-    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
-    lib.check_items(arr.size, what)
-    return [float(a) for a in arr]
-
-
-def _stream(
-    fr: Frame,
-    y: Any,
-    snames: Any = "Unnamed",
-    dname: Any = "noDevice",
-    unit: Any = "",
-    x: Any = None,
-) -> bool:
-    ys = _floats(y, "stream")
-    names = [snames] if isinstance(snames, str) else [str(s) for s in snames]
-    names += ["Unnamed"] * (len(ys) - len(names))
-    units = [unit] * len(ys) if isinstance(unit, str) else [str(u) for u in unit]
-    units += [""] * (len(ys) - len(units))
-    xs = [fr.clock] * len(ys) if x is None else _floats(x, "stream")
-    if len(xs) < len(ys):
-        raise EvalError("stream(): fewer x than y values")
-    dev = dname if isinstance(dname, str) else "noDevice"
-    for i, v in enumerate(ys):
-        fr.host.emit_data(dev, names[i], [xs[i]], [v], units[i])
-    return True
-
-
-def _plot(
-    fr: Frame, x: Any, y: Any, sname: Any = "noName", dname: Any = "noDevice", unit: Any = ""
-) -> bool:
-    xs, ys = _floats(x, "plot"), _floats(y, "plot")
-    if len(xs) != len(ys):
-        raise EvalError("plot(): x and y differ in length")
-    order = sorted(range(len(xs)), key=xs.__getitem__)
-    fr.host.emit_data(
-        str(dname), str(sname), [xs[i] for i in order], [ys[i] for i in order], str(unit)
-    )
-    return True
-
-
-def _event(
-    fr: Frame,
-    text: Any = "",
-    sname: Any = "noName",
-    dname: Any = "noDevice",
-    x: Any = None,
-    priority: Any = 0,
-    id: Any = "",
-    value: Any = None,
-) -> bool:
-    prio = int(priority)
-    if prio not in (0, 1, 2):
-        raise EvalError("event(): priority must be 0, 1 or 2")
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is not None and not isinstance(value, (int, float, str, bool)):
-        raise EvalError("event(): value must be a number, text or bool")
-    fr.host.emit_event(
-        EventRecord(
-            time=fr.clock if x is None else float(x),
-            device=str(dname),
-            signal=str(sname),
-            text=str(text)[:4096],
-            priority=prio,
-            event_id=str(id),
-            value=value,
-        )
-    )
-    return True
-
-
-FRAME_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "print": _print,
-    "stream": _stream,
-    "plot": _plot,
-    "event": _event,
-}
 
 
 # --- compiled scripts ---------------------------------------------------------------------
