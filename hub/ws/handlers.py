@@ -130,9 +130,15 @@ def add_event(st: ServerState, s: ClientSession, value: Any) -> None:
     )
 
 
-def event_list(st: ServerState) -> dict[int, list[Any]]:
-    """getEventList: `{evID: [dname, sname, evID, text, x, value, priority, id]}`."""
-    return {eid: event_row(eid, ev) for eid, ev in st.events.items()}
+def event_list(st: ServerState, value: Any) -> dict[int, list[Any]]:
+    """getEventList: `{evID: [dname, sname, evID, text, x, value, priority, id]}`.
+
+    An integer value means the latest N (RTOC documented it and ignored it).
+    """
+    items = list(st.events.items())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        items = items[-value:]
+    return {eid: event_row(eid, ev) for eid, ev in items}
 
 
 def events_of(st: ServerState, value: Any) -> dict[str, list[list[Any]]]:
@@ -192,7 +198,7 @@ class Dispatcher:
         if "unsubscribeAll" in req:
             subscribe_all(s, req["unsubscribeAll"], False)
         if "getEventList" in req:
-            resp["events"] = event_list(st)
+            resp["events"] = event_list(st, req["getEventList"])
         if "getEvent" in req:
             resp["events"] = events_of(st, req["getEvent"])
         if "getSignal" in req:

@@ -3,18 +3,22 @@ server-side file writers and reboot are refused with a reason."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
+import time
+from pathlib import Path
 from typing import Any
 
+from .jsonfast import FloatArray, dumps
 from .session import ClientSession
+from .signals_req import session_json
 from .state import RequestError, ServerState
 
 MAX_RECORD_LENGTH = 10_000_000
 SECRET_WORDS = ("password", "token", "secret", "dsn", "username", "key")
 REFUSED = {
-    "export": "writing files on the hub is not offered remotely; use getSignal or the CLI",
     "reboot": "rebooting the hub is not offered remotely",
-    "backup": "backups are the store's job (PostgreSQL/SQLite); nothing to do",
     "postgresql": "the store is set in the hub's config file",
     "tcp": "the TCP jsonsocket server does not exist here",
     "telegram": "Telegram is set in the hub's config file",
@@ -89,9 +93,38 @@ class LoggerRequests:
                     r = await hub.send_command(dev, "samplerate", None, rate)
                     result[dev] = True if r.get("ok") else str(r.get("error", ""))
             return {"samplerate": result}
+        if key == "export":
+            return await self._export(arg)
+        if key == "backup":
+            if isinstance(arg, dict) and arg.get("now"):
+                name = time.strftime("RTOC_%d_%m_%Hh%Mm%Ss.json", time.localtime(self.st.clock()))
+                return await self._export([name, "json"], folder="backup")
+            return {"error": "backups are the store's job; only {'now': true} writes a file"}
         if key in REFUSED:
             return {"error": REFUSED[key]}
         return {"error": f"unknown logger key {key!r}"}
+
+    def _folder(self, name: str) -> Path:
+        cfg = getattr(self.st.hub, "config", None) or {}
+        base = (cfg.get("hub") or {}).get("data_dir") if isinstance(cfg, dict) else None
+        if not base:
+            raise RequestError("the hub has no data_dir to write files into")
+        return Path(base) / name
+
+    async def _export(self, arg: Any, folder: str = "exports") -> Any:
+        """Write the session as JSON, or RTOC's CSV, into <data_dir>/<folder>/ (name only)."""
+        if not isinstance(arg, list) or not arg or not isinstance(arg[0], str):
+            raise RequestError("logger.export takes [filename, filetype]")
+        kind = arg[1] if len(arg) > 1 and isinstance(arg[1], str) else "csv"
+        if kind == "xlsx":
+            return {"error": "xlsx export is not offered; use json or csv"}
+        name = Path(arg[0]).name  # never a path: files stay in the export folder
+        if not name or name.startswith("."):
+            raise RequestError(f"logger.export: bad file name {arg[0]!r}")
+        session = session_json(self.st)
+        target = self._folder(folder) / name
+        await asyncio.to_thread(_write_export, target, session, kind)
+        return True
 
     def info(self) -> dict[str, Any]:
         """Counts, start time, memory of the live store, the reduced config, user actions."""
@@ -111,3 +144,24 @@ class LoggerRequests:
             "userActions": self.automation.user_action_names(),
             "hub": status,
         }
+
+
+def _write_export(target: Path, session: dict[str, Any], kind: str) -> None:
+    """JSON: the session document; CSV: RTOC's rows (xs then ys per signal) plus a .txt index."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        raise RequestError(f"logger.export: {target.name} exists; choose another name")
+    devices = session["devices"]
+    if kind == "json":
+        target.write_text(json.dumps(json.loads(dumps(session)), indent=4))
+        return
+    rows, names = [], []
+    for sig in session["signals"].values():
+        dev_id, sname, xs, ys, _unit = sig
+        key = f"{devices[str(dev_id)]}.{sname}"
+        for label, arr in (("X", xs), ("Y", ys)):
+            values = arr.tolist() if isinstance(arr, FloatArray) else arr
+            rows.append(" ".join(repr(v) for v in values))
+            names.append(f"{key} {label}")
+    target.write_text("\n".join(rows) + "\n")
+    target.with_suffix(".txt").write_text("\n".join(names) + "\n")
