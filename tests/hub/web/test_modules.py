@@ -160,3 +160,39 @@ async def test_client_matches_responses_in_order_with_pushes_between(page: Page,
     assert got["refused"] == ["RequestFailed", "request failed: plugin: permission: needs write"]
     assert got["right"] is True and got["authorized"] is True
     assert got["garbled"] == "PasswordMode"
+
+
+async def test_hovering_reads_the_nearest_value_of_each_series(page: Page, site: str) -> None:
+    got = await page.eval(
+        """import('/js/plot.js').then(m => {
+          const c = document.createElement('canvas');
+          c.style.width = '400px'; c.style.height = '200px';
+          document.body.append(c);
+          const p = new m.Plot(c, {});
+          p.setRange(0, 100);
+          p.setSeries('A.b', {x: [10, 20, 30, 40], y: [1, 2, 3, 4], unit: 'V'});
+          p.setSeries('C.d', {x: [0, 100], y: [7, 8]});
+          p.setSeries('E.f', {});
+          const at = [p.valuesAt(24), p.valuesAt(26), p.valuesAt(-5), p.valuesAt(1e9)];
+          const a = p._area();
+          const r = c.getBoundingClientRect();
+          const ctx = c.getContext('2d');
+          p.draw();
+          const before = ctx.getImageData(0, 0, c.width, c.height).data.reduce((s, v) => s + v, 0);
+          c.dispatchEvent(new MouseEvent('mousemove',
+            {clientX: r.left + p._xToPx(25, a), clientY: r.top + 50}));
+          p.draw();
+          const after = ctx.getImageData(0, 0, c.width, c.height).data.reduce((s, v) => s + v, 0);
+          c.dispatchEvent(new MouseEvent('mouseleave'));
+          const hoverGone = p.hover === null;
+          p.destroy();
+          return {at, changed: before !== after, hoverGone};
+        })"""
+    )
+    assert got["at"] == [
+        {"A.b": [20, 2], "C.d": [0, 7]},
+        {"A.b": [30, 3], "C.d": [0, 7]},
+        {"A.b": [10, 1], "C.d": [0, 7]},
+        {"A.b": [40, 4], "C.d": [100, 8]},
+    ]
+    assert got["changed"] and got["hoverGone"]

@@ -120,6 +120,11 @@ function wirePushes(client) {
     }
     app.bus.dispatchEvent(new CustomEvent("signal", { detail: d }));
   });
+  client.addEventListener("dropped", (e) => {
+    // the hub dropped pushes because this page read too slowly: say so, keep going
+    const d = e.detail || {};
+    setConn(`connected – ${d.total || d.frames || "some"} live updates dropped`, "wait");
+  });
   client.addEventListener("pluginList", (e) => {
     app.plugins = e.detail || {};
     app.bus.dispatchEvent(new CustomEvent("plugins"));

@@ -4,36 +4,13 @@
 // turn leaves live mode and asks (onRange) for the chosen range, which the caller loads
 // from the store as a downsampled query and hands back with setSeries().
 
+import { formatTick, niceStep, STEPS } from "./axis.js";
+
+export { formatTick, niceStep };
+
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04"];
 const PRIORITY_COLORS = ["#0284c7", "#d97706", "#dc2626"];
-const STEPS = [
-  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300,
-  600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000, 7776000,
-  31536000,
-];
 const PAD = { left: 64, right: 16, top: 22, bottom: 30 };
-
-function pad2(n) {
-  return String(n).padStart(2, "0");
-}
-
-/** Format an epoch-seconds tick for an axis whose tick step is `step` seconds. */
-export function formatTick(t, step) {
-  const d = new Date(t * 1000);
-  const hms = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-  if (step >= 86400) return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
-  if (step >= 60) return hms;
-  if (step >= 1) return `${hms}:${pad2(d.getSeconds())}`;
-  return `${pad2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0")}`;
-}
-
-/** A "nice" number near `range / n` for value-axis ticks. */
-export function niceStep(range, n) {
-  const raw = range / Math.max(1, n);
-  const mag = 10 ** Math.floor(Math.log10(raw || 1));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= raw) return m * mag;
-  return 10 * mag;
-}
 
 export class Plot {
   constructor(canvas, { onRange = () => {}, onLive = () => {}, span = 60 } = {}) {
@@ -48,6 +25,7 @@ export class Plot {
     this.xmin = Date.now() / 1000 - span;
     this.xmax = Date.now() / 1000;
     this.drag = null;
+    this.hover = null;
     this.dirty = true;
     this.frames = 0;
     this._wheelTimer = null;
@@ -153,6 +131,24 @@ export class Plot {
     const out = {};
     for (const [k, s] of this.series) {
       out[k] = s.x.filter((x) => x >= this.xmin && x <= this.xmax).length;
+    }
+    return out;
+  }
+
+  /** The point of each series nearest to time x (binary search), as {key: [x, y]}. */
+  valuesAt(x) {
+    const out = {};
+    for (const [k, s] of this.series) {
+      if (!s.x.length) continue;
+      let lo = 0;
+      let hi = s.x.length - 1;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (s.x[mid] < x) lo = mid;
+        else hi = mid;
+      }
+      const i = Math.abs(s.x[lo] - x) <= Math.abs(s.x[hi] - x) ? lo : hi;
+      out[k] = [s.x[i], s.y[i]];
     }
     return out;
   }
@@ -293,6 +289,33 @@ export class Plot {
     c.setLineDash([]);
     c.restore();
 
+    // hover readout: a thin line and the nearest value of each series
+    if (this.hover !== null && !this.drag && this.hover >= a.x0 && this.hover <= a.x1) {
+      const t = this._pxToX(this.hover, a);
+      c.strokeStyle = "#6b7280";
+      c.beginPath();
+      c.moveTo(this.hover + 0.5, a.y0);
+      c.lineTo(this.hover + 0.5, a.y1);
+      c.stroke();
+      const rows = [formatTick(t, 1)];
+      const colors = ["#111827"];
+      for (const [k, [, y]] of Object.entries(this.valuesAt(t))) {
+        const s = this.series.get(k);
+        rows.push(`${k}: ${Number(y.toPrecision(6))}${s.unit ? ` ${s.unit}` : ""}`);
+        colors.push(s.color);
+      }
+      const w = Math.max(...rows.map((r) => c.measureText(r).width)) + 10;
+      const bx = this.hover + 8 + w > a.x1 ? this.hover - 8 - w : this.hover + 8;
+      c.fillStyle = "rgba(255, 255, 255, 0.92)";
+      c.fillRect(bx, a.y1 - 8 - rows.length * 14, w, rows.length * 14 + 4);
+      c.textAlign = "left";
+      c.textBaseline = "top";
+      rows.forEach((r, i) => {
+        c.fillStyle = colors[i];
+        c.fillText(r, bx + 5, a.y1 - 6 - (rows.length - i) * 14);
+      });
+    }
+
     // drag selection
     if (this.drag && Math.abs(this.drag.x1 - this.drag.x0) > 2) {
       c.fillStyle = "rgba(37, 99, 235, 0.15)";
@@ -313,6 +336,14 @@ export class Plot {
     window.addEventListener("mousemove", (e) => {
       if (!this.drag) return;
       this.drag.x1 = local(e);
+      this.dirty = true;
+    });
+    cv.addEventListener("mousemove", (e) => {
+      this.hover = local(e);
+      this.dirty = true;
+    });
+    cv.addEventListener("mouseleave", () => {
+      this.hover = null;
       this.dirty = true;
     });
     window.addEventListener("mouseup", () => {
