@@ -173,7 +173,8 @@ class ClientSession:
             if len(self._queue) < self.queue_frames:
                 self._full_since = None
             try:
-                await asyncio.wait_for(ws.send(frame, text=True), self.slow_timeout)
+                async with asyncio.timeout(self.slow_timeout):  # no extra task per frame
+                    await ws.send(frame, text=True)
             except TimeoutError:
                 # the socket took nothing for slow_timeout seconds: cut the client off
                 self._give_up(in_flight=1)
