@@ -121,7 +121,10 @@ class TelegramBot:
             tell_admins=self.tell_admins,
         )
         self.notifier = Notifier(send=self._send_notification, **self.notify_options)
-        self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
+        # Private chats only: a group's chat id must not register as a user.
+        self.app.add_handler(
+            MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, self._on_message)
+        )
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_error_handler(self._on_error)
         self._loop = asyncio.get_running_loop()
@@ -256,6 +259,8 @@ class TelegramBot:
     async def _on_callback(self, update: Any, context: Any) -> None:
         query = update.callback_query
         if query is None or update.effective_chat is None:
+            return
+        if update.effective_chat.type != "private":
             return
         try:
             await query.answer()

@@ -47,3 +47,14 @@ async def test_first_user_is_admin_later_ones_blocked_and_admin_promotes(
     doc = await hub.run_store(hub.store.get_doc, DOC_KEY)
     assert doc["users"]["2"]["permission"] == "write"
     assert doc["users"]["1"]["permission"] == "admin"
+
+
+async def test_group_chats_are_ignored(
+    hub: Hub, make_bot, chat_factory, telegram_standin: BotApiStandIn
+) -> None:
+    bot = await make_bot()
+    telegram_standin.send_text(-100, "/start", chat_type="group")
+    (menu,) = await chat_factory(5).say("/start")  # fetched with or after the group message
+    assert "Devices" in menu.buttons()
+    assert bot.users.get(-100) is None and telegram_standin.sent(-100) == []
+    assert bot.users.get(5).permission.label == "admin"  # the first *private* user
