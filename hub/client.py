@@ -23,7 +23,7 @@ from hub.ws.crypto import decrypt_text, encrypt_json, password_hash, password_ke
 try:  # big getSignal answers parse ~4x faster
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]
 
 
 class ClientError(RuntimeError):

@@ -75,7 +75,7 @@ class WebsocketServer:
     def port(self) -> int:
         """The port actually bound (useful with port 0)."""
         assert self._server is not None, "server not started"
-        return self._server.sockets[0].getsockname()[1]
+        return int(next(iter(self._server.sockets)).getsockname()[1])
 
     @property
     def url(self) -> str:
