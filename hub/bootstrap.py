@@ -10,6 +10,7 @@ from typing import Any
 from .app import Hub
 from .broker import EmbeddedBroker
 from .db.base import Store
+from .engine.wiring import attach_engine
 from .ingest import MqttIngest
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
             stack.push_async_callback(broker.stop)
         await hub.start()
         stack.push_async_callback(hub.stop)
-        _attach_engine(hub, config)
+        hub.engine = attach_engine(hub, config["engine"])
+        stack.push_async_callback(hub.engine.stop)
         ingest = MqttIngest(hub=hub, host=host, port=port)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
@@ -72,11 +74,3 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
             hub.bot = bot  # type: ignore[attr-defined]
         yield hub
 
-
-def _attach_engine(hub: Hub, config: dict[str, Any]) -> None:
-    """Wire the automation engine to the live store, when it is installed."""
-    try:
-        from .engine.wiring import attach_engine
-    except ModuleNotFoundError:
-        return
-    hub.engine = attach_engine(hub, config["engine"])
