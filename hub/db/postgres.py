@@ -9,18 +9,17 @@ and the next call reconnects by itself. psycopg2 is imported lazily.
 from __future__ import annotations
 
 import io
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from edge_agent.wire import Batch
 from hub.db import pghistory, rollups
-from hub.db.base import EventRecord, History, SignalRow, Store, StoreError
+from hub.db.base import EventRecord, History, SignalRow, Store
 from hub.db.migrate import apply_policies, migrate
+from hub.db.pgconn import PgConnections
 from hub.db.pgcopy import PreparedBatch, encode_samples
 
 DAY_S = 86_400.0
@@ -75,56 +74,15 @@ class PostgresStore(Store):
         self.manage_policies = manage_policies
         self.clock = clock
         self.flavour = "unknown"  # "postgresql" or "timescaledb" once open
-        self._conns: dict[str, Any] = {}
-        self._locks = {"w": threading.Lock(), "r": threading.Lock()}
+        self._db = PgConnections(
+            dsn=dsn, single_connection=single_connection, connect_timeout=connect_timeout
+        )
         self._signal_ids: dict[tuple[str, str], int] = {}
         self._partitions: set[int] = set()
 
-    # -- connections -------------------------------------------------------------------
-    def _role(self, role: str) -> str:
-        return "w" if self.single_connection else role
-
-    @contextmanager
-    def _conn(self, role: str) -> Iterator[Any]:
-        """A live connection for `role` ('w' writes, 'r' reads), reconnecting if needed."""
-        import psycopg2
-
-        role = self._role(role)
-        with self._locks[role]:
-            conn = self._conns.get(role)
-            if conn is None or conn.closed:
-                try:
-                    conn = psycopg2.connect(
-                        self.dsn,
-                        connect_timeout=self.connect_timeout,
-                        application_name="opencontrol-hub",
-                    )
-                except psycopg2.Error as exc:
-                    raise StoreError(f"PostgreSQL unreachable: {_msg(exc)}") from exc
-                self._conns[role] = conn
-            try:
-                yield conn
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                self._drop(role)
-                raise StoreError(f"PostgreSQL connection lost: {_msg(exc)}") from exc
-            except psycopg2.Error as exc:
-                _rollback(conn)
-                raise StoreError(f"PostgreSQL error: {_msg(exc)}") from exc
-            except BaseException:
-                _rollback(conn)
-                raise
-
-    def _drop(self, role: str) -> None:
-        conn = self._conns.pop(role, None)
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass
-
     def open(self) -> None:
         """Connect, apply migrations and storage policies, make partitions ahead."""
-        with self._conn("w") as conn:
+        with self._db.use("w") as conn:
             report = migrate(conn, timescaledb=self.timescaledb)
             self.flavour = report.flavour
             if self.manage_policies:
@@ -138,9 +96,7 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         """Release connections."""
-        for role in list(self._conns):
-            with self._locks[role]:
-                self._drop(role)
+        self._db.close()
 
     def _adopt_policies(self, conn: Any) -> None:
         with conn.cursor() as cur:
@@ -176,7 +132,7 @@ class PostgresStore(Store):
         if any batch can never be stored; write that group one batch at a time to find it.
         """
         prepared = [PreparedBatch(b, r) for b, r in items]
-        with self._conn("w") as conn:
+        with self._db.use("w") as conn:
             if self.flavour == "postgresql":
                 for p in prepared:
                     if len(p.t_us):
@@ -294,7 +250,7 @@ class PostgresStore(Store):
         now_us = int(self.clock() * 1_000_000)
         first = (now_us // self.partition_us) * self.partition_us
         starts = [first + i * self.partition_us for i in range(self.partitions_ahead + 1)]
-        with self._conn("w") as conn:
+        with self._db.use("w") as conn:
             made = rollups.ensure_partitions(conn, starts, self.partition_us)
         self._partitions.update(starts)
         return made
@@ -302,7 +258,7 @@ class PostgresStore(Store):
     def maintain(self) -> dict[str, int]:
         """Periodic upkeep (call every minute or so): partitions, rollups, retention."""
         out = {"partitions_made": self.maintain_partitions()}
-        with self._conn("r") as conn:
+        with self._db.use("r") as conn:
             out["batches_rolled_up"] = rollups.refresh_rollups(conn, flavour=self.flavour)
             now_us = int(self.clock() * 1_000_000)
             out.update(
@@ -320,7 +276,7 @@ class PostgresStore(Store):
         """Keep a refused message raw, with the reason."""
         import psycopg2
 
-        with self._conn("w") as conn, conn.cursor() as cur:
+        with self._db.use("w") as conn, conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO rejected_messages (received_at, topic, payload, reason)"
                 " VALUES (to_timestamp(%s), %s, %s, %s)",
@@ -334,7 +290,7 @@ class PostgresStore(Store):
 
         if not events:
             return
-        with self._conn("w") as conn, conn.cursor() as cur:
+        with self._db.use("w") as conn, conn.cursor() as cur:
             execute_values(
                 cur,
                 "INSERT INTO events (time, device, signal, text, priority, event_id, value)"
@@ -351,7 +307,7 @@ class PostgresStore(Store):
         """Replace a JSON document."""
         from psycopg2.extras import Json
 
-        with self._conn("w") as conn, conn.cursor() as cur:
+        with self._db.use("w") as conn, conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO documents (key, value, updated_at) VALUES (%s, %s, now())"
                 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
@@ -362,7 +318,7 @@ class PostgresStore(Store):
 
     # -- reads -------------------------------------------------------------------------
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._conn("r") as conn, conn.cursor() as cur:
+        with self._db.use("r") as conn, conn.cursor() as cur:
             cur.execute(sql, args)
             rows = cur.fetchall()
             conn.commit()
@@ -393,7 +349,7 @@ class PostgresStore(Store):
         self, device: str, name: str, xmin: float | None, xmax: float | None, max_n: int | None
     ) -> History:
         """Samples of one signal in [xmin, xmax], at most about max_n points keeping peaks."""
-        with self._conn("r") as conn, conn.cursor() as cur:
+        with self._db.use("r") as conn, conn.cursor() as cur:
             cur.execute("SELECT id FROM signals WHERE device = %s AND name = %s", (device, name))
             row = cur.fetchone()
             if row is None:
@@ -430,15 +386,3 @@ class PostgresStore(Store):
 
 def _us(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1_000_000)
-
-
-def _msg(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _rollback(conn: Any) -> None:
-    try:
-        if not conn.closed:
-            conn.rollback()
-    except Exception:
-        pass
