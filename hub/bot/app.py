@@ -274,7 +274,36 @@ class TelegramBot:
             who.last_name or "",
             data=query.data or "",
         )
-        await self._send(update.effective_chat.id, replies)
+        chat_id = update.effective_chat.id
+        first = replies[0] if replies else None
+        if (
+            first is not None
+            and first.menu is not None
+            and first.photo is None
+            and first.document is None
+            and self.users.inline_menu
+            and query.message is not None
+            and await self._edit(chat_id, query.message.message_id, first)
+        ):
+            replies = replies[1:]  # the pressed menu became the new one, no new message
+        await self._send(chat_id, replies)
+
+    async def _edit(self, chat_id: int, message_id: int, r: Reply) -> bool:
+        """Replace the menu message the button belonged to; False when Telegram refuses."""
+        from telegram.error import TelegramError
+
+        try:
+            await self.app.bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=r.text[:4096] or "…",
+                parse_mode="HTML",
+                reply_markup=markup(r.menu, inline=True),
+            )
+        except TelegramError as exc:  # too old, not modified, deleted: send a new one
+            log.debug("edit failed (%s); sending a new message", type(exc).__name__)
+            return False
+        return True
 
     async def _send(self, chat_id: int, replies: list[Reply]) -> None:
         for r in replies:

@@ -164,6 +164,7 @@ async def test_inline_menus_and_custom_users_see_only_their_shortcuts(
     assert "inline_keyboard" in menu.params["reply_markup"]
     (sigs,) = await admin.press("Signals")
     assert "Request graph" in sigs.buttons()
+    assert sigs.method == "editMessageText"  # the menu message is replaced, not repeated
     assert telegram_standin.count("answerCallbackQuery") == 1
 
     await carl.say("/start")
