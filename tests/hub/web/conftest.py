@@ -33,7 +33,12 @@ from tests.fixtures.net import async_wait_for, free_port
 
 REPO = Path(__file__).resolve().parents[3]
 RECORD_LENGTH = 300  # live ring per signal: 30 s of the 10 Hz generator
-PASSWORDS = {"admin": "admin-secret-1", "viewer": "viewer-secret-1"}
+PASSWORDS = {
+    "admin": "admin-secret-1",
+    "viewer": "viewer-secret-1",
+    "shortcuts": "shortcuts-secret-1",
+    "blocked": "blocked-secret-1",
+}
 
 AGENT_TOML = """\
 [agent]
@@ -83,6 +88,8 @@ def _write_users(path: Path) -> None:
         users = Users()
         users.add("admin", PASSWORDS["admin"])  # the first user is admin
         users.add("viewer", PASSWORDS["viewer"], "read")
+        users.add("shortcuts", PASSWORDS["shortcuts"], "custom")
+        users.add("blocked", PASSWORDS["blocked"], "blocked")
         store.put_doc(DOC_KEY, users.to_doc())
     finally:
         store.close()

@@ -211,3 +211,32 @@ async def test_rtoc_password_mode_is_explained_not_a_blank_page(
         assert "encrypted frames" in await page.text("#conn")
         assert await page.eval("document.getElementById('view').children.length") == 0
         await page.screenshot("web/13-password-mode.png")
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ("blocked", "Wrong user name or password"),
+        ("shortcuts", "shortcuts may not read data here (permission custom)"),
+    ],
+)
+async def test_users_below_read_see_nothing(
+    page: Page, dashboard: Dashboard, user: str, message: str
+) -> None:
+    await page.goto(dashboard.url)
+    await page.wait_for("!document.getElementById('login').hidden", 10, "the login form")
+    await page.fill("#login-user", user)
+    await page.fill("#login-password", PASSWORDS[user])
+    await page.click("#login-submit")
+    await page.wait_for(
+        "document.getElementById('login-error').innerText.length > 0", 10, "the refusal"
+    )
+    assert message in await page.text("#login-error")
+    assert await page.eval("document.getElementById('nav').hidden") is True
+    assert await page.eval("document.getElementById('view').children.length") == 0
+    assert "Generator" not in await page.text("body")
+    # the same form then logs in a reader
+    await page.fill("#login-user", "viewer")
+    await page.fill("#login-password", PASSWORDS["viewer"])
+    await page.click("#login-submit")
+    await page.wait_for("document.querySelector('#signals-table')", 10, "the signals")

@@ -171,10 +171,16 @@ export class RtocClient extends EventTarget {
   }
 
   /**
-   * This connection's rights when the server does not say: an empty `plugin` request
-   * changes nothing but needs "write", so its answer tells write from read.
+   * This connection's rights when the server does not say: `getSignalList` needs "read";
+   * an empty `plugin` request changes nothing but needs "write".
    */
   async rights() {
+    try {
+      await this.request({ getSignalList: true });
+    } catch (e) {
+      if (e instanceof RequestFailed) return "custom";
+      throw e;
+    }
     try {
       await this.request({ plugin: {} });
       return "write";

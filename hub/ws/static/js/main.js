@@ -1,7 +1,7 @@
 // The dashboard: connection and login, shared live state, hash routing to the views.
 
 import { NotAuthorized, PasswordMode, RtocClient } from "./client.js";
-import { h } from "./util.js";
+import { allowed, h } from "./util.js";
 import * as signalsView from "./views/signals.js";
 import * as plotView from "./views/plot.js";
 import * as eventsView from "./views/events.js";
@@ -247,7 +247,10 @@ $("login-form").addEventListener("submit", async (e) => {
   const password = $("login-password").value;
   try {
     const r = await tryLogin(user, password);
-    if (r.authorized === true) {
+    if (r.authorized === true && !allowed(app.permission, "read")) {
+      $("login-error").textContent = `${user} may not read data here ` +
+        `(permission ${app.permission}); ask an admin for the read right.`;
+    } else if (r.authorized === true) {
       $("login-password").value = "";
       await enter();
     } else {
