@@ -167,6 +167,23 @@ async def test_write_user_sets_a_parameter_and_the_agents_driver_sees_it(
     await writer.say("2")
     assert _gen(agent).samplerate == 2.0
 
+    # Stop and start the device.
+    await writer.say("Devices")
+    await writer.say("Generator (running)")
+    (dev,) = await writer.say("Stop")
+    assert "stop Generator: done" in dev.text and not _gen(agent).running
+    await async_wait_for(
+        lambda: not hub.agents.device("Generator")["running"], what="stopped in the agent's status"
+    )
+    (devs,) = await writer.say("Devices")
+    assert "Generator (stopped)" in devs.buttons()
+    await writer.say("Generator (stopped)")
+    (dev,) = await writer.say("Start")
+    assert "start Generator: done" in dev.text and _gen(agent).running
+    await async_wait_for(
+        lambda: hub.agents.device("Generator")["running"], what="running in the agent's status"
+    )
+
     # A shortcut to the parameter appears in the main menu and works from there.
     await writer.say("Devices")
     await writer.say("Generator (running)")
