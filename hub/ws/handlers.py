@@ -56,20 +56,35 @@ async def authorize(st: ServerState, s: ClientSession, value: Any, login: Login 
         found = None
         if isinstance(user, str) and isinstance(pw, str) and login is not None:
             found = await login(user, pw)
-        s.authorized = found is not None
         s.user = found.name if found is not None else None
-        s.permission = found.permission if found is not None else "blocked"
-        return s.authorized
+        if found is not None:
+            s.authorized, s.permission = True, found.permission
+        else:
+            anonymous(st, s)
+        return found is not None
     ok = False
     if not cfg.require_login:
         if cfg.password is None or s.whitelisted:
             ok = True
         elif isinstance(value, str):
             ok = hmac.compare_digest(value.encode(), password_hash(cfg.password).encode())
-    s.authorized = ok
     s.user = None
-    s.permission = cfg.password_permission if ok else "blocked"
+    if ok:
+        s.authorized, s.permission = True, cfg.password_permission
+    else:
+        anonymous(st, s)
     return ok
+
+
+def anonymous(st: ServerState, s: ClientSession) -> None:
+    """The state before (or after a failed) authorize: nothing, or read with anonymous_read."""
+    cfg = st.config
+    if not cfg.auth_required:
+        s.authorized, s.permission = True, cfg.password_permission
+    elif cfg.anonymous_read and cfg.password is None:
+        s.authorized, s.permission = True, "read"
+    else:
+        s.authorized, s.permission = False, "blocked"
 
 
 def _subscription(value: Any) -> tuple[str, str]:

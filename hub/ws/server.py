@@ -22,7 +22,7 @@ from websockets.http11 import Request, Response
 from .automation import AutomationBridge
 from .config import WsConfig
 from .crypto import WrongPassword, decrypt_text, password_key
-from .handlers import Dispatcher, authorize
+from .handlers import Dispatcher, anonymous, authorize
 from .logger_req import LoggerRequests
 from .plugins import Plugins
 from .push import Fanout
@@ -199,14 +199,15 @@ class WebsocketServer:
             peer=peer,
             key=key,
             whitelisted=whitelisted,
-            authorized=not cfg.auth_required,
-            permission=cfg.password_permission if not cfg.auth_required else "blocked",
+            authorized=False,
+            permission="blocked",
             queue_frames=cfg.send_queue_frames,
             rate=cfg.max_requests_per_second,
             slow_timeout=cfg.slow_client_timeout,
             on_slow=self._cut_off,
             clock=self._monotonic,
         )
+        anonymous(self.state, s)
         s._ws = ws  # type: ignore[attr-defined]
         if cfg.socket_send_buffer:
             sock = ws.transport.get_extra_info("socket")
@@ -271,6 +272,7 @@ class WebsocketServer:
             st.stats["errors"] += 1
             s.send(_error("a request is a JSON object with at least one key"))
             return
+        ok = None
         if "authorize" in req:
             ok = await authorize(st, s, req["authorize"], self._login)
             s.send({"authorized": ok})
@@ -286,6 +288,8 @@ class WebsocketServer:
             st.stats["errors"] += 1
             log.exception("websocket request failed: %.200s", req)
             resp = _error(f"{type(exc).__name__}: {exc}")
+        if ok and isinstance(req.get("authorize"), dict) and not resp.get("error"):
+            resp["user"], resp["permission"] = s.user, s.permission  # for the dashboard
         s.send(resp)
 
     async def _login(self, name: str, password: str) -> Any:

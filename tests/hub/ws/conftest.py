@@ -110,7 +110,10 @@ async def raw() -> AsyncIterator[Callable[..., Awaitable[Raw]]]:
         if authorize is not None:
             await r.send({"authorize": authorize})
             assert await r.recv() == {"authorized": True}
-            assert await r.recv() == {"error": False}
+            answer = await r.recv()
+            if isinstance(authorize, dict):  # a hub user: told who and with which rights
+                assert answer.pop("user") == authorize["user"] and answer.pop("permission")
+            assert answer == {"error": False}
         return r
 
     yield open_raw

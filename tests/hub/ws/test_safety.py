@@ -149,7 +149,10 @@ async def test_user_login_and_permissions(ws_factory, hub: Hub, raw) -> None:
     assert await r.recv() == {"authorized": False}  # blocked users cannot log in
     await r.recv()
     await r.send({"authorize": {"user": "bob", "password": "bob-pass-12"}})
-    assert [await r.recv(), await r.recv()] == [{"authorized": True}, {"error": False}]
+    assert [await r.recv(), await r.recv()] == [
+        {"authorized": True},
+        {"error": False, "user": "bob", "permission": "read"},
+    ]
     _, resp = await r.request({"y": [1], "sname": ["s"], "dname": "D"})
     assert resp == {"error": True, "reason": "permission: 'y' needs write, this client has read"}
     assert (await r.request({"getSignalList": True}))[1] == {"error": False, "signalList": []}
@@ -173,3 +176,25 @@ async def test_plain_http_is_handed_to_the_dashboard(ws_factory) -> None:
     # answered by hub/ws/http.py (the dashboard), not by the websocket handshake
     assert (status, ctype) == (200, "text/html; charset=utf-8")
     assert "default-src 'self'" in csp
+
+
+async def test_anonymous_read_with_required_login(ws_factory, hub: Hub, raw) -> None:
+    users = Users()
+    users.add("alice", "alice-pass-1")
+    await save_users(hub, users)
+    hub.signals.append("D", "s", [1.0], [2.0])
+    server = await ws_factory(require_login=True, anonymous_read=True)
+    r = await raw(server.url)
+    # reading works without a login, writing does not
+    assert (await r.request({"getSignalList": True}))[1]["signalList"] == [["D", "s"]]
+    _, resp = await r.request({"y": [1], "sname": ["x"], "dname": "D"})
+    assert resp["reason"] == "permission: 'y' needs write, this client has read"
+    # a failed login says so and keeps anonymous reading
+    await r.send({"authorize": {"user": "alice", "password": "nope-nope"}})
+    assert await r.recv() == {"authorized": False}
+    assert await r.recv() == {"error": False}
+    # a login answers with the user and permission (the dashboard shows them)
+    await r.send({"authorize": {"user": "alice", "password": "alice-pass-1"}})
+    assert await r.recv() == {"authorized": True}
+    assert await r.recv() == {"error": False, "user": "alice", "permission": "admin"}
+    assert (await r.request({"y": [1], "sname": ["x"], "dname": "D"}))[1]["sent"] is True
