@@ -68,9 +68,9 @@ async def test_fifty_clients_one_never_reads(ws_factory, hub: Hub) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
         xs = np.arange(i * CHUNK + 1, (i + 1) * CHUNK + 1, dtype=np.float64)
-        a = time.perf_counter()
+        a = time.thread_time()  # CPU time: not inflated when the shared machine preempts us
         hub.signals.append("Fast", "Sig", xs, xs * 0.5)
-        append_times.append(time.perf_counter() - a)
+        append_times.append(time.thread_time() - a)
     produced_in = time.perf_counter() - t0
 
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
@@ -78,10 +78,13 @@ async def test_fifty_clients_one_never_reads(ws_factory, hub: Hub) -> None:
     for g in got:
         assert g == expected  # every sample, in order, nothing twice
     # the ingest side kept its rate: the fan-out cost per 100-sample append is tiny
-    # (generous bounds: the test machine is shared; bench/ws.py measures the real figures)
-    assert produced_in < SECONDS * 1.5, f"producer took {produced_in:.2f}s for {SECONDS}s"
+    # The producer never waits for clients: appending (with the fan-out bookkeeping) costs
+    # little CPU, whatever the slow client does. Wall-clock bounds are generous because the
+    # test machine is shared; bench/ws.py measures the real figures.
+    assert produced_in < SECONDS * 2, f"producer took {produced_in:.2f}s for {SECONDS}s"
     p99 = sorted(append_times)[int(len(append_times) * 0.99)]
-    assert p99 < 0.02, f"append+fan-out p99 {p99 * 1000:.2f} ms"
+    assert p99 < 0.005, f"append+fan-out p99 {p99 * 1000:.2f} ms CPU"
+    assert sum(append_times) < 0.1 * SECONDS
     # the slow client lost only its own frames, counted, and was cut off
     await async_wait_for(lambda: server.stats["slow_disconnects"] == 1, what="slow cut off")
     assert server.stats["dropped_frames"] > 0
