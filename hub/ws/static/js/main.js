@@ -18,7 +18,7 @@ const VIEWS = {
 const LATEST_POLL_MS = 1000;
 const PASSWORD_MODE = "This hub speaks RTOC's password mode (encrypted frames) to this " +
   "browser. The dashboard needs hub users instead: unset [websocket] password.";
-const PLUGINS_POLL_MS = 5000;
+const SAFETY_POLL_MS = 15000;
 
 /** Shared state the views read; `bus` tells them when something changed. */
 export const app = {
@@ -80,8 +80,8 @@ async function refreshLatest() {
   app.bus.dispatchEvent(new CustomEvent("latest"));
 }
 
-async function refreshEvents() {
-  const r = await app.client.request({ getEventList: true });
+async function refreshEvents(latestN = 1000) {
+  const r = await app.client.request({ getEventList: latestN });
   const rows = Object.values(r.events || {});
   let added = 0;
   for (const row of rows) if (addEvent(normEvent(row))) added++;
@@ -144,8 +144,9 @@ async function startFeeds() {
   stopFeeds();
   await Promise.all([refreshLatest(), refreshEvents(), refreshPlugins()]);
   poll(refreshLatest, LATEST_POLL_MS);
-  poll(refreshPlugins, PLUGINS_POLL_MS);
-  poll(refreshEvents, PLUGINS_POLL_MS);
+  // events and the plugin list arrive as pushes; these polls are only a safety net
+  poll(refreshPlugins, SAFETY_POLL_MS);
+  poll(() => refreshEvents(100), SAFETY_POLL_MS);
 }
 
 function showLogin(message = "") {
