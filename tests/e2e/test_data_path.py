@@ -43,6 +43,9 @@ async def _run_agent_into_hub(tmp_path: Path, config: dict, port: int, prefix: s
         made = set(range(figures["first_seq"], next_seq))
         assert made == set(range(figures["first_seq"], figures["last_seq"] + 1)) | set(pending)
         assert figures["stored"] == figures["ledger_samples"] == figures["distinct"]
+        stored_total = await hub.run_store(hub.store.sample_count)
+        # Committed batches reach the live store through the event loop: let them land.
+        await async_wait_for(lambda: hub.stats["samples"] == stored_total, what="live caught up")
         info = hub.agents.get("agent1")
         assert info is not None and "Gen" in info.devices
         assert {s["name"] for s in info.devices["Gen"]["signals"]} >= {"Square", "Sinus"}
