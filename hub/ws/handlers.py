@@ -179,11 +179,13 @@ class Dispatcher:
         plugins: Any,
         logger: Any,
         automation: Any,
+        after_plugin: Callable[[], None] | None = None,
     ) -> None:
         self.st = state
         self.plugins = plugins
         self.logger = logger
         self.automation = automation
+        self.after_plugin = after_plugin
 
     async def handle(self, s: ClientSession, req: dict[str, Any]) -> dict[str, Any]:
         """Process every known key in RTOC's order; one response object."""
@@ -226,6 +228,8 @@ class Dispatcher:
             resp["remove"] = signals_req.remove(st, req["remove"])
         if "plugin" in req:
             resp["plugin"] = await self.plugins.request(req["plugin"])
+            if self.after_plugin is not None:  # RTOC pushes pluginList before the answer
+                self.after_plugin()
         if "logger" in req:
             resp["logger"] = await self.logger.request(s, req["logger"])
         if "userAction" in req:

@@ -165,4 +165,8 @@ class Fanout:
 
     def _push_plugins(self) -> None:
         self._plugins_handle = None
+        self.push_plugins()
+
+    def push_plugins(self) -> None:
+        """`{"pluginList": …}` to every client that gets pushes, now."""
         self.broadcast({"pluginList": self.plugins.plugin_list()})

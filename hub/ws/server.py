@@ -57,10 +57,14 @@ class WebsocketServer:
         self.plugins = Plugins(hub=hub)
         self.automation = AutomationBridge(hub=hub)
         self.logger = LoggerRequests(state=self.state, automation=self.automation)
-        self.dispatcher = Dispatcher(
-            state=self.state, plugins=self.plugins, logger=self.logger, automation=self.automation
-        )
         self.fanout = Fanout(state=self.state, plugins=self.plugins)
+        self.dispatcher = Dispatcher(
+            state=self.state,
+            plugins=self.plugins,
+            logger=self.logger,
+            automation=self.automation,
+            after_plugin=self.fanout.push_plugins,
+        )
         self._server: Server | None = None
         self._next_cid = 1
         self._users: Any = None

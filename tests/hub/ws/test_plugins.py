@@ -44,10 +44,11 @@ async def test_plugin_calls_reach_the_agent(
 ) -> None:
     await _agent_known(hub)
     r = await raw(server.url, authorize=True)
-    _, resp = await r.request(
+    pushes, resp = await r.request(
         {"plugin": {"Gen": {"setFrequency()": [4.0], "get": ["gen_freq", "waveform"]}}},
         timeout=10,
     )
+    assert any("pluginList" in p for p in pushes)  # pushed before the answer, as RTOC
     assert resp["plugin"] == {"Gen": {"setFrequency()": [True, 4.0], "get": [4.0, "Square"]}}
     # set a parameter; the agent republishes status and every client gets a pluginList push
     _, resp = await r.request({"plugin": {"Gen": {"gen_level": 2.5}}}, timeout=10)
