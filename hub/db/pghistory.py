@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,20 @@ from hub.db.downsample import LEVELS, downsample_rows, plan
 from hub.db.pgcopy import decode_columns, decode_time_value, us_to_seconds
 from hub.db.rollups import rollup_watermark_us
 
-_TS = "(timestamptz 'epoch' + %s * interval '1 microsecond')"
+# Times go in as timestamptz literals (datetime parameters), not expressions: constants let
+# the planner prune the time partitions (hundreds of them for a year) at plan time.
+_TS = "%s"
 _US = "(extract(epoch FROM {col}) * 1000000)::bigint"
 
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # pos,tmin,vmin,tmax,vmax
+
+
+def _dt(us: int) -> datetime:
+    """Unix µs as an aware UTC datetime (exact to the microsecond)."""
+    return _EPOCH + timedelta(microseconds=int(us))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _empty() -> Rows:
@@ -38,7 +49,7 @@ def raw_rows(cur: Any, sid: int, a: int, b: int, closed: bool, use_copy: bool) -
         sql = cur.mogrify(
             f"COPY (SELECT time, value FROM samples WHERE signal_id = %s AND time >= {_TS}"
             f" AND time {op} {_TS} ORDER BY time) TO STDOUT (FORMAT binary)",
-            (sid, a, b),
+            (sid, _dt(a), _dt(b)),
         ).decode()
         buf = io.BytesIO()
         cur.copy_expert(sql, buf)
@@ -47,7 +58,7 @@ def raw_rows(cur: Any, sid: int, a: int, b: int, closed: bool, use_copy: bool) -
         cur.execute(
             f"SELECT {_US.format(col='time')}, value FROM samples WHERE signal_id = %s"
             f" AND time >= {_TS} AND time {op} {_TS} ORDER BY time",
-            (sid, a, b),
+            (sid, _dt(a), _dt(b)),
         )
         arr = cur.fetchall()
         t = np.fromiter((r[0] for r in arr), dtype=np.int64, count=len(arr))
@@ -62,7 +73,7 @@ def rollup_rows(cur: Any, view: str, sid: int, a: int, b: int, use_copy: bool) -
             f"COPY (SELECT bucket, tmin, vmin, tmax, vmax FROM {view}"
             f" WHERE signal_id = %s AND bucket >= {_TS} AND bucket < {_TS} ORDER BY bucket)"
             " TO STDOUT (FORMAT binary)",
-            (sid, a, b),
+            (sid, _dt(a), _dt(b)),
         ).decode()
         buf = io.BytesIO()
         cur.copy_expert(sql, buf)
@@ -72,7 +83,7 @@ def rollup_rows(cur: Any, view: str, sid: int, a: int, b: int, use_copy: bool) -
         f"SELECT {_US.format(col='bucket')}, {_US.format(col='tmin')}, vmin,"
         f" {_US.format(col='tmax')}, vmax FROM {view}"
         f" WHERE signal_id = %s AND bucket >= {_TS} AND bucket < {_TS} ORDER BY bucket",
-        (sid, a, b),
+        (sid, _dt(a), _dt(b)),
     )
     rows = cur.fetchall()
     if not rows:
@@ -123,7 +134,29 @@ def collect(
 
 
 def extent_us(cur: Any, sid: int) -> tuple[int, int] | None:
-    """First and last sample time (µs) of a signal, or None when it has none."""
+    """First and last sample time (µs) of a signal, or None when it has none.
+
+    When the rollups hold every batch, the hourly rollup says which hours to look in
+    (two small queries); otherwise min/max over all samples (every partition).
+    """
+    hour = 3_600_000_000
+    cur.execute(
+        f"SELECT {_US.format(col='min(bucket)')}, {_US.format(col='max(bucket)')}"
+        " FROM rollup_1h WHERE signal_id = %s",
+        (sid,),
+    )
+    first, last = cur.fetchone()
+    if first is not None and rollup_watermark_us(cur) is None:
+        out = []
+        for agg, start in (("min", first), ("max", last)):
+            cur.execute(
+                f"SELECT {_US.format(col=f'{agg}(time)')} FROM samples"
+                " WHERE signal_id = %s AND time >= %s AND time < %s",
+                (sid, _dt(start), _dt(start + hour)),
+            )
+            out.append(cur.fetchone()[0])
+        if out[0] is not None and out[1] is not None:
+            return out[0], out[1]
     cur.execute(
         f"SELECT {_US.format(col='min(time)')}, {_US.format(col='max(time)')}"
         " FROM samples WHERE signal_id = %s",

@@ -10,6 +10,7 @@ All times are int64 Unix microseconds ("µs").
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MINUTE_US = 60_000_000
@@ -24,7 +25,7 @@ SELECT signal_id, date_bin(interval '1 minute', time, {_ORIGIN}) AS b,
        min(value), (array_agg(time ORDER BY value, time))[1],
        max(value), (array_agg(time ORDER BY value DESC, time))[1],
        avg(value), count(*), (array_agg(value ORDER BY time DESC))[1]
-FROM samples WHERE time >= {_TS} AND time < {_TS}
+FROM samples WHERE time >= %s AND time < %s
 GROUP BY signal_id, b
 """
 _REFRESH_1H = f"""
@@ -33,9 +34,19 @@ SELECT signal_id, date_bin(interval '1 hour', bucket, {_ORIGIN}) AS b,
        min(vmin), (array_agg(tmin ORDER BY vmin, tmin))[1],
        max(vmax), (array_agg(tmax ORDER BY vmax DESC, tmax))[1],
        sum(vavg * n) / sum(n), sum(n), (array_agg(vlast ORDER BY bucket DESC))[1]
-FROM rollup_1m WHERE bucket >= {_TS} AND bucket < {_TS}
+FROM rollup_1m WHERE bucket >= %s AND bucket < %s
 GROUP BY signal_id, b
 """
+
+
+def to_datetime(us: int) -> datetime:
+    """Unix µs as an aware UTC datetime: a constant the planner can prune partitions with."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))
+
+
+def span(a: int, b: int) -> tuple[datetime, datetime]:
+    """Both ends of a µs range as datetimes."""
+    return to_datetime(a), to_datetime(b)
 
 
 def merge_ranges(ranges: list[tuple[int, int]], unit: int) -> list[tuple[int, int]]:
@@ -74,19 +85,19 @@ def _refresh(
                 for view, ranges in (("rollup_1m", minutes), ("rollup_1h", hours)):
                     for a, b in ranges:
                         cur.execute(
-                            f"CALL refresh_continuous_aggregate(%s, {_TS}, {_TS})",
-                            (view, a, b),
+                            "CALL refresh_continuous_aggregate(%s, %s, %s)",
+                            (view, *span(a, b)),
                         )
         finally:
             conn.autocommit = old
         return
     with conn.cursor() as cur:
         for a, b in minutes:
-            cur.execute(f"DELETE FROM rollup_1m WHERE bucket >= {_TS} AND bucket < {_TS}", (a, b))
-            cur.execute(_REFRESH_1M, (a, b))
+            cur.execute("DELETE FROM rollup_1m WHERE bucket >= %s AND bucket < %s", span(a, b))
+            cur.execute(_REFRESH_1M, span(a, b))
         for a, b in hours:
-            cur.execute(f"DELETE FROM rollup_1h WHERE bucket >= {_TS} AND bucket < {_TS}", (a, b))
-            cur.execute(_REFRESH_1H, (a, b))
+            cur.execute("DELETE FROM rollup_1h WHERE bucket >= %s AND bucket < %s", span(a, b))
+            cur.execute(_REFRESH_1H, span(a, b))
 
 
 def refresh_rollups(conn: Any, *, flavour: str, max_batches: int = 20_000) -> int:
