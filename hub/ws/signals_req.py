@@ -53,6 +53,12 @@ def _check_new_signals(st: ServerState, s: ClientSession, keys: set[str]) -> Non
 def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
     """Stream (one value per signal) or plot mode (replace a signal's data); `sent: true`."""
     dname = _name(req.get("dname"), "noDevice", "dname")
+    owner = st.hub.agents.device_owner(dname)
+    if owner is not None:
+        raise RequestError(
+            f"device {dname!r} belongs to agent {owner!r}: send websocket data to a device "
+            "name of its own"
+        )
     if req.get("plot"):
         return _plot(st, s, req, dname)
     y = req["y"]
@@ -246,8 +252,17 @@ def _bounds(sig: Signal | None, x: np.ndarray) -> tuple[float | None, float | No
     return (min(lo) if lo else None, max(hi) if hi else None)
 
 
+MAX_SESSION_POINTS = 5_000_000
+
+
 def session_json(st: ServerState) -> dict[str, Any]:
     """The session document of SPEC §5.4 (maxLength, signals, events, devices)."""
+    points = sum(len(sig.buffer) for sig in st.hub.signals)
+    if points > MAX_SESSION_POINTS:
+        raise RequestError(
+            f"the session holds {points} points (limit {MAX_SESSION_POINTS}): "
+            "fetch signals with getSignal and maxN instead"
+        )
     devices: dict[str, int] = {}
     signals: dict[str, list[Any]] = {}
     for sig in st.hub.signals:

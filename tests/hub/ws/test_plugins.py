@@ -101,3 +101,21 @@ async def test_read_only_client_cannot_call(ws_factory, hub: Hub, agent: Agent, 
     _, resp = await r.request({"getPluginList": True})
     params = {p[0]: p[1] for p in resp["pluginList"]["Gen"]["parameters"]}
     assert params["gen_level"] == 1.0  # unchanged
+
+
+async def test_websocket_data_cannot_overwrite_an_agents_device(
+    server: WebsocketServer, hub: Hub, agent: Agent, raw
+) -> None:
+    await _agent_known(hub)
+    await async_wait_for(lambda: "Gen.Square" in hub.signals, what="agent data")
+    r = await raw(server.url, authorize=True)
+    for req in (
+        {"y": [99.0], "sname": ["Square"], "dname": "Gen", "x": [1.0]},
+        {"y": [99.0], "x": [1.0], "sname": "Square", "dname": "Gen", "plot": True},
+    ):
+        _, resp = await r.request(req)
+        assert resp["reason"].startswith("device 'Gen' belongs to agent 'pi-test'")
+    assert 99.0 not in hub.signals.get("Gen.Square").buffer.arrays()[1]
+    # events about an agent's signal are fine (annotations)
+    _, resp = await r.request({"event": ["note", "Square", "Gen", 5.0]})
+    assert resp == {"error": False}
