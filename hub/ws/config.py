@@ -44,8 +44,8 @@ WEBSOCKET_SECTION = Section(
         "host_whitelist": Field(
             list,
             [],
-            "peer IPs spoken to in clear and authorized without a password (RTOC's rule); "
-            "empty by default: localhost is not trusted",
+            "peer IP addresses (not names) spoken to in clear and authorized without a "
+            "password (RTOC's rule); empty by default: localhost is not trusted",
             _str_list,
         ),
         "allowed_origins": Field(

@@ -195,6 +195,7 @@ class WebsocketServer:
     async def _connection(self, ws: ServerConnection) -> None:
         cfg = self.config
         peer = str(ws.remote_address[0]) if ws.remote_address else "?"
+        peer = peer.removeprefix("::ffff:")  # IPv4 clients of a dual-stack socket
         whitelisted = peer in cfg.host_whitelist
         key = password_key(cfg.password) if cfg.password is not None and not whitelisted else None
         cid, self._next_cid = self._next_cid, self._next_cid + 1
