@@ -78,6 +78,9 @@ WEBSOCKET_SECTION = Section(
             non_negative,
         ),
         "max_clients": Field(int, 500, "connections accepted at once", positive),
+        "auth_timeout": Field(
+            float, 30.0, "seconds a connection may stay unauthorized before it is closed", positive
+        ),
         "anonymous_read": Field(bool, False, "the dashboard is readable without login"),
         "dashboard": Field(bool, True, "serve the web dashboard on the same port"),
         "max_events": Field(int, 10_000, "events kept for getEventList", positive),
@@ -107,6 +110,7 @@ class WsConfig:
     slow_client_timeout: float = 10.0
     push_interval: float = 0.01
     max_clients: int = 500
+    auth_timeout: float = 30.0
     max_events: int = 10_000
     anonymous_read: bool = False
     dashboard: bool = True

@@ -222,6 +222,7 @@ class WebsocketServer:
         self.fanout.client_connected(s)
         self.state.sessions[cid] = s
         writer = asyncio.create_task(s.writer(ws), name=f"ws-writer-{cid}")
+        timer = asyncio.get_running_loop().call_later(cfg.auth_timeout, self._auth_deadline, s, ws)
         try:
             async for message in ws:
                 await self._frame(s, message)
@@ -230,6 +231,7 @@ class WebsocketServer:
         except ConnectionClosed:
             pass
         finally:
+            timer.cancel()
             self.state.sessions.pop(cid, None)
             s.close()
             writer.cancel()
@@ -237,6 +239,14 @@ class WebsocketServer:
                 await writer
             except (asyncio.CancelledError, ConnectionClosed):
                 pass
+
+    def _auth_deadline(self, s: ClientSession, ws: ServerConnection) -> None:
+        """Connections that never authorize must not hold a place for ever."""
+        if s.authorized or s.closed:
+            return
+        self.state.stats["auth_timeouts"] += 1
+        reason = f"not authorized within {self.config.auth_timeout:g} s"
+        asyncio.get_running_loop().create_task(ws.close(1008, reason))
 
     async def _frame(self, s: ClientSession, message: str | bytes) -> None:
         st = self.state

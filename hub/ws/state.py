@@ -94,6 +94,7 @@ class ServerState:
             "refused_permission": 0,
             "dropped_frames": 0,
             "slow_disconnects": 0,
+            "auth_timeouts": 0,
             "pushed_frames": 0,
         }
     )
