@@ -179,11 +179,11 @@ async def test_hovering_reads_the_nearest_value_of_each_series(page: Page, site:
           const ctx = c.getContext('2d');
           p.draw();
           const before = ctx.getImageData(0, 0, c.width, c.height).data.reduce((s, v) => s + v, 0);
-          c.dispatchEvent(new MouseEvent('mousemove',
+          c.dispatchEvent(new PointerEvent('pointermove',
             {clientX: r.left + p._xToPx(25, a), clientY: r.top + 50}));
           p.draw();
           const after = ctx.getImageData(0, 0, c.width, c.height).data.reduce((s, v) => s + v, 0);
-          c.dispatchEvent(new MouseEvent('mouseleave'));
+          c.dispatchEvent(new PointerEvent('pointerleave'));
           const hoverGone = p.hover === null;
           p.destroy();
           return {at, changed: before !== after, hoverGone};

@@ -40,6 +40,8 @@ export class Plot {
 
   destroy() {
     cancelAnimationFrame(this._raf);
+    window.removeEventListener("pointermove", this._onMove);
+    window.removeEventListener("pointerup", this._onUp);
     this._ro && this._ro.disconnect();
   }
 
@@ -330,23 +332,24 @@ export class Plot {
       const r = cv.getBoundingClientRect();
       return e.clientX - r.left;
     };
-    cv.addEventListener("mousedown", (e) => {
+    cv.addEventListener("pointerdown", (e) => {
       this.drag = { x0: local(e), x1: local(e) };
     });
-    window.addEventListener("mousemove", (e) => {
+    this._onMove = (e) => {
       if (!this.drag) return;
       this.drag.x1 = local(e);
       this.dirty = true;
-    });
-    cv.addEventListener("mousemove", (e) => {
+    };
+    window.addEventListener("pointermove", this._onMove);
+    cv.addEventListener("pointermove", (e) => {
       this.hover = local(e);
       this.dirty = true;
     });
-    cv.addEventListener("mouseleave", () => {
+    cv.addEventListener("pointerleave", () => {
       this.hover = null;
       this.dirty = true;
     });
-    window.addEventListener("mouseup", () => {
+    this._onUp = () => {
       const d = this.drag;
       this.drag = null;
       this.dirty = true;
@@ -358,7 +361,8 @@ export class Plot {
       const xmax = this._pxToX(hi, a);
       this.setRange(xmin, xmax);
       this.onRange(xmin, xmax);
-    });
+    };
+    window.addEventListener("pointerup", this._onUp);
     cv.addEventListener("dblclick", () => {
       this.setLive();
       this.onLive(this.span);
