@@ -16,7 +16,7 @@ from pathlib import Path
 
 SUITE = "bookworm"
 # Bump when what goes into the cached tarball changes, so old caches are not reused.
-LAYOUT = 2
+LAYOUT = 3
 MIRROR = os.environ.get("OPENCONTROL_TEST_MIRROR", "http://deb.debian.org/debian")
 # Rebuild the cached rootfs after this long so its apt lists do not point at
 # package versions the mirror has since removed.
@@ -25,8 +25,16 @@ MAX_AGE_S = 3 * 24 * 3600
 # A chroot has no init system: refuse service starts from package scripts the way
 # Debian's own container images do, so `apt install mosquitto` starts no daemon here.
 POLICY_RC_D = "#!/bin/sh\nexit 101\n"
-# Packages the roles install in the test's scenario (agent + broker + hub on SQLite).
-PREFETCH = ("mosquitto", "python3-venv")
+# Packages the roles install in the test's scenario (agent, broker, hub, plain PostgreSQL).
+PREFETCH = (
+    "mosquitto",
+    "python3-venv",
+    "postgresql-15",
+    "postgresql-client-15",
+    "python3-psycopg2",
+    "ca-certificates",
+    "gnupg",
+)
 
 
 def cache_dir() -> Path:
@@ -80,6 +88,9 @@ def build_tarball() -> Path:
             policy.write_text(POLICY_RC_D)
             policy.chmod(0o755)
             shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+            (root / "etc/apt/apt.conf.d/99no-translations").write_text(
+                'Acquire::Languages "none";\n'
+            )
             subprocess.run(
                 ["chroot", str(root), "apt-get", "update", "-q"], check=True, capture_output=True
             )
@@ -104,6 +115,9 @@ def build_tarball() -> Path:
                 check=True,
             )
             partial.replace(target)
+        for old in cache_dir().glob("rootfs-*.tar"):
+            if old != target:
+                old.unlink()  # earlier layouts: 300+ MB each
     return target
 
 

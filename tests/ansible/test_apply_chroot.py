@@ -1,7 +1,7 @@
 """site.yml applied for real to a throwaway Debian bookworm (chroot); then the installed
 broker, hub and agent run from what the playbook installed.
 
-One host `target` is in both groups (broker + hub on SQLite + agent); a second agent
+One host `target` is in both groups (broker, plain PostgreSQL, hub, agent); a second agent
 `other` is in the inventory but not applied (`--limit target`), so the broker's ACL and
 password file carry two agents. The rootfs tarball and a wheelhouse of the project's
 dependencies are cached under ~/.cache/opencontrol-tests (see rootfs.py, wheelhouse.py).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -36,6 +37,8 @@ pytestmark = [
 ]
 
 PASSWORDS = {"hub": "hub-secret", "target": "target-secret", "pi-other": "other-secret"}
+DB_PASSWORD = "db-secret"
+PG_VERSION = "15"  # bookworm's
 WHEELHOUSE_IN_ROOT = "/var/cache/opencontrol-wheelhouse"
 
 
@@ -47,6 +50,7 @@ class Target:
     prefix: str
     mqtt_port: int
     ws_port: int
+    pg_port: int
     first: str
     second: str
 
@@ -61,13 +65,14 @@ def _snapshot(dest: Path) -> Path:
     return dest
 
 
-def _inventory(root: Path, src: Path, prefix: str, mqtt_port: int, ws_port: int) -> dict:
+def _inventory(root: Path, src: Path, prefix: str, ports: dict[str, int]) -> dict:
     return {
         "all": {
             "vars": {
                 "ansible_connection": "community.general.chroot",
                 "ansible_python_interpreter": "/usr/bin/python3",
-                "ansible_become": False,
+                # Minbase has no sudo; su (util-linux) does root -> postgres.
+                "ansible_become_method": "su",
                 # No init system in a chroot: install and enable units, start nothing.
                 "opencontrol_start_services": False,
                 "opencontrol_prefix": prefix,
@@ -82,18 +87,28 @@ def _inventory(root: Path, src: Path, prefix: str, mqtt_port: int, ws_port: int)
                 "hub": {
                     "hosts": {"target": {"ansible_host": str(root)}},
                     "vars": {
-                        "hub_store_kind": "sqlite",
-                        "hub_extras": ["hub"],
-                        "hub_websocket_port": ws_port,
-                        "mosquitto_port": mqtt_port,
+                        "hub_store_kind": "postgres",
+                        "hub_extras": ["hub", "postgres"],
+                        "hub_websocket_port": ports["ws"],
+                        "mosquitto_port": ports["mqtt"],
+                        # Debian's PostgreSQL (Timescale's repository is for real hosts),
+                        # started with pg_ctlcluster since nothing else would start it.
+                        "postgresql_timescaledb": False,
+                        "postgresql_run_without_init": True,
+                        "postgresql_port": ports["pg"],
+                        "vault_postgresql_hub_password": DB_PASSWORD,
                     },
                 },
                 "agents": {
                     "hosts": {
                         "target": {
                             "edge_agent_mqtt_host": "127.0.0.1",
-                            "edge_agent_mqtt_port": mqtt_port,
+                            "edge_agent_mqtt_port": ports["mqtt"],
                             "edge_agent_settings": {"batch_max_age": 0.1, "status_interval": 1.0},
+                            # A USB serial adapter: udev rule and dialout membership.
+                            "edge_agent_udev_rules": [
+                                {"symlink": "psu0", "vendor": "1a86", "product": "7523"}
+                            ],
                             "edge_agent_devices": {
                                 "AnsGen": {
                                     "driver": "generator",
@@ -125,13 +140,13 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     root = rootfs.restore(work / "root")
     try:
         # The dependencies' wheels, where pip in the target finds them (a hard-link copy).
-        wheels = wheelhouse.build(["hub"])
+        wheels = wheelhouse.build(["hub", "postgres"])
         shutil.copytree(wheels, root / WHEELHOUSE_IN_ROOT.lstrip("/"), copy_function=os.link)
         prefix = f"t{os.urandom(4).hex()}"
-        mqtt_port, ws_port = free_port(), free_port()
+        ports = {"mqtt": free_port(), "ws": free_port(), "pg": free_port()}
         inventory = work / "inventory.yml"
         src = _snapshot(work / "src")
-        inventory.write_text(yaml.safe_dump(_inventory(root, src, prefix, mqtt_port, ws_port)))
+        inventory.write_text(yaml.safe_dump(_inventory(root, src, prefix, ports)))
         args = ["ansible-playbook", "-i", str(inventory), "--limit", "target", "site.yml"]
 
         t0 = time.monotonic()
@@ -143,9 +158,39 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         second_s = time.monotonic() - t0
         assert second.returncode == 0, second.stdout[-6000:] + second.stderr[-3000:]
         print(f"\nansible: first apply {first_s:.1f}s, second apply {second_s:.1f}s")
-        yield Target(root, prefix, mqtt_port, ws_port, first.stdout, second.stdout)
+        yield Target(
+            root, prefix, ports["mqtt"], ports["ws"], ports["pg"], first.stdout, second.stdout
+        )
     finally:
+        # The playbook started the cluster inside the chroot: stop it before deleting.
+        if (root / "usr/bin/pg_ctlcluster").exists():
+            subprocess.run(
+                ["chroot", str(root), "pg_ctlcluster", PG_VERSION, "main", "stop", "-m", "fast"],
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _psql(target: Target, sql: str) -> str:
+    """Run a query as postgres inside the chroot; return its unaligned output."""
+    result = subprocess.run(
+        [
+            "chroot",
+            str(target.root),
+            "su",
+            "postgres",
+            "-s",
+            "/bin/sh",
+            "-c",
+            f'psql -p {target.pg_port} -d opencontrol -tAc "{sql}"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def test_first_run_changes_and_second_run_changes_nothing(target: Target) -> None:
@@ -181,8 +226,15 @@ def test_files_units_and_users_are_in_place(target: Target) -> None:
     }
     assert cfg["devices"]["AnsGen"]["params"] == {"gen_freq": 2.0}
     hub_cfg = tomllib.loads((root / "etc/opencontrol/hub.toml").read_text())
-    assert hub_cfg["store"] == {"kind": "sqlite"}
+    assert hub_cfg["store"]["kind"] == "postgres"
+    assert f"port={target.pg_port}" in hub_cfg["store"]["dsn"]
     assert hub_cfg["mqtt"]["embedded"] is False
+    rules = (root / "etc/udev/rules.d/99-opencontrol.rules").read_text()
+    assert 'ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523", SYMLINK+="psu0"' in rules
+    dialout = next(
+        g for g in (root / "etc/group").read_text().splitlines() if g.startswith("dialout:")
+    )
+    assert "opencontrol" in dialout.split(":")[3].split(",")
     spool = root / "var/lib/opencontrol"
     assert spool.is_dir() and oct(spool.stat().st_mode & 0o777) == "0o750"
     mosq = (root / "etc/mosquitto/mosquitto.conf").read_text()
@@ -191,6 +243,21 @@ def test_files_units_and_users_are_in_place(target: Target) -> None:
     entries = (root / "etc/mosquitto/opencontrol.passwd").read_text().split()
     assert sorted(e.split(":")[0] for e in entries) == ["hub", "pi-other", "target"]
     assert not any(p in "".join(entries) for p in PASSWORDS.values())  # hashed, not plain
+
+
+def test_database_role_and_migrations_are_in_place(target: Target) -> None:
+    """The hub's role owns its database and `opencontrol db migrate` applied every file."""
+    assert (
+        _psql(
+            target,
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()",
+        )
+        == "opencontrol"
+    )
+    applied = _psql(target, "SELECT count(*) FROM schema_migrations")
+    files = len(list((target.root / "opt/opencontrol/sql").glob("*.sql")))
+    assert files >= 1 and int(applied) == files
+    assert _psql(target, "SELECT to_regclass('public.samples') IS NOT NULL") == "t"
 
 
 def test_the_agent_refuses_a_bad_config_and_the_good_one_stays(target: Target) -> None:
@@ -273,6 +340,21 @@ def _start(root: Path, argv: list[str], user: str | None, log: Path) -> subproce
     )
 
 
+def _start_unit(root: Path, unit: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start what an installed systemd unit runs: its ExecStart, as its User, with its
+    Environment, in its WorkingDirectory (the parts of the unit a chroot can honour)."""
+    keys: dict[str, list[str]] = {}
+    for line in (root / f"etc/systemd/system/{unit}.service").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            keys.setdefault(key.strip(), []).append(value.strip())
+    env = [v for vals in keys.get("Environment", []) for v in shlex.split(vals)]
+    argv = shlex.split(keys["ExecStart"][0])
+    workdir = keys.get("WorkingDirectory", ["/"])[0]
+    user = keys["User"][0]
+    return _start(root, ["env", "-C", workdir, *env, *argv], user, log)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -302,28 +384,13 @@ def broker(target: Target, tmp_path: Path) -> Iterator[int]:
 def test_installed_agent_publishes_to_the_installed_hub(
     target: Target, broker: int, tmp_path: Path
 ) -> None:
-    """Agent and hub, started as the service user from the installed venvs and configs,
-    exchange data through the installed broker: status and data arrive, the hub acks."""
+    """Agent and hub, started as their installed systemd units say (command, user,
+    environment), exchange data through the installed broker: status and data arrive,
+    the hub stores the batches in PostgreSQL and acks them."""
     p = target.prefix
     watcher = Collector(port=broker, username="hub", password=PASSWORDS["hub"], topics=[f"{p}/#"])
-    hub = _start(
-        target.root,
-        ["/opt/opencontrol/hub/bin/opencontrol", "hub", "-c", "/etc/opencontrol/hub.toml"],
-        "opencontrol",
-        tmp_path / "hub.out",
-    )
-    agent = _start(
-        target.root,
-        [
-            "/opt/opencontrol/agent/bin/python",
-            "-m",
-            "edge_agent",
-            "-c",
-            "/etc/opencontrol/agent.toml",
-        ],
-        "opencontrol",
-        tmp_path / "agent.out",
-    )
+    hub = _start_unit(target.root, "opencontrol-hub", tmp_path / "hub.out")
+    agent = _start_unit(target.root, "opencontrol-agent", tmp_path / "agent.out")
     try:
 
         def logs() -> str:
@@ -345,6 +412,13 @@ def test_installed_agent_publishes_to_the_installed_hub(
         assert batch["agent"] == "target"
         assert {s["signal"] for s in batch["signals"]} and batch["signals"][0]["device"] == "AnsGen"
         assert watcher.on(f"{p}/hub/state")[-1] == b"online"
+        # What the hub acknowledged is in PostgreSQL.
+        stored = _psql(
+            target,
+            "SELECT count(*) FROM samples s JOIN signals g ON g.id = s.signal_id "
+            "WHERE g.device = 'AnsGen'",
+        )
+        assert int(stored) > 0
         # The agent keeps the spool where the unit says, as the service user.
         spool = target.root / "var/lib/opencontrol/spool.sqlite"
         assert spool.exists() and spool.stat().st_uid != 0
@@ -354,10 +428,33 @@ def test_installed_agent_publishes_to_the_installed_hub(
         watcher.close()
 
 
+def _forge(port: int, username: str, password: str, topic: str) -> None:
+    """Publish once (QoS 1) on a fresh connection and wait until the broker has dealt with
+    it: PUBACK, or (Mosquitto 2.0 with max_queued_messages 0) a disconnect for a denied
+    publish. No reconnect, so the message is not sent twice."""
+    done: list[str] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"f-{os.urandom(4).hex()}")
+    client.username_pw_set(username, password)
+    client.reconnect_delay_set(120, 120)
+    client.on_publish = lambda *_a: done.append("puback")
+    client.on_disconnect = lambda *_a: done.append("disconnected")
+    connected: list[bool] = []
+    client.on_connect = lambda *_a: connected.append(True)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        wait_for(lambda: connected, 10, f"{username} connected")
+        client.publish(topic, b"forged", qos=1)
+        wait_for(lambda: done, 10, f"the broker's answer to {username} publishing {topic}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def test_acl_lets_an_agent_write_only_its_own_topics(target: Target, broker: int) -> None:
     """With the rendered ACL and password file: an agent's write to another agent's
-    topics never arrives, its own does; it cannot read another agent's commands;
-    a wrong password is refused."""
+    topics (or the hub's state) never arrives, its own does; it cannot read another
+    agent's commands; a wrong password is refused."""
     p = target.prefix
     hub = Collector(port=broker, username="hub", password=PASSWORDS["hub"], topics=[f"{p}/#"])
     agent = Collector(
@@ -368,12 +465,12 @@ def test_acl_lets_an_agent_write_only_its_own_topics(target: Target, broker: int
     )
     try:
         for topic in (f"{p}/pi-other/data", f"{p}/pi-other/status", f"{p}/hub/state"):
-            agent.client.publish(topic, b"forged", qos=1).wait_for_publish(5)
+            _forge(broker, "target", PASSWORDS["target"], topic)
+        # The broker handles one message at a time: the forged ones were dealt with
+        # before these, so had any been forwarded the hub would have it by now.
         agent.client.publish(f"{p}/target/event", b"mine", qos=1).wait_for_publish(5)
         hub.client.publish(f"{p}/pi-other/cmd", b"for-other", qos=1).wait_for_publish(5)
         hub.client.publish(f"{p}/target/cmd", b"for-me", qos=1).wait_for_publish(5)
-        # Messages on one connection arrive in order: once the later ones are here, the
-        # earlier (refused) ones would have been too.
         wait_for(lambda: hub.on(f"{p}/target/event"), 10, "the agent's own event")
         wait_for(lambda: agent.on(f"{p}/target/cmd"), 10, "the agent's own command")
         assert hub.on(f"{p}/target/event") == [b"mine"]
@@ -390,11 +487,12 @@ def test_acl_lets_an_agent_write_only_its_own_topics(target: Target, broker: int
     bad.username_pw_set("target", "wrong")
     codes: list[object] = []
     bad.on_connect = lambda _c, _u, _f, rc, _p: codes.append(rc)
+    bad.reconnect_delay_set(120, 120)
     bad.connect("127.0.0.1", broker)
     bad.loop_start()
     try:
         wait_for(lambda: codes, 10, "the broker's answer to a wrong password")
         assert codes[0].is_failure  # type: ignore[attr-defined]
     finally:
-        bad.loop_stop()
         bad.disconnect()
+        bad.loop_stop()
