@@ -32,6 +32,9 @@ from .state import EventBook, RequestError, ServerState
 log = logging.getLogger(__name__)
 
 
+LOGIN_FAIL_DELAY = 0.5  # seconds before a failed user login is answered
+
+
 def _error(reason: str) -> dict[str, Any]:
     # RTOC clients test `error == True`; the reason rides along for everyone else.
     return {"error": True, "reason": reason}
@@ -67,7 +70,7 @@ class WebsocketServer:
         )
         self._server: Server | None = None
         self._next_cid = 1
-        self._users: Any = None
+        self._login_slots = asyncio.Semaphore(2)
 
     # -- lifecycle -----------------------------------------------------------------
     @property
@@ -311,7 +314,11 @@ class WebsocketServer:
         from hub.users import load_users
 
         users = await load_users(self.hub)
-        return await asyncio.to_thread(users.verify, name, password)
+        async with self._login_slots:  # scrypt is costly: a login flood must not eat the CPU
+            user = await asyncio.to_thread(users.verify, name, password)
+        if user is None:
+            await asyncio.sleep(LOGIN_FAIL_DELAY)  # slows guessing on this connection
+        return user
 
 
 async def serve(hub: Any, ws_config: Mapping[str, Any] | WsConfig | None) -> WebsocketServer:
