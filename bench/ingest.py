@@ -295,10 +295,18 @@ def phase_e2e(
         client.disconnect()
 
     try:
-        wait_for(
-            lambda: "subscribed" in (work / "hub.log").read_text() or proc.is_running(), 10, "hub"
-        )
-        time.sleep(1.5)  # the hub connects and subscribes
+        # The hub publishes a retained `online` on <p>/hub/state once it is subscribed.
+        state: list[bytes] = []
+        watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{prefix}-watch")
+        watcher.on_message = lambda _c, _u, m: state.append(bytes(m.payload))
+        watcher.connect("127.0.0.1", broker.port)
+        watcher.subscribe(f"{prefix}/hub/state", qos=1)
+        watcher.loop_start()
+        wait_for(lambda: b"online" in state or hub.poll() is not None, 30, "hub online")
+        watcher.loop_stop()
+        watcher.disconnect()
+        if hub.poll() is not None:
+            raise RuntimeError((work / "hub.log").read_text()[-3000:])
         threads = [threading.Thread(target=agent, args=(i,), daemon=True) for i in range(agents)]
         for th in threads:
             th.start()

@@ -2,10 +2,11 @@
 
 A range [xmin, xmax] asked for at most `max_n` points is cut into `max_n // 2` buckets;
 each bucket gives its minimum and its maximum, at the times they happened, in time order
-(one point when both are the same sample). When a rollup level (1 min, 1 h) is at least
-as coarse as the bucket width, the width is rounded up to a whole number of rollup
-buckets and aligned to them, so an answer built from rollup rows equals the answer built
-from the raw samples (see `plan`). Pure numpy; no I/O.
+(one point when both are the same sample). When a rollup level (1 min, 1 h) is at most
+twice the bucket width, the width is rounded up to a whole number of rollup buckets and
+aligned to them (so between half and all of the points asked for come back); an answer
+built from rollup rows then equals the one built from the raw samples (see `plan`).
+Pure numpy; no I/O.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def plan(
     buckets = max_n // 2
     width = (xmax - xmin) / buckets
     for seconds, name in levels:
-        if seconds <= width:
+        # A level up to twice the bucket width still gives at least half the buckets asked
+        # for, from far fewer rows (a month: 720 hourly rows instead of 43,200 per minute).
+        if seconds <= 2 * width:
             # Whole rollup buckets, aligned to them: rollup rows never straddle a bucket edge.
             width = math.ceil(width / seconds) * seconds
             origin = math.floor(xmin / width) * width

@@ -41,6 +41,8 @@ def test_plan_aligns_to_rollup_buckets_when_they_are_coarse_enough() -> None:
     year = 365 * 86_400.0
     g = plan(1_700_000_123.0, 1_700_000_123.0 + year, 2_000)
     assert g.source == "rollup_1h" and g.width % 3_600 == 0 and g.origin % g.width == 0
+    g = plan(0.0, 30 * 86_400.0, 2_000)  # 2,592 s buckets: hours still give 720 of 1,000
+    assert g.source == "rollup_1h" and g.width == 3_600.0
     g = plan(0.0, 86_400.0, 2_000)  # 86.4 s buckets: whole minutes
     assert g.source == "rollup_1m" and g.width == 120.0
     g = plan(0.0, 3_600.0, 2_000)  # 3.6 s buckets: raw only
