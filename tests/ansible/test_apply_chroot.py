@@ -32,6 +32,9 @@ from .runner import REPO, changed_tasks, recap, run
 
 pytestmark = [
     pytest.mark.slow,
+    # One provisioned chroot serves every test here: keep them on one xdist worker
+    # (effective with --dist loadgroup; otherwise each worker provisions its own).
+    pytest.mark.xdist_group("ansible-chroot"),
     pytest.mark.timeout(600),
     pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root"),
 ]
