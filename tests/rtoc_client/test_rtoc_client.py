@@ -90,7 +90,9 @@ def _check(result: dict, hub: Hub) -> None:
 async def _agent_ready(hub: Hub) -> None:
     from tests.fixtures.net import async_wait_for
 
-    await async_wait_for(lambda: hub.agents.device_owner("Gen") is not None, what="agent")
+    await async_wait_for(
+        lambda: (hub.agents.device("Gen") or {}).get("running"), what="agent's Gen running"
+    )
 
 
 async def test_rtoc_client_without_password(rtoc_dir: Path, ws_factory, hub: Hub, agent) -> None:

@@ -11,7 +11,11 @@ from tests.fixtures.net import async_wait_for
 
 async def _agent_known(hub: Hub) -> None:
     await async_wait_for(
-        lambda: hub.agents.device_owner("Gen") == "pi-test" and hub.agents.get("pi-test").online,
+        lambda: (
+            hub.agents.device_owner("Gen") == "pi-test"
+            and hub.agents.get("pi-test").online
+            and (hub.agents.device("Gen") or {}).get("running")
+        ),
         what="agent status at the hub",
     )
 
