@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shutil
 import sys
 import tempfile
 import threading
@@ -341,6 +342,7 @@ def phase_e2e(
         broker.stop()
     if hub.returncode not in (0, -15, None):
         print((work / "hub.log").read_text()[-3000:], file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)
     arr = np.array(lats) if lats else np.array([np.nan])
     return {
         "samples_per_s": (c1 - c0) / elapsed,

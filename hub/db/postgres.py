@@ -153,9 +153,14 @@ class PostgresStore(Store):
                     sid = np.concatenate([x[1] for x in parts])
                     y = np.concatenate([x[2] for x in parts])
                     if self.write_method == "copy":
+                        data = encode_samples(t_us, sid, y)
+                        # One read of the whole buffer: psycopg2 re-takes the GIL for every
+                        # chunk (8 KiB by default), which costs a thread switch each in a
+                        # busy hub.
                         cur.copy_expert(
                             "COPY samples (time, signal_id, value) FROM STDIN (FORMAT binary)",
-                            io.BytesIO(encode_samples(t_us, sid, y)),
+                            io.BytesIO(data),
+                            size=len(data),
                         )
                     else:
                         self._insert_rows(cur, t_us, sid, y)
