@@ -1,7 +1,8 @@
 """PostgreSQL connections for the store: one per role, reconnecting, errors as StoreError.
 
-Role 'w' is the writer thread's, role 'r' the readers' (serialised by a lock); with
-`single_connection` both share one (servers that take one connection, e.g. PGlite).
+Role 'w' is the writer thread's, 'r' the readers' (serialised by a lock), 'm' the
+maintenance thread's; with `single_connection` all share one (servers that take one
+connection, e.g. PGlite).
 psycopg2 is imported lazily.
 """
 
@@ -15,6 +16,10 @@ from typing import Any
 from hub.db.base import StoreError
 
 
+class ConnectionLost(StoreError):
+    """The connection broke (server restarted or gone); the next use reconnects."""
+
+
 class PgConnections:
     """Lazily opened connections by role; a lost connection is dropped and reopened next use."""
 
@@ -23,11 +28,11 @@ class PgConnections:
         self.single_connection = single_connection
         self.connect_timeout = connect_timeout
         self._conns: dict[str, Any] = {}
-        self._locks = {"w": threading.Lock(), "r": threading.Lock()}
+        self._locks = {"w": threading.Lock(), "r": threading.Lock(), "m": threading.Lock()}
 
     @contextmanager
     def use(self, role: str) -> Iterator[Any]:
-        """A live connection for `role` ('w' or 'r'), held exclusively inside the block.
+        """A live connection for `role` ('w', 'r' or 'm'), held exclusively inside the block.
 
         psycopg2 errors leave as StoreError (the connection dropped when it was lost, the
         transaction rolled back otherwise); other exceptions roll back and pass through.
@@ -51,7 +56,7 @@ class PgConnections:
                 yield conn
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 self._drop(role)
-                raise StoreError(f"PostgreSQL connection lost: {_msg(exc)}") from exc
+                raise ConnectionLost(f"PostgreSQL connection lost: {_msg(exc)}") from exc
             except psycopg2.Error as exc:
                 _rollback(conn)
                 raise StoreError(f"PostgreSQL error: {_msg(exc)}") from exc

@@ -19,7 +19,7 @@ from edge_agent.wire import Batch
 from hub.db import pghistory, rollups
 from hub.db.base import EventRecord, History, SignalRow, Store
 from hub.db.migrate import apply_policies, migrate
-from hub.db.pgconn import PgConnections
+from hub.db.pgconn import ConnectionLost, PgConnections
 from hub.db.pgcopy import PreparedBatch, encode_samples
 
 DAY_S = 86_400.0
@@ -48,6 +48,7 @@ class PostgresStore(Store):
         insert_rows: int = 250,
         connect_timeout: int = 5,
         manage_policies: bool = True,
+        maintain_every_s: float | None = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if write_method not in ("copy", "insert"):
@@ -74,6 +75,13 @@ class PostgresStore(Store):
         self.manage_policies = manage_policies
         self.clock = clock
         self.flavour = "unknown"  # "postgresql" or "timescaledb" once open
+        # Upkeep (partitions, rollups, retention) in a thread of its own; None: call
+        # maintain() yourself.
+        self._upkeep = (
+            rollups.Maintainer(job=self.maintain, interval=maintain_every_s)
+            if maintain_every_s
+            else None
+        )
         self._db = PgConnections(
             dsn=dsn, single_connection=single_connection, connect_timeout=connect_timeout
         )
@@ -93,9 +101,13 @@ class PostgresStore(Store):
                 self._adopt_policies(conn)
             self._load_signals(conn)
         self.maintain_partitions()
+        if self._upkeep is not None:
+            self._upkeep.start()
 
     def close(self) -> None:
-        """Release connections."""
+        """Stop the upkeep thread, release connections."""
+        if self._upkeep is not None:
+            self._upkeep.stop()
         self._db.close()
 
     def _adopt_policies(self, conn: Any) -> None:
@@ -132,6 +144,14 @@ class PostgresStore(Store):
         if any batch can never be stored; write that group one batch at a time to find it.
         """
         prepared = [PreparedBatch(b, r) for b, r in items]
+        try:
+            return self._write_prepared(prepared)
+        except ConnectionLost:
+            # A connection that broke while idle (server restarted): one fresh try. Safe
+            # even if the break hid a commit: the ledger turns a replay into a duplicate.
+            return self._write_prepared(prepared)
+
+    def _write_prepared(self, prepared: list[PreparedBatch]) -> list[bool]:
         with self._db.use("w") as conn:
             if self.flavour == "postgresql":
                 for p in prepared:
@@ -255,7 +275,7 @@ class PostgresStore(Store):
         now_us = int(self.clock() * 1_000_000)
         first = (now_us // self.partition_us) * self.partition_us
         starts = [first + i * self.partition_us for i in range(self.partitions_ahead + 1)]
-        with self._db.use("w") as conn:
+        with self._db.use("m") as conn:
             made = rollups.ensure_partitions(conn, starts, self.partition_us)
         self._partitions.update(starts)
         return made
@@ -263,7 +283,7 @@ class PostgresStore(Store):
     def maintain(self) -> dict[str, int]:
         """Periodic upkeep (call every minute or so): partitions, rollups, retention."""
         out = {"partitions_made": self.maintain_partitions()}
-        with self._db.use("r") as conn:
+        with self._db.use("m") as conn:
             out["batches_rolled_up"] = rollups.refresh_rollups(conn, flavour=self.flavour)
             now_us = int(self.clock() * 1_000_000)
             out.update(

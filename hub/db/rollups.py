@@ -10,8 +10,13 @@ All times are int64 Unix microseconds ("µs").
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MINUTE_US = 60_000_000
 HOUR_US = 3_600 * 1_000_000
@@ -199,3 +204,45 @@ def apply_retention(
             pruned = cur.rowcount
         conn.commit()
     return {"partitions_dropped": dropped, "default_rows_deleted": deleted, "ledger_pruned": pruned}
+
+
+class Maintainer:
+    """A daemon thread calling `job` every `interval` seconds; a failure is logged once,
+    the recovery once (the store may be down for a while: that is state, not a flood)."""
+
+    def __init__(self, *, job: Callable[[], Any], interval: float, name: str = "store-upkeep"):
+        self.job = job
+        self.interval = interval
+        self.name = name
+        self.runs = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (the first run is one interval after the start)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to end and wait for a run in progress."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.job()
+            except Exception as exc:
+                if self.last_error is None:
+                    log.error("store upkeep failed (will retry): %s", exc)
+                self.last_error = str(exc)
+                continue
+            if self.last_error is not None:
+                log.warning("store upkeep works again")
+            self.last_error = None
+            self.runs += 1

@@ -228,3 +228,28 @@ def test_a_group_is_all_or_nothing(pg_dsn: str) -> None:
     assert store.write_batches([(one("a1", 2, T0), T0), (one("a1", 4, T0), T0)]) == [True, True]
     assert store.sample_count() == 20
     store.close()
+
+
+def test_the_upkeep_thread_rolls_up_by_itself_and_survives_an_outage(
+    own_pg: PgCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    dsn = own_pg.create_database()
+    store = PostgresStore(dsn=dsn, clock=lambda: T0, maintain_every_s=0.05, connect_timeout=1)
+    store.open()
+    assert store.write_batch(one("a1", 1, T0), T0)
+    state = "SELECT batch_id FROM rollup_state WHERE level = 'rollup_1h'"
+    wait_for(lambda: count(dsn, state) > 0, 10, "the upkeep thread to take the batch in")
+    assert count(dsn, "SELECT sum(n) FROM rollup_1m") == 10
+    own_pg.stop("immediate")
+    upkeep = store._upkeep
+    assert upkeep is not None
+    wait_for(lambda: upkeep.last_error is not None, 10, "the upkeep to notice the outage")
+    runs = upkeep.runs
+    own_pg.start()
+    assert store.write_batch(one("a1", 2, T0 + 100), T0)
+    wait_for(lambda: upkeep.runs > runs and upkeep.last_error is None, 10, "recovery")
+    wait_for(lambda: count(dsn, "SELECT sum(n) FROM rollup_1m") == 20, 10, "second batch")
+    errors = [r for r in caplog.records if "store upkeep failed" in r.getMessage()]
+    assert len(errors) == 1, "an outage is logged once, not on every try"
+    assert any("works again" in r.getMessage() for r in caplog.records)
+    store.close()
