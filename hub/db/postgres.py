@@ -23,6 +23,7 @@ from hub.db.pgconn import ConnectionLost, PgConnections
 from hub.db.pgcopy import PreparedBatch, encode_samples
 
 DAY_S = 86_400.0
+_CAGG_WINDOW_S = 3 * DAY_S  # start_offset of rollup_1h's refresh policy (sql/003_rollups.sql)
 _TS = "(timestamptz 'epoch' + %s * interval '1 microsecond')"
 _EPOCH = "extract(epoch FROM {})::float8"
 # Partitions made on the fly for one batch; rows of more distinct days go to the default one.
@@ -58,8 +59,14 @@ class PostgresStore(Store):
                 f"compress_after ({compress_after_s:.0f} s) must be longer than the longest "
                 f"spool age ({max_spool_age_s:.0f} s): late batches must land uncompressed"
             )
-        if retention_s is not None and retention_s <= max_spool_age_s:
-            raise ValueError("retention must be longer than the longest spool age")
+        # The 1 h continuous aggregate's refresh window reaches 3 days back: raw data must
+        # outlive it, or a refresh would empty rollup buckets whose samples were dropped.
+        floor_s = max(max_spool_age_s, _CAGG_WINDOW_S)
+        if retention_s is not None and retention_s <= floor_s:
+            raise ValueError(
+                f"retention ({retention_s:.0f} s) must be longer than the longest spool age"
+                f" and the rollup refresh window ({floor_s:.0f} s)"
+            )
         self.dsn = dsn
         self.write_method = write_method
         self.single_connection = single_connection

@@ -253,3 +253,9 @@ def test_the_upkeep_thread_rolls_up_by_itself_and_survives_an_outage(
     assert len(errors) == 1, "an outage is logged once, not on every try"
     assert any("works again" in r.getMessage() for r in caplog.records)
     store.close()
+
+
+def test_retention_must_outlive_the_spool_and_the_rollup_refresh_window() -> None:
+    with pytest.raises(ValueError, match="rollup refresh window"):
+        PostgresStore(dsn="unused", retention_s=2.5 * DAY, max_spool_age_s=DAY)
+    PostgresStore(dsn="unused", retention_s=4 * DAY, max_spool_age_s=DAY)
