@@ -1,4 +1,5 @@
-"""PostgreSQL binary COPY encoding/decoding for samples, done with numpy (no per-row Python).
+"""Writing batches to PostgreSQL: binary COPY encoding/decoding with numpy (no per-row
+Python), the ledger and signal rows, and the INSERT fallback for servers without COPY.
 
 Times cross the wire as PostgreSQL timestamps: int64 microseconds since 2000-01-01 UTC.
 Everywhere else the store uses int64 microseconds since the Unix epoch ("µs"), so the
@@ -14,6 +15,7 @@ import numpy as np
 
 from edge_agent.wire import Batch
 
+_TS = "(timestamptz 'epoch' + %s * interval '1 microsecond')"
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
 # Timestamps accepted from agents: 1900-01-01 .. 3000-01-01 (a bad clock is data; an
 # overflow is not).
@@ -133,3 +135,66 @@ class PreparedBatch:
             int(self.t_us.min()) if has else None,
             int(self.t_us.max()) if has else None,
         )
+
+
+def insert_ledger(cur: Any, prepared: list[PreparedBatch]) -> list[bool]:
+    """Ledger rows for the batches; True where the row is new (the batch is to be stored)."""
+    if len(prepared) == 1:
+        p = prepared[0]
+        cur.execute(
+            "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
+            f" VALUES (%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})"
+            " ON CONFLICT (agent, seq) DO NOTHING RETURNING id",
+            p.ledger_row(),
+        )
+        return [cur.fetchone() is not None]
+    from psycopg2.extras import execute_values
+
+    rows = execute_values(
+        cur,
+        "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
+        " VALUES %s ON CONFLICT (agent, seq) DO NOTHING RETURNING agent, seq",
+        [p.ledger_row() for p in prepared],
+        template=f"(%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})",
+        fetch=True,
+    )
+    new = {(a, int(q)) for a, q in rows}
+    out = []
+    for p in prepared:
+        key = (p.batch.agent, p.batch.seq)
+        out.append(key in new)
+        new.discard(key)  # the same batch twice in one group: store it once
+    return out
+
+
+def insert_signal(
+    cur: Any, device: str, name: str, unit: str, agent: str, received_at: float
+) -> int:
+    """The id of signal (device, name), registering it (in the open transaction) if new."""
+    cur.execute(
+        "INSERT INTO signals (device, name, unit, agent, first_seen)"
+        " VALUES (%s, %s, %s, %s, to_timestamp(%s))"
+        " ON CONFLICT (device, name) DO NOTHING RETURNING id",
+        (device, name, unit, agent, received_at),
+    )
+    row = cur.fetchone()
+    if row is None:
+        cur.execute("SELECT id FROM signals WHERE device = %s AND name = %s", (device, name))
+        row = cur.fetchone()
+    return int(row[0])
+
+
+def insert_rows(
+    cur: Any, t_us: np.ndarray, sid: np.ndarray, y: np.ndarray, *, page_size: int = 250
+) -> None:
+    """Multi-row INSERTs of a few hundred rows (for servers where COPY is unusable)."""
+    from psycopg2.extras import execute_values
+
+    rows = list(zip(t_us.tolist(), sid.tolist(), y.tolist(), strict=True))
+    execute_values(
+        cur,
+        "INSERT INTO samples (time, signal_id, value) VALUES %s",
+        rows,
+        template=f"({_TS}, %s, %s)",
+        page_size=page_size,
+    )

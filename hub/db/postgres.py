@@ -20,7 +20,13 @@ from hub.db import pghistory, rollups
 from hub.db.base import EventRecord, History, SignalRow, Store
 from hub.db.migrate import apply_policies, migrate
 from hub.db.pgconn import ConnectionLost, PgConnections
-from hub.db.pgcopy import PreparedBatch, encode_samples
+from hub.db.pgcopy import (
+    PreparedBatch,
+    encode_samples,
+    insert_ledger,
+    insert_rows,
+    insert_signal,
+)
 
 DAY_S = 86_400.0
 _CAGG_WINDOW_S = 3 * DAY_S  # start_offset of rollup_1h's refresh policy (sql/003_rollups.sql)
@@ -166,7 +172,7 @@ class PostgresStore(Store):
                         self._ensure_batch_partitions(conn, p.t_us)
             new_ids: dict[tuple[str, str], int] = {}
             with conn.cursor() as cur:
-                stored = self._insert_ledger(cur, prepared)
+                stored = insert_ledger(cur, prepared)
                 if not any(stored):
                     conn.rollback()
                     return stored
@@ -190,40 +196,11 @@ class PostgresStore(Store):
                             size=len(data),
                         )
                     else:
-                        self._insert_rows(cur, t_us, sid, y)
+                        insert_rows(cur, t_us, sid, y, page_size=self.insert_rows)
             conn.commit()
         # Only after the commit: a rolled-back signal row must not stay in the cache.
         self._signal_ids.update(new_ids)
         return stored
-
-    def _insert_ledger(self, cur: Any, prepared: list[PreparedBatch]) -> list[bool]:
-        """Ledger rows for the batches; True where the row is new (the batch is to be stored)."""
-        if len(prepared) == 1:
-            p = prepared[0]
-            cur.execute(
-                "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
-                f" VALUES (%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})"
-                " ON CONFLICT (agent, seq) DO NOTHING RETURNING id",
-                p.ledger_row(),
-            )
-            return [cur.fetchone() is not None]
-        from psycopg2.extras import execute_values
-
-        rows = execute_values(
-            cur,
-            "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
-            " VALUES %s ON CONFLICT (agent, seq) DO NOTHING RETURNING agent, seq",
-            [p.ledger_row() for p in prepared],
-            template=f"(%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})",
-            fetch=True,
-        )
-        new = {(a, int(q)) for a, q in rows}
-        out = []
-        for p in prepared:
-            key = (p.batch.agent, p.batch.seq)
-            out.append(key in new)
-            new.discard(key)  # the same batch twice in one group: store it once
-        return out
 
     def _ids_for(
         self, cur: Any, p: PreparedBatch, new_ids: dict[tuple[str, str], int]
@@ -234,38 +211,10 @@ class PostgresStore(Store):
             key = (s.device, s.signal)
             sid = self._signal_ids.get(key) or new_ids.get(key)
             if sid is None:
-                sid = self._insert_signal(cur, s.device, s.signal, s.unit, p.batch, p.received_at)
+                sid = insert_signal(cur, s.device, s.signal, s.unit, p.batch.agent, p.received_at)
                 new_ids[key] = sid
             ids[i] = sid
         return ids
-
-    def _insert_signal(
-        self, cur: Any, device: str, name: str, unit: str, batch: Batch, received_at: float
-    ) -> int:
-        cur.execute(
-            "INSERT INTO signals (device, name, unit, agent, first_seen)"
-            " VALUES (%s, %s, %s, %s, to_timestamp(%s))"
-            " ON CONFLICT (device, name) DO NOTHING RETURNING id",
-            (device, name, unit, batch.agent, received_at),
-        )
-        row = cur.fetchone()
-        if row is None:
-            cur.execute("SELECT id FROM signals WHERE device = %s AND name = %s", (device, name))
-            row = cur.fetchone()
-        return int(row[0])
-
-    def _insert_rows(self, cur: Any, t_us: np.ndarray, sid: np.ndarray, y: np.ndarray) -> None:
-        """Multi-row INSERTs of a few hundred rows (for servers where COPY is unusable)."""
-        from psycopg2.extras import execute_values
-
-        rows = list(zip(t_us.tolist(), sid.tolist(), y.tolist(), strict=True))
-        execute_values(
-            cur,
-            "INSERT INTO samples (time, signal_id, value) VALUES %s",
-            rows,
-            template=f"({_TS}, %s, %s)",
-            page_size=self.insert_rows,
-        )
 
     def _ensure_batch_partitions(self, conn: Any, t_us: np.ndarray) -> None:
         starts = np.unique((t_us // self.partition_us) * self.partition_us)
