@@ -132,3 +132,26 @@ def test_a_reopened_store_keeps_data_and_the_ledger(store_factory) -> None:
     assert second.get_doc("k") == {"x": 1}
     assert second.write_batch(batch("a1", 2, t0=T0 + 60), T0) is True
     assert second.sample_count() == 400
+
+
+def test_reads_while_the_writer_thread_writes(store: Store) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for seq in range(30):
+                assert store.write_batch(batch("a1", seq, n=50, t0=T0 + seq * 25), T0)
+        except BaseException as exc:  # reported below, with the reads' outcome
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while writer.is_alive():
+        h = store.history("Gen", "Temp", None, None, 100)
+        assert np.all(np.diff(h.x) >= 0)
+    writer.join()
+    assert not errors, errors
+    assert store.sample_count() == 30 * 100
+    assert len(store.history("Gen", "Temp", None, None, None).x) == 30 * 50
