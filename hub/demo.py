@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import hub_config
+from .users import load_users, save_users
 
 AGENT_TOML = """\
 # Written by `opencontrol demo`. An agent with two simulated drivers.
@@ -100,11 +102,13 @@ async def _demo(config: dict[str, Any], agent_cfg: Path, root: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running_hub(config) as hub:
         stored_before = await hub.run_store(hub.store.sample_count)
+        login = await _demo_login(hub, root)
         ws = config["websocket"]
         print("OpenControl demo")
         print(f"  MQTT broker (embedded): mqtt://127.0.0.1:{config['mqtt']['port']}")
         print(f"  websocket (RTOC API):   ws://{ws['host']}:{ws['port']}")
         print(f"  dashboard:              http://{ws['host']}:{ws['port']}/")
+        print(f"  login (admin):          {login}")
         print(f"  data directory:         {root}")
         print(f"  SQLite store:           {config['store']['path']}")
         print(f"  agent config:           {agent_cfg}")
@@ -127,6 +131,21 @@ async def _demo(config: dict[str, Any], agent_cfg: Path, root: Path) -> None:
             print("stopping the hub (draining the writer) ...")
     total = await asyncio.to_thread(_count, config)
     print(f"stopped. {total} samples stored in {config['store']['path']}")
+
+
+async def _demo_login(hub: Any, root: Path) -> str:
+    """Make the demo's admin user on first run; return 'user / password' to print."""
+    saved = root / "demo-login.txt"
+    users = await load_users(hub)
+    if len(users) == 0:
+        password = secrets.token_urlsafe(9)
+        users.add("admin", password, "admin")
+        await save_users(hub, users)
+        saved.write_text(f"admin / {password}\n")
+        saved.chmod(0o600)
+    if saved.exists():
+        return saved.read_text().strip()
+    return f"your users ({', '.join(users.names())}); manage them with `opencontrol ws users`"
 
 
 def _count(config: dict[str, Any]) -> int:

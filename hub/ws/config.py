@@ -37,7 +37,11 @@ WEBSOCKET_SECTION = Section(
             choices=PERMISSIONS,
         ),
         "require_login": Field(
-            bool, False, "refuse everything until a hub user logs in (authorize with user)"
+            bool,
+            True,
+            "refuse everything until a hub user logs in (authorize with user) or, with "
+            "`password` set, the RTOC password is given; false = anyone reaching the port "
+            "gets `password_permission` (RTOC's open mode)",
         ),
         "tls_cert": Field(str, None, "PEM certificate chain: serve wss:// instead of ws://"),
         "tls_key": Field(str, None, "PEM private key for tls_cert"),
@@ -97,7 +101,7 @@ class WsConfig:
     port: int = 5050
     password: str | None = None
     password_permission: str = "write"
-    require_login: bool = False
+    require_login: bool = True
     tls_cert: str | None = None
     tls_key: str | None = None
     host_whitelist: tuple[str, ...] = ()

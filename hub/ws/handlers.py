@@ -63,11 +63,10 @@ async def authorize(st: ServerState, s: ClientSession, value: Any, login: Login 
             anonymous(st, s)
         return found is not None
     ok = False
-    if not cfg.require_login:
-        if cfg.password is None or s.whitelisted:
-            ok = True
-        elif isinstance(value, str):
-            ok = hmac.compare_digest(value.encode(), password_hash(cfg.password).encode())
+    if s.whitelisted or (cfg.password is None and not cfg.require_login):
+        ok = True
+    elif cfg.password is not None and isinstance(value, str):
+        ok = hmac.compare_digest(value.encode(), password_hash(cfg.password).encode())
     s.user = None
     if ok:
         s.authorized, s.permission = True, cfg.password_permission

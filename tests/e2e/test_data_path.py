@@ -12,6 +12,7 @@ import pytest
 from hub.bootstrap import running_hub
 from hub.client import OpenControlClient
 from hub.config import hub_config
+from hub.users import Users, save_users
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for, free_port, wait_for
 
@@ -22,6 +23,9 @@ async def _run_agent_into_hub(tmp_path: Path, config: dict, port: int, prefix: s
     ws_port = config["websocket"]["port"]
     async with running_hub(config) as hub:
         await async_wait_for(lambda: hub.ingest.subscribed, what="hub subscribed")
+        users = Users()
+        users.add("reader", "s3cret-pass", "read")  # login is required by default
+        await save_users(hub, users)
         agent_cfg = procs.write_agent_config(
             tmp_path / "agent.toml", port=port, prefix=prefix, rate=20
         )
@@ -58,7 +62,9 @@ async def _run_agent_into_hub(tmp_path: Path, config: dict, port: int, prefix: s
             np.testing.assert_array_equal(stored.y, live_y)
             assert np.all(np.diff(stored.x) > 0)
             # A websocket client gets the same samples back: from the store and from memory.
-            async with OpenControlClient(f"ws://127.0.0.1:{ws_port}") as client:
+            async with OpenControlClient(
+                f"ws://127.0.0.1:{ws_port}", user="reader", user_password="s3cret-pass"
+            ) as client:
                 xs, ys, _unit, _sid, xmin, xmax = await client.get_signal(f"Gen.{name}")
                 mem = (await client.request(getSignal=[f"Gen.{name}"]))["signals"]
             assert xs == stored.x.tolist() and ys == stored.y.tolist()

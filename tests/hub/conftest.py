@@ -24,7 +24,12 @@ def make_hub_config(tmp_path: Path, broker: Mosquitto, prefix: str, **sections: 
     data: dict[str, Any] = {
         "hub": {"data_dir": str(tmp_path / "hub"), "id": f"hub-{prefix}"},
         "mqtt": {"host": "127.0.0.1", "port": broker.port, "prefix": prefix},
-        "websocket": {"enabled": False, "port": free_port(), "host": "127.0.0.1"},
+        "websocket": {
+            "enabled": False,
+            "port": free_port(),
+            "host": "127.0.0.1",
+            "require_login": False,
+        },
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import subprocess
@@ -9,9 +10,16 @@ import sys
 import threading
 from pathlib import Path
 
+from hub.client import OpenControlClient
 from tests.fixtures.net import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+async def _latest(port: int, user: str, password: str) -> dict:
+    url = f"ws://127.0.0.1:{port}"
+    async with OpenControlClient(url, user=user, user_password=password) as client:
+        return await client.latest()
 
 
 def test_demo_shows_samples_arriving_and_stops_cleanly(tmp_path: Path) -> None:
@@ -51,6 +59,10 @@ def test_demo_shows_samples_arriving_and_stops_cleanly(tmp_path: Path) -> None:
         out = "".join(lines)
         assert f"ws://127.0.0.1:{ws_port}" in out and str(tmp_path) in out
         assert "mqtt://127.0.0.1:" in out
+        # The printed login opens the websocket API (nothing is open without it).
+        user, password = re.search(r"login \(admin\): +(\S+) / (\S+)", out).groups()
+        latest = asyncio.run(_latest(ws_port, user, password))
+        assert "Generator.Square" in latest and "Generator.Sinus" in latest
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)

@@ -153,7 +153,12 @@ def make_config(tmp_path: Path, broker: Mosquitto, prefix: str, **websocket: Any
             },
             "mqtt": {"host": "127.0.0.1", "port": broker.port, "prefix": prefix},
             "store": {"path": str(data_dir / "store.sqlite")},
-            "websocket": {"port": free_port(), "host": "127.0.0.1", **websocket},
+            "websocket": {
+                "port": free_port(),
+                "host": "127.0.0.1",
+                "require_login": False,
+                **websocket,
+            },
         },
         source="dashboard test",
     )

@@ -30,6 +30,7 @@ async def ws_factory(hub: Hub) -> AsyncIterator[ServerFactory]:
     async def make(**cfg: Any) -> WebsocketServer:
         cfg.setdefault("host", "127.0.0.1")
         cfg.setdefault("port", 0)
+        cfg.setdefault("require_login", False)  # RTOC's open mode unless a test asks
         server = await serve(hub, cfg)
         servers.append(server)
         return server

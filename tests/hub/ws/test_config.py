@@ -17,9 +17,12 @@ from tests.hub.conftest import make_hub_config
 
 def test_defaults_and_empty_strings() -> None:
     cfg = WsConfig.from_mapping({"password": "", "tls_cert": "", "tls_key": ""})
-    assert cfg.password is None and cfg.tls_cert is None and not cfg.auth_required
+    assert cfg.password is None and cfg.tls_cert is None
+    # Nothing is open by default: a login (or the RTOC password) is needed.
+    assert cfg.require_login and cfg.auth_required
     assert cfg.port == 5050 and cfg.host_whitelist == () and cfg.allowed_origins == ()
-    assert WsConfig.from_mapping({"password": "x"}).auth_required
+    assert WsConfig.from_mapping({"password": "x", "require_login": False}).auth_required
+    assert not WsConfig.from_mapping({"require_login": False}).auth_required
 
 
 @pytest.mark.parametrize(
