@@ -16,12 +16,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.fixtures.net import free_port, wait_for, wait_port
 
+from .mqttc import Collector, forge, login_refused
 from .runner import REPO, run
 
 PLAYBOOK = REPO / "tests/ansible/playbooks/render_broker.yml"
@@ -86,50 +85,19 @@ def broker(tmp_path: Path) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
-class Client:
-    """A connected MQTT client that records what it receives and whether it was dropped."""
-
-    def __init__(self, port: int, user: str, password: str, topics: list[str]) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self.events: list[str] = []
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"x-{os.urandom(4).hex()}")
-        self.c.username_pw_set(user, password)
-        self.c.reconnect_delay_set(120, 120)  # a dropped client stays dropped
-        self.c.on_connect = lambda *_a: self.events.append("connected")
-        self.c.on_subscribe = lambda *_a: self.events.append("subscribed")
-        self.c.on_publish = lambda *_a: self.events.append("puback")
-        self.c.on_disconnect = lambda *_a: self.events.append("disconnected")
-        self.c.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-        wait_for(lambda: "connected" in self.events, 10, f"{user} connected")
-        if topics:
-            self.c.subscribe([(t, 1) for t in topics])
-            wait_for(lambda: "subscribed" in self.events, 10, f"{user} subscribed")
-
-    def on(self, topic: str) -> list[bytes]:
-        return [p for t, p in self.messages if t == topic]
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
-
-
 def test_agent_cannot_write_another_agents_topics(broker: int) -> None:
     """workshop's publish to pi-kitchen/data is dropped; its own data arrives at the hub."""
-    hub = Client(broker, "hub", PASSWORDS["hub"], ["opencontrol/#"])
+    hub = Collector(
+        port=broker, username="hub", password=PASSWORDS["hub"], topics=["opencontrol/#"]
+    )
     try:
-        forger = Client(broker, "workshop", PASSWORDS["workshop"], [])
-        forger.c.publish("opencontrol/pi-kitchen/data", b"forged", qos=1)
-        # Dealt with: acknowledged, or (max_queued_messages 0) the client is dropped.
-        wait_for(lambda: {"puback", "disconnected"} & set(forger.events), 10, "broker answer")
-        forger.close()
-        own = Client(broker, "workshop", PASSWORDS["workshop"], [])
-        own.c.publish("opencontrol/workshop/data", b"mine", qos=1).wait_for_publish(5)
+        forge(broker, "workshop", PASSWORDS["workshop"], "opencontrol/pi-kitchen/data")
+        own = Collector(port=broker, username="workshop", password=PASSWORDS["workshop"], topics=[])
+        own.client.publish("opencontrol/workshop/data", b"mine", qos=1).wait_for_publish(5)
         own.close()
         wait_for(lambda: hub.on("opencontrol/workshop/data"), 10, "workshop's own data")
         assert hub.on("opencontrol/workshop/data") == [b"mine"]
-        # The forged publish was handled before the own one; it never arrived.
+        # The broker dealt with the forged publish before the own one: it never arrived.
         assert hub.on("opencontrol/pi-kitchen/data") == []
     finally:
         hub.close()
@@ -137,11 +105,16 @@ def test_agent_cannot_write_another_agents_topics(broker: int) -> None:
 
 def test_agent_reads_only_its_own_commands(broker: int) -> None:
     """A wildcard subscription of pi-kitchen gets its own cmd, never workshop's."""
-    kitchen = Client(broker, "pi-kitchen", PASSWORDS["pi-kitchen"], ["opencontrol/+/cmd"])
-    hub = Client(broker, "hub", PASSWORDS["hub"], [])
+    kitchen = Collector(
+        port=broker,
+        username="pi-kitchen",
+        password=PASSWORDS["pi-kitchen"],
+        topics=["opencontrol/+/cmd"],
+    )
+    hub = Collector(port=broker, username="hub", password=PASSWORDS["hub"], topics=[])
     try:
-        hub.c.publish("opencontrol/workshop/cmd", b"not-yours", qos=1).wait_for_publish(5)
-        hub.c.publish("opencontrol/pi-kitchen/cmd", b"yours", qos=1).wait_for_publish(5)
+        hub.client.publish("opencontrol/workshop/cmd", b"not-yours", qos=1).wait_for_publish(5)
+        hub.client.publish("opencontrol/pi-kitchen/cmd", b"yours", qos=1).wait_for_publish(5)
         wait_for(lambda: kitchen.on("opencontrol/pi-kitchen/cmd"), 10, "kitchen's command")
         assert kitchen.messages == [("opencontrol/pi-kitchen/cmd", b"yours")]
     finally:
@@ -150,18 +123,7 @@ def test_agent_reads_only_its_own_commands(broker: int) -> None:
 
 
 def test_unknown_user_and_wrong_password_are_refused(broker: int) -> None:
-    """allow_anonymous is off and the password file is the one in force."""
-    for user, password in (("workshop", "wrong"), ("nobody", "x")):
-        codes: list[object] = []
-        c = mqtt.Client(CallbackAPIVersion.VERSION2)
-        c.username_pw_set(user, password)
-        c.reconnect_delay_set(120, 120)
-        c.on_connect = lambda _c, _u, _f, rc, _p, codes=codes: codes.append(rc)
-        c.connect("127.0.0.1", broker)
-        c.loop_start()
-        try:
-            wait_for(lambda codes=codes: codes, 10, "the broker's answer")
-            assert codes[0].is_failure  # type: ignore[attr-defined]
-        finally:
-            c.disconnect()
-            c.loop_stop()
+    """allow_anonymous is off and the rendered password file is the one in force."""
+    assert login_refused(broker, "workshop", "wrong")
+    assert login_refused(broker, "nobody", "x")
+    assert not login_refused(broker, "workshop", PASSWORDS["workshop"])

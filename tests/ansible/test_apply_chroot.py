@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import time
@@ -20,23 +19,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.fixtures.net import free_port, wait_for, wait_port
 
-from . import rootfs, wheelhouse
+from . import chroot_procs, rootfs, wheelhouse
+from .mqttc import Collector, forge, login_refused
 from .runner import REPO, changed_tasks, recap, run
 
 pytestmark = [
     pytest.mark.slow,
-    # One provisioned chroot serves every test here: keep them on one xdist worker
-    # (effective with --dist loadgroup; otherwise each worker provisions its own).
-    pytest.mark.xdist_group("ansible-chroot"),
     pytest.mark.timeout(600),
-    pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root"),
 ]
 
 PASSWORDS = {"hub": "hub-secret", "target": "target-secret", "pi-other": "other-secret"}
@@ -132,9 +126,11 @@ def _inventory(root: Path, src: Path, prefix: str, ports: dict[str, int]) -> dic
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """Restore a pristine rootfs, apply site.yml twice, yield the provisioned tree."""
+    if os.geteuid() != 0:
+        pytest.fail("applying the playbook to a chroot needs root; deselect with -m 'not slow'")
     missing = rootfs.missing_tools()
     if missing:
         pytest.fail(f"chroot tests need {', '.join(missing)} (apt-get install debootstrap)")
@@ -176,27 +172,10 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 
 def _psql(target: Target, sql: str) -> str:
-    """Run a query as postgres inside the chroot; return its unaligned output."""
-    result = subprocess.run(
-        [
-            "chroot",
-            str(target.root),
-            "su",
-            "postgres",
-            "-s",
-            "/bin/sh",
-            "-c",
-            f'psql -p {target.pg_port} -d opencontrol -tAc "{sql}"',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return chroot_procs.psql(target.root, target.pg_port, sql)
 
 
-def test_first_run_changes_and_second_run_changes_nothing(target: Target) -> None:
+def _check_second_run_changes_nothing(target: Target) -> None:
     """Applying site.yml again to the provisioned host reports changed=0, failed=0."""
     first = recap(target.first)["target"]
     assert first.failed == 0 and first.unreachable == 0
@@ -206,7 +185,7 @@ def test_first_run_changes_and_second_run_changes_nothing(target: Target) -> Non
     assert second.changed == 0, changed_tasks(target.second)
 
 
-def test_files_units_and_users_are_in_place(target: Target) -> None:
+def _check_files_units_and_users(target: Target) -> None:
     """The venvs, configs (owned and moded for the service user), spool dir and units exist."""
     root = target.root
     passwd = (root / "etc/passwd").read_text()
@@ -248,7 +227,7 @@ def test_files_units_and_users_are_in_place(target: Target) -> None:
     assert not any(p in "".join(entries) for p in PASSWORDS.values())  # hashed, not plain
 
 
-def test_database_role_and_migrations_are_in_place(target: Target) -> None:
+def _check_database_role_and_migrations(target: Target) -> None:
     """The hub's role owns its database and `opencontrol db migrate` applied every file."""
     assert (
         _psql(
@@ -263,7 +242,7 @@ def test_database_role_and_migrations_are_in_place(target: Target) -> None:
     assert _psql(target, "SELECT to_regclass('public.samples') IS NOT NULL") == "t"
 
 
-def test_the_agent_refuses_a_bad_config_and_the_good_one_stays(target: Target) -> None:
+def _check_agent_refuses_a_bad_config(target: Target) -> None:
     """The validation the template runs is real: a bad device table fails `--check`."""
     bad = target.root / "tmp/bad-agent.toml"
     good = (target.root / "etc/opencontrol/agent.toml").read_text()
@@ -304,96 +283,14 @@ def test_the_agent_refuses_a_bad_config_and_the_good_one_stays(target: Target) -
     assert ok.returncode == 0, ok.stderr
 
 
-class Collector:
-    """An MQTT client that records every message it receives."""
-
-    def __init__(self, *, port: int, username: str, password: str, topics: list[str]) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self.granted: list[int] = []
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"c-{os.urandom(4).hex()}")
-        self.client.username_pw_set(username, password)
-        self.topics = topics
-        self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, msg: self.messages.append((msg.topic, msg.payload))
-        self.client.on_subscribe = lambda _c, _u, _m, codes, _p: self.granted.extend(
-            c.value for c in codes
-        )
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        wait_for(lambda: len(self.granted) == len(topics), what=f"{username} subscribed")
-
-    def _on_connect(
-        self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object
-    ) -> None:
-        if topics := [(t, 1) for t in self.topics]:
-            client.subscribe(topics)
-
-    def on(self, topic: str) -> list[bytes]:
-        return [p for t, p in self.messages if t == topic]
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
-def _start(root: Path, argv: list[str], user: str | None, log: Path) -> subprocess.Popen[bytes]:
-    spec = [f"--userspec={user}:{user}"] if user else []
-    return subprocess.Popen(
-        ["chroot", *spec, str(root), *argv], stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-
-
-def _start_unit(root: Path, unit: str, log: Path) -> subprocess.Popen[bytes]:
-    """Start what an installed systemd unit runs: its ExecStart, as its User, with its
-    Environment, in its WorkingDirectory (the parts of the unit a chroot can honour)."""
-    keys: dict[str, list[str]] = {}
-    for line in (root / f"etc/systemd/system/{unit}.service").read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not line.startswith("#"):
-            keys.setdefault(key.strip(), []).append(value.strip())
-    env = [v for vals in keys.get("Environment", []) for v in shlex.split(vals)]
-    argv = shlex.split(keys["ExecStart"][0])
-    workdir = keys.get("WorkingDirectory", ["/"])[0]
-    user = keys["User"][0]
-    return _start(root, ["env", "-C", workdir, *env, *argv], user, log)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def broker(target: Target, tmp_path: Path) -> Iterator[int]:
-    """The Mosquitto the playbook installed, started from its rendered config."""
-    proc = _start(
-        target.root,
-        ["/usr/sbin/mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"],
-        None,
-        tmp_path / "mosquitto.out",
-    )
-    try:
-        wait_port(target.mqtt_port)
-        yield target.mqtt_port
-    finally:
-        _stop(proc)
-
-
-def test_installed_agent_publishes_to_the_installed_hub(
-    target: Target, broker: int, tmp_path: Path
-) -> None:
+def _check_agent_publishes_to_the_hub(target: Target, broker: int, tmp_path: Path) -> None:
     """Agent and hub, started as their installed systemd units say (command, user,
     environment), exchange data through the installed broker: status and data arrive,
     the hub stores the batches in PostgreSQL and acks them."""
     p = target.prefix
     watcher = Collector(port=broker, username="hub", password=PASSWORDS["hub"], topics=[f"{p}/#"])
-    hub = _start_unit(target.root, "opencontrol-hub", tmp_path / "hub.out")
-    agent = _start_unit(target.root, "opencontrol-agent", tmp_path / "agent.out")
+    hub = chroot_procs.start_unit(target.root, "opencontrol-hub", tmp_path / "hub.out")
+    agent = chroot_procs.start_unit(target.root, "opencontrol-agent", tmp_path / "agent.out")
     try:
 
         def logs() -> str:
@@ -426,35 +323,12 @@ def test_installed_agent_publishes_to_the_installed_hub(
         spool = target.root / "var/lib/opencontrol/spool.sqlite"
         assert spool.exists() and spool.stat().st_uid != 0
     finally:
-        _stop(agent)
-        _stop(hub)
+        chroot_procs.stop(agent)
+        chroot_procs.stop(hub)
         watcher.close()
 
 
-def _forge(port: int, username: str, password: str, topic: str) -> None:
-    """Publish once (QoS 1) on a fresh connection and wait until the broker has dealt with
-    it: PUBACK, or (Mosquitto 2.0 with max_queued_messages 0) a disconnect for a denied
-    publish. No reconnect, so the message is not sent twice."""
-    done: list[str] = []
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"f-{os.urandom(4).hex()}")
-    client.username_pw_set(username, password)
-    client.reconnect_delay_set(120, 120)
-    client.on_publish = lambda *_a: done.append("puback")
-    client.on_disconnect = lambda *_a: done.append("disconnected")
-    connected: list[bool] = []
-    client.on_connect = lambda *_a: connected.append(True)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        wait_for(lambda: connected, 10, f"{username} connected")
-        client.publish(topic, b"forged", qos=1)
-        wait_for(lambda: done, 10, f"the broker's answer to {username} publishing {topic}")
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def test_acl_lets_an_agent_write_only_its_own_topics(target: Target, broker: int) -> None:
+def _check_acl(target: Target, broker: int) -> None:
     """With the rendered ACL and password file: an agent's write to another agent's
     topics (or the hub's state) never arrives, its own does; it cannot read another
     agent's commands; a wrong password is refused."""
@@ -468,7 +342,7 @@ def test_acl_lets_an_agent_write_only_its_own_topics(target: Target, broker: int
     )
     try:
         for topic in (f"{p}/pi-other/data", f"{p}/pi-other/status", f"{p}/hub/state"):
-            _forge(broker, "target", PASSWORDS["target"], topic)
+            forge(broker, "target", PASSWORDS["target"], topic)
         # The broker handles one message at a time: the forged ones were dealt with
         # before these, so had any been forwarded the hub would have it by now.
         agent.client.publish(f"{p}/target/event", b"mine", qos=1).wait_for_publish(5)
@@ -486,16 +360,32 @@ def test_acl_lets_an_agent_write_only_its_own_topics(target: Target, broker: int
         agent.close()
         hub.close()
 
-    bad = mqtt.Client(CallbackAPIVersion.VERSION2)
-    bad.username_pw_set("target", "wrong")
-    codes: list[object] = []
-    bad.on_connect = lambda _c, _u, _f, rc, _p: codes.append(rc)
-    bad.reconnect_delay_set(120, 120)
-    bad.connect("127.0.0.1", broker)
-    bad.loop_start()
+    assert login_refused(broker, "target", "wrong")
+    assert login_refused(broker, "nobody", "x")
+
+
+@pytest.fixture
+def broker(target: Target, tmp_path: Path) -> Iterator[int]:
+    """The Mosquitto the playbook installed, started from its rendered config."""
+    proc = chroot_procs.start(
+        target.root,
+        ["/usr/sbin/mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"],
+        None,
+        tmp_path / "mosquitto.out",
+    )
     try:
-        wait_for(lambda: codes, 10, "the broker's answer to a wrong password")
-        assert codes[0].is_failure  # type: ignore[attr-defined]
+        wait_port(target.mqtt_port)
+        yield target.mqtt_port
     finally:
-        bad.disconnect()
-        bad.loop_stop()
+        chroot_procs.stop(proc)
+
+
+def test_site_yml_provisions_a_fresh_debian(target: Target, broker: int, tmp_path: Path) -> None:
+    """One provisioned chroot, every property checked in turn. One test, not six: pytest-xdist
+    would give each worker its own (2-minute) provisioning of the module's fixture."""
+    _check_second_run_changes_nothing(target)
+    _check_files_units_and_users(target)
+    _check_database_role_and_migrations(target)
+    _check_agent_refuses_a_bad_config(target)
+    _check_agent_publishes_to_the_hub(target, broker, tmp_path)
+    _check_acl(target, broker)
