@@ -210,6 +210,7 @@ def phase_e2e(
     per_signal: int,
     seconds: float,
     window: int,
+    rate: float = 0.0,
 ) -> dict[str, float]:
     """Agents → Mosquitto → hub process → store; committed samples/s, latency, hub CPU/RSS."""
     import subprocess
@@ -266,7 +267,15 @@ def phase_e2e(
         rng = np.random.default_rng(idx)
         values = rng.normal(size=per_signal).round(4).tolist()
         seq = 0
+        period = per_batch / (rate / agents) if rate else 0.0
+        next_at = time.monotonic()
         while not stop.is_set():
+            if period:
+                # Paced: one batch per period (samples/s = rate over all agents).
+                next_at += period
+                pause = next_at - time.monotonic()
+                if pause > 0:
+                    stop.wait(pause)
             if not inflight.acquire(timeout=0.5):
                 continue
             now = time.time()
@@ -372,6 +381,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="e2e phases: measured time")
     ap.add_argument("--agents", type=int, default=4)
     ap.add_argument("--group", type=int, default=8, help="grouped phase: batches per commit")
+    ap.add_argument(
+        "--rate", type=float, default=0.0, help="e2e: samples/s offered (0 = as fast as acked)"
+    )
     ap.add_argument("--window", type=int, default=16, help="unacknowledged batches per agent")
     args = ap.parse_args()
     phases = set(args.phases.split(","))
@@ -395,6 +407,7 @@ def main() -> int:
             per_signal=args.per_signal,
             seconds=args.seconds,
             window=args.window,
+            rate=args.rate,
         )
         if "grouped" in phases:
             batches = make_batches(args.batches, args.signals, args.per_signal, time.time() - 7200)
