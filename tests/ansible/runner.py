@@ -40,6 +40,8 @@ def ansible_env(tmp: Path) -> dict[str, str]:
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_RETRY_FILES_ENABLED="0",
+        # Per-task timings at the end of each run: the tests print the slowest.
+        ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
         PATH=f"{BIN}:{env.get('PATH', '')}",
     )
     return env
@@ -78,3 +80,9 @@ def changed_tasks(output: str) -> list[str]:
         elif line.startswith("changed:"):
             names.append(current)
     return names
+
+
+def slowest_tasks(output: str, n: int = 5) -> list[str]:
+    """The profile_tasks summary lines (slowest first) of an ansible-playbook run."""
+    lines = [ln for ln in output.splitlines() if re.search(r" -+ \d+\.\d+s$", ln)]
+    return lines[:n]

@@ -26,7 +26,7 @@ from tests.fixtures.net import free_port, wait_for, wait_port
 
 from . import chroot_procs, rootfs, wheelhouse
 from .mqttc import Collector, forge, login_refused
-from .runner import REPO, changed_tasks, recap, run
+from .runner import REPO, changed_tasks, recap, run, slowest_tasks
 
 pytestmark = [
     pytest.mark.slow,
@@ -157,6 +157,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         second_s = time.monotonic() - t0
         assert second.returncode == 0, second.stdout[-6000:] + second.stderr[-3000:]
         print(f"\nansible: first apply {first_s:.1f}s, second apply {second_s:.1f}s")
+        print("slowest tasks of the first apply:", *slowest_tasks(first.stdout), sep="\n  ")
         yield Target(
             root, prefix, ports["mqtt"], ports["ws"], ports["pg"], first.stdout, second.stdout
         )
