@@ -16,12 +16,23 @@ class Collector:
     It never reconnects by itself, so a client the broker dropped stays dropped.
     """
 
-    def __init__(self, *, port: int, username: str, password: str, topics: list[str]) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        username: str,
+        password: str,
+        topics: list[str],
+        ca: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self.events: list[str] = []
         self.granted = 0
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"c-{os.urandom(4).hex()}")
         self.client.username_pw_set(username, password)
+        if ca:
+            self.client.tls_set(ca_certs=ca)
         self.client.reconnect_delay_set(120, 120)
         self.client.on_connect = lambda *_a: self.events.append("connected")
         self.client.on_publish = lambda *_a: self.events.append("puback")
@@ -30,7 +41,11 @@ class Collector:
         self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        wait_for(lambda: "connected" in self.events, 10, f"{username} connected")
+        try:
+            wait_for(lambda: "connected" in self.events, timeout, f"{username} connected")
+        except TimeoutError:
+            self.close()
+            raise
         if topics:
             self.client.subscribe([(t, 1) for t in topics])
             wait_for(lambda: self.granted == len(topics), 10, f"{username} subscribed")
@@ -48,11 +63,11 @@ class Collector:
         self.client.loop_stop()
 
 
-def forge(port: int, username: str, password: str, topic: str) -> None:
+def forge(port: int, username: str, password: str, topic: str, ca: str | None = None) -> None:
     """Publish once (QoS 1) on a fresh connection and wait until the broker has dealt with
     it: a PUBACK, or (Mosquitto 2.0 with max_queued_messages 0) a disconnect for a publish
     the ACL denies. The client does not reconnect, so nothing is sent twice."""
-    client = Collector(port=port, username=username, password=password, topics=[])
+    client = Collector(port=port, username=username, password=password, topics=[], ca=ca)
     try:
         client.client.publish(topic, b"forged", qos=1)
         wait_for(
