@@ -14,6 +14,8 @@ WIRE_VERSION = 1
 DEFAULT_PREFIX = "opencontrol"
 # A batch larger than this is refused by the hub (the agent never builds one this big).
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+# Sample times the stores can hold: 1900-01-01 .. 3000-01-01 (a wrong clock is still data).
+T_MIN, T_MAX = -2_208_988_800.0, 32_503_680_000.0
 
 
 class WireError(ValueError):
@@ -157,6 +159,8 @@ def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
         if not isinstance(unit, str):
             raise WireError(f"signals[{i}].unit must be a string")
         t = _numbers(raw.get("t"), f"signals[{i}].t")
+        if t and not (min(t) >= T_MIN and max(t) < T_MAX):
+            raise WireError(f"signals[{i}].t holds a time outside the years 1900..3000")
         y = _numbers(raw.get("y"), f"signals[{i}].y")
         if len(t) != len(y):
             raise WireError(f"signals[{i}]: t has {len(t)} values but y has {len(y)}")

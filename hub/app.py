@@ -90,6 +90,9 @@ class Hub:
         if outcome.error is not None:
             self.stats["write_errors"] += 1
             return
+        if outcome.rejected is not None:
+            self.stats["rejected"] += 1
+            return
         if job.kind == "batch" and job.batch is not None:
             if not outcome.stored:
                 self.stats["duplicates"] += 1

@@ -7,6 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from edge_agent.config_schema import ConfigError
+
 from .app import Hub
 from .broker import EmbeddedBroker
 from .db.base import Store
@@ -23,11 +25,14 @@ def make_store(config: dict[str, Any]) -> Store:
         from .db.postgres import PostgresStore
 
         day = 86_400.0
-        return PostgresStore(
-            dsn=store_cfg["dsn"],
-            retention_s=store_cfg["retention_days"] * day or None,
-            compress_after_s=store_cfg["compress_after_days"] * day,
-        )
+        try:
+            return PostgresStore(
+                dsn=store_cfg["dsn"],
+                retention_s=store_cfg["retention_days"] * day or None,
+                compress_after_s=store_cfg["compress_after_days"] * day,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"[store]: {exc}") from exc
     from .db.sqlite import SQLiteStore
 
     return SQLiteStore(path=store_cfg["path"])
@@ -73,4 +78,3 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
             stack.push_async_callback(bot.stop)
             hub.bot = bot  # type: ignore[attr-defined]
         yield hub
-

@@ -53,7 +53,11 @@ def cmd_hub(args: argparse.Namespace) -> int:
         print(f"{args.config}: OK")
         return 0
     _setup_logging(config["hub"]["log_level"])
-    asyncio.run(_run_hub(config))
+    try:
+        asyncio.run(_run_hub(config))
+    except ConfigError as exc:
+        print(f"opencontrol hub: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -73,6 +73,17 @@ class Store(ABC):
         Returns True when stored, False when the ledger already had it (a duplicate).
         """
 
+    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool]:
+        """Store several batches in one transaction (group commit); per batch False = duplicate.
+
+        All or nothing: on StoreError none is stored. ValueError means some batch can never
+        be stored (nothing is stored then); the writer retries one batch at a time.
+        """
+        if len(items) != 1:
+            raise NotImplementedError(f"{type(self).__name__} stores one batch at a time")
+        batch, received_at = items[0]
+        return [self.write_batch(batch, received_at)]
+
     @abstractmethod
     def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
         """Keep a refused message raw, with the reason."""

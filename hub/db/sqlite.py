@@ -123,26 +123,32 @@ class SQLiteStore(Store):
 
     def write_batch(self, batch: Batch, received_at: float) -> bool:
         """Store samples and the ledger row in one transaction; False for a duplicate."""
+        return self.write_batches([(batch, received_at)])[0]
+
+    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool]:
+        """Store several batches in one transaction; per batch False = already stored."""
         conn = self._conn()
         new_ids: dict[tuple[str, str], int] = {}
+        stored: list[bool] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "INSERT INTO ingest_batches (agent, seq, received_at, samples) "
+            for batch, received_at in items:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO ingest_batches (agent, seq, received_at, samples) "
                     "VALUES (?, ?, ?, ?)",
                     (batch.agent, batch.seq, received_at, batch.sample_count),
                 )
-            except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK")
-                return False
-            for s in batch.signals:
-                sid = self._signal_id(conn, s.device, s.signal, s.unit, batch.agent)
-                new_ids[(s.device, s.signal)] = sid
-                conn.executemany(
-                    "INSERT INTO samples (time, signal_id, value) VALUES (?, ?, ?)",
-                    zip(s.t, [sid] * len(s.t), s.y, strict=True),
-                )
+                if cur.rowcount == 0:  # the ledger has it: a replay
+                    stored.append(False)
+                    continue
+                for s in batch.signals:
+                    sid = self._signal_id(conn, s.device, s.signal, s.unit, batch.agent)
+                    new_ids[(s.device, s.signal)] = sid
+                    conn.executemany(
+                        "INSERT INTO samples (time, signal_id, value) VALUES (?, ?, ?)",
+                        zip(s.t, [sid] * len(s.t), s.y, strict=True),
+                    )
+                stored.append(True)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
@@ -150,7 +156,7 @@ class SQLiteStore(Store):
             raise StoreError(f"SQLite write failed: {exc}") from exc
         with self._ids_lock:
             self._signal_ids.update(new_ids)
-        return True
+        return stored
 
     def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
         self._conn().execute(

@@ -40,7 +40,8 @@ class Job:
 class Outcome:
     job: Job
     stored: bool  # False for a duplicate batch
-    error: str | None = None
+    error: str | None = None  # a failed write: not acknowledged, it will come again
+    rejected: str | None = None  # a batch the store can never hold: kept raw, acknowledged
 
 
 class BatchWriter:
@@ -54,8 +55,10 @@ class BatchWriter:
         max_queue: int = 1000,
         retry_initial: float = 0.5,
         retry_max: float = 10.0,
+        group_max: int = 16,
     ) -> None:
         self.store = store
+        self.group_max = group_max
         self.on_done = on_done
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -103,30 +106,76 @@ class BatchWriter:
             job = self._queue.get()
             if job is None:
                 return
-            delay = self.retry_initial
-            while True:
-                try:
-                    stored = self._write(job)
-                except StoreError as exc:
-                    if self.store_ok:
-                        log.error("store unavailable, holding acknowledgements: %s", exc)
-                    self.store_ok, self.store_error = False, str(exc)
-                    if self._stopping:
-                        # Unacknowledged: the broker (or the agent's spool) sends it again.
-                        self._drain_unwritten()
-                        return
-                    time.sleep(delay)
-                    delay = min(delay * 2, self.retry_max)
-                    continue
-                except Exception as exc:  # a bug or bad data: report, never kill the thread
-                    log.exception("store write failed for %s job", job.kind)
-                    self.on_done(Outcome(job, False, f"{type(exc).__name__}: {exc}"))
-                    break
-                if not self.store_ok:
-                    log.warning("store available again, catching up")
-                self.store_ok, self.store_error = True, None
-                self.on_done(Outcome(job, stored))
+            group, leftover, stop = self._gather(job)
+            if not self._process(group):
+                return
+            if leftover is not None and not self._process([leftover]):
+                return
+            if stop:
+                return
+
+    def _gather(self, first: Job) -> tuple[list[Job], Job | None, bool]:
+        """Take queued batch jobs after `first` for one group commit (up to group_max)."""
+        group = [first]
+        if first.kind != "batch":
+            return group, None, False
+        while len(group) < self.group_max:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
                 break
+            if nxt is None:
+                return group, None, True
+            if nxt.kind != "batch":
+                return group, nxt, False
+            group.append(nxt)
+        return group, None, False
+
+    def _process(self, jobs: list[Job]) -> bool:
+        """Write jobs, retrying while the store is down; False when stopping meanwhile."""
+        delay = self.retry_initial
+        while True:
+            try:
+                results = self._write(jobs)
+            except StoreError as exc:
+                if self.store_ok:
+                    log.error("store unavailable, holding acknowledgements: %s", exc)
+                self.store_ok, self.store_error = False, str(exc)
+                if self._stopping:
+                    # Unacknowledged: the broker (or the agent's spool) sends it again.
+                    self._drain_unwritten()
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            except ValueError as exc:
+                if len(jobs) > 1:  # find the one batch that can never be stored
+                    return all(self._process([j]) for j in jobs)
+                self._reject(jobs[0], str(exc))
+                return True
+            except Exception as exc:  # a bug: report, never kill the thread
+                log.exception("store write failed for %s job", jobs[0].kind)
+                for j in jobs:
+                    self.on_done(Outcome(j, False, f"{type(exc).__name__}: {exc}"))
+                return True
+            if not self.store_ok:
+                log.warning("store available again, catching up")
+            self.store_ok, self.store_error = True, None
+            for j, stored in zip(jobs, results, strict=True):
+                self.on_done(Outcome(j, stored))
+            return True
+
+    def _reject(self, job: Job, reason: str) -> None:
+        """Keep a batch the store refuses as a rejected message, so it is acknowledged once."""
+        assert job.batch is not None
+        log.warning("store refused batch %s/%s: %s", job.batch.agent, job.batch.seq, reason)
+        topic = f"(batch {job.batch.agent}/{job.batch.seq})"
+        try:
+            self.store.write_rejected(topic, job.batch.encode(), reason, job.received_at)
+        except Exception as exc:
+            self.on_done(Outcome(job, False, f"cannot keep refused batch: {exc}"))
+            return
+        self.on_done(Outcome(job, False, rejected=reason))
 
     def _drain_unwritten(self) -> None:
         while True:
@@ -136,14 +185,17 @@ class BatchWriter:
             except queue.Empty:
                 return
 
-    def _write(self, job: Job) -> bool:
+    def _write(self, jobs: list[Job]) -> list[bool]:
+        job = jobs[0]
         if job.kind == "batch":
-            assert job.batch is not None
-            return self.store.write_batch(job.batch, job.received_at)
+            items = [(j.batch, j.received_at) for j in jobs if j.batch is not None]
+            if len(items) == 1:
+                return [self.store.write_batch(*items[0])]
+            return self.store.write_batches(items)
         if job.kind == "rejected":
             self.store.write_rejected(job.topic, job.payload, job.reason, job.received_at)
-            return True
+            return [True]
         if job.kind == "events":
             self.store.write_events(job.events)
-            return True
-        raise ValueError(f"unknown job kind {job.kind!r}")
+            return [True]
+        raise TypeError(f"unknown job kind {job.kind!r}")

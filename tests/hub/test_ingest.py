@@ -64,6 +64,17 @@ BAD = [
         "non-number",
     ),
     (json.dumps({"v": 1, "agent": "other", "seq": 5, "signals": []}).encode(), "does not match"),
+    (
+        json.dumps(
+            {
+                "v": 1,
+                "agent": "a1",
+                "seq": 6,
+                "signals": [{"device": "D", "signal": "S", "t": [1e12], "y": [1.0]}],
+            }
+        ).encode(),
+        "outside the years",
+    ),
     (b"[" + b"1," * (5 * 1024 * 1024) + b"1]", "exceeds"),
 ]
 
