@@ -6,7 +6,6 @@ DESIGN.md fixes the shapes; this module is the one place that encodes and checks
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,18 +111,29 @@ def _name(value: Any, what: str) -> str:
     return value
 
 
+_NUMBER_TYPES = frozenset((int, float))
+_INF = float("inf")
+
+
 def _numbers(values: Any, what: str) -> list[float]:
+    """Check a list of numbers (C-speed set/min/max, no per-value Python loop)."""
     if not isinstance(values, list):
         raise WireError(f"{what} must be a list of numbers")
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise WireError(f"{what} holds a non-number: {v!r}")
-        f = float(v)
-        if not math.isfinite(f):
-            raise WireError(f"{what} holds a non-finite number: {v!r}")
-        out.append(f)
-    return out
+    if not values:
+        return values
+    types = set(map(type, values))  # bool is its own type: refused like strings
+    if not types <= _NUMBER_TYPES:
+        bad = next(v for v in values if type(v) not in _NUMBER_TYPES)
+        raise WireError(f"{what} holds a non-number: {bad!r}")
+    if int in types:
+        try:
+            values = list(map(float, values))
+        except OverflowError as exc:
+            raise WireError(f"{what} holds a number too large for a float") from exc
+    # NaN/Infinity literals are refused by the parser; overflow (1e400) becomes inf here.
+    if max(values) == _INF or min(values) == -_INF:
+        raise WireError(f"{what} holds a non-finite number")
+    return values
 
 
 def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
@@ -131,11 +141,11 @@ def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
     if len(payload) > MAX_BATCH_BYTES:
         raise WireError(f"batch of {len(payload)} bytes exceeds the limit of {MAX_BATCH_BYTES}")
     try:
-        body = json.loads(payload, parse_constant=_refuse_constant)
+        body = _loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"not JSON: {exc}") from exc
-    except ValueError as exc:
-        raise WireError(str(exc)) from exc
+    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError too
+        raise WireError(f"not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise WireError(f"batch must be a JSON object, got {type(body).__name__}")
     if body.get("v") != WIRE_VERSION:
@@ -173,6 +183,18 @@ def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def _loads(payload: bytes) -> Any:
+    return json.loads(payload, parse_constant=_refuse_constant)
+
+
+try:  # orjson (the hub's extra) parses about 3x faster and refuses NaN/Infinity itself
+    import orjson
+
+    _loads = orjson.loads
+except ImportError:  # the agent: stdlib json
+    pass
 
 
 def encode_json(obj: Any) -> bytes:

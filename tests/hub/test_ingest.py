@@ -50,7 +50,7 @@ BAD = [
     (
         b'{"v":1,"agent":"a1","seq":3,"signals":[{"device":"D","signal":"S","unit":"",'
         b'"t":[1.0],"y":[NaN]}]}',
-        "non-finite",
+        "not JSON",  # NaN is not JSON; the parser refuses it
     ),
     (
         json.dumps(
@@ -64,6 +64,11 @@ BAD = [
         "non-number",
     ),
     (json.dumps({"v": 1, "agent": "other", "seq": 5, "signals": []}).encode(), "does not match"),
+    (
+        b'{"v":1,"agent":"a1","seq":7,"signals":[{"device":"D","signal":"S","unit":"",'
+        b'"t":[1.0],"y":[1e400]}]}',
+        "JSON",  # overflows to infinity: refused by the parser or as non-finite
+    ),
     (
         json.dumps(
             {

@@ -1,0 +1,52 @@
+"""The data batch format: what decode_batch accepts and what it refuses (with a reason)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge_agent.wire import Batch, Series, Topics, WireError, decode_batch
+
+
+def body(**signal: object) -> bytes:
+    sig = {"device": "D", "signal": "S", "unit": "V", "t": [1.0, 2.0], "y": [3, 4.5]}
+    sig.update(signal)
+    return json.dumps({"v": 1, "agent": "a", "seq": 1, "signals": [sig]}).encode()
+
+
+def test_round_trip_and_ints_become_floats() -> None:
+    b = Batch("a", 5, [Series("D", "S", "V", [1.0, 2.0], [3.0, 4.5])], clock_synced=False)
+    assert decode_batch(b.encode()) == b
+    got = decode_batch(body())
+    assert got.signals[0].y == [3.0, 4.5] and all(type(v) is float for v in got.signals[0].y)
+
+
+@pytest.mark.parametrize(
+    ("signal", "reason"),
+    [
+        ({"y": [1.0, True]}, "non-number: True"),
+        ({"y": [1.0, "2"]}, "non-number: '2'"),
+        ({"y": [1.0, None]}, "non-number: None"),
+        ({"y": [1.0]}, "t has 2 values but y has 1"),
+        ({"t": [1.0, 1e13]}, "outside the years"),
+        ({"t": "x"}, "must be a list"),
+        ({"device": "a/b"}, "reserved by MQTT"),
+        ({"unit": 5}, "unit must be a string"),
+    ],
+)
+def test_bad_series_are_refused_with_the_reason(signal: dict, reason: str) -> None:
+    with pytest.raises(WireError, match=reason):
+        decode_batch(body(**signal))
+
+
+def test_overflow_to_infinity_is_refused() -> None:
+    payload = body().replace(b"4.5", b"1e400")
+    with pytest.raises(WireError):
+        decode_batch(payload)
+
+
+def test_topics_split() -> None:
+    t = Topics("p")
+    assert t.split("p/agent1/cmd/result") == ("agent1", "cmd/result")
+    assert t.split("q/agent1/data") is None and t.split("p/agent1") is None
