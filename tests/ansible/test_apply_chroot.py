@@ -102,6 +102,8 @@ def _inventory(root: Path, src: Path, prefix: str, ports: dict[str, int]) -> dic
                             "edge_agent_mqtt_host": "127.0.0.1",
                             "edge_agent_mqtt_port": ports["mqtt"],
                             "edge_agent_settings": {"batch_max_age": 0.1, "status_interval": 1.0},
+                            # As if an I2C driver were configured: group, udev rule.
+                            "edge_agent_i2c": True,
                             # A USB serial adapter: udev rule and dialout membership.
                             "edge_agent_udev_rules": [
                                 {"symlink": "psu0", "vendor": "1a86", "product": "7523"}
@@ -214,6 +216,9 @@ def _check_files_units_and_users(target: Target) -> None:
     assert hub_cfg["mqtt"]["embedded"] is False
     rules = (root / "etc/udev/rules.d/99-opencontrol.rules").read_text()
     assert 'ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523", SYMLINK+="psu0"' in rules
+    assert 'SUBSYSTEM=="i2c-dev", GROUP="i2c", MODE="0660"' in rules
+    i2c = next(g for g in (root / "etc/group").read_text().splitlines() if g.startswith("i2c:"))
+    assert "opencontrol" in i2c.split(":")[3].split(",")
     dialout = next(
         g for g in (root / "etc/group").read_text().splitlines() if g.startswith("dialout:")
     )
