@@ -86,7 +86,7 @@ class Batch:
 
     @property
     def sample_count(self) -> int:
-        return sum(len(s.t) for s in self.signals)
+        return sum(map(len, (s.t for s in self.signals)))
 
     def encode(self) -> bytes:
         """Serialise to the JSON payload of `<p>/<agent>/data`."""
