@@ -178,6 +178,18 @@ def _psql(target: Target, sql: str) -> str:
     return chroot_procs.psql(target.root, target.pg_port, sql)
 
 
+def _pip_names(root: Path, venv: str) -> set[str]:
+    """Distribution names installed in a venv of the chroot."""
+    result = subprocess.run(
+        ["chroot", str(root), f"{venv}/bin/pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return {d["name"].lower().replace("_", "-") for d in json.loads(result.stdout)}
+
+
 def _check_second_run_changes_nothing(target: Target) -> None:
     """Applying site.yml again to the provisioned host reports changed=0, failed=0."""
     first = recap(target.first)["target"]
@@ -223,6 +235,13 @@ def _check_files_units_and_users(target: Target) -> None:
         g for g in (root / "etc/group").read_text().splitlines() if g.startswith("dialout:")
     )
     assert "opencontrol" in dialout.split(":")[3].split(",")
+    # The agent's venv holds only what its drivers need (generator: the base deps).
+    agent_pkgs = _pip_names(root, "/opt/opencontrol/agent")
+    assert {"opencontrol", "paho-mqtt", "psutil"} <= agent_pkgs
+    assert not {"minimalmodbus", "pymodbus", "numpy"} & agent_pkgs
+    assert {"opencontrol", "numpy", "psycopg2-binary", "amqtt"} <= _pip_names(
+        root, "/opt/opencontrol/hub"
+    )
     spool = root / "var/lib/opencontrol"
     assert spool.is_dir() and oct(spool.stat().st_mode & 0o777) == "0o750"
     mosq = (root / "etc/mosquitto/mosquitto.conf").read_text()
