@@ -199,5 +199,8 @@ class Hub:
             "store_ok": writer.store_ok if writer else False,
             "store_error": writer.store_error if writer else None,
             "write_backlog": writer.backlog if writer else 0,
+            "agent_spool_dropped_samples": sum(
+                int(a.spool.get("dropped_samples", 0)) for a in self.agents.all().values()
+            ),
             **self.stats,
         }

@@ -174,6 +174,8 @@ async def _status_loop(hub: Any, stop: asyncio.Event, stored_before: int, agent:
             f"{rate:7.1f} samples/s | stored {stored_before + st['samples']} | "
             f"rejected {st['rejected']} | store {'ok' if st['store_ok'] else 'DOWN'}"
         )
+        if st["agent_spool_dropped_samples"]:
+            line += f" | agent spool dropped {st['agent_spool_dropped_samples']} samples"
         if agent.poll() is not None:
             line += f" | agent exited ({agent.returncode})"
         print(("\r" + line + "   ") if tty else line, end="" if tty else "\n", flush=True)
