@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from edge_agent.buses.modbus_base import ModbusBus
 from edge_agent.decode import DecodeError, RegisterFormat, decode_words, encode_value
 
 from .base import (
     ArgSpec,
-    Driver,
     DriverError,
     DriverSpec,
     FunctionSpec,
     ParamSpec,
     SignalSpec,
 )
+from .modbus_device import ModbusUnitDriver
 
 # holding registers 0..10 (RTOC plugin, DPS5020 manual): values with two decimals
 REG_VSET, REG_ISET, REG_LOCK, REG_OUTPUT = 0, 1, 6, 9
@@ -50,7 +48,7 @@ timeout = 2.0
 """
 
 
-class DPS5020Driver(Driver):
+class DPS5020Driver(ModbusUnitDriver):
     """Reads the DPS5020's outputs and set points; sets voltage, current, output and lock."""
 
     spec = DriverSpec(
@@ -87,10 +85,6 @@ class DPS5020Driver(Driver):
         sample_config=SAMPLE_CONFIG,
     )
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.bus: ModbusBus | None = None
-
     def open(self) -> None:
         """Take the serial bus owner for the configured port (opened at first request)."""
         from edge_agent.buses.shared import acquire_rtu
@@ -103,23 +97,6 @@ class DPS5020Driver(Driver):
             timeout=self.params["timeout"],
             clock=self.clock,
         )
-
-    def close(self) -> None:
-        """Give the bus back."""
-        from edge_agent.buses.shared import release
-
-        if self.bus is not None:
-            release(self.bus)
-            self.bus = None
-
-    def diagnostics(self) -> Mapping[str, float]:
-        """The bus owner's counters and this unit's backoff."""
-        return {} if self.bus is None else self.bus.diagnostics(self.params["unit"])
-
-    def _bus(self) -> ModbusBus:
-        if self.bus is None:
-            raise DriverError(f"{self.device}: not open")
-        return self.bus
 
     def read(self) -> Mapping[str, float]:
         """Read holding registers 0..9 in one request and scale them."""

@@ -10,18 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edge_agent.buses.modbus_base import ModbusBus
 from edge_agent.decode import DecodeError, RegisterFormat, decode_words, encode_value
 
 from .base import (
     ArgSpec,
-    Driver,
     DriverError,
     DriverSpec,
     FunctionSpec,
     ParamSpec,
     SignalSpec,
 )
+from .modbus_device import ModbusUnitDriver
 
 T10 = RegisterFormat(type="int16", scale=0.1)  # tenths, signed
 I1 = RegisterFormat(type="int16")
@@ -139,7 +138,7 @@ group_MKR1 = false
 _MODE_ARG = (ArgSpec("mode", int, doc="0 AUS … 10 Hauptschalter aus"),)
 
 
-class HeliothermDriver(Driver):
+class HeliothermDriver(ModbusUnitDriver):
     """Streams the heat pump's input and holding registers; writes modes and set points."""
 
     spec = DriverSpec(
@@ -179,7 +178,6 @@ class HeliothermDriver(Driver):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._configured = set((kwargs.get("params") or {}).keys()) & set(SET_POINTS)
-        self.bus: ModbusBus | None = None
         self._holding_count = HOLDING_COUNT
         self._last_mode: int | None = None
         self._last_fault: int | None = None
@@ -200,23 +198,6 @@ class HeliothermDriver(Driver):
         for name in sorted(self._configured):
             self.apply_param(name, self.params[name])
         self._learn_set_points()
-
-    def close(self) -> None:
-        """Give the bus back."""
-        from edge_agent.buses.shared import release
-
-        if self.bus is not None:
-            release(self.bus)
-            self.bus = None
-
-    def diagnostics(self) -> Mapping[str, float]:
-        """The bus owner's counters and this unit's backoff."""
-        return {} if self.bus is None else self.bus.diagnostics(self.params["unit"])
-
-    def _bus(self) -> ModbusBus:
-        if self.bus is None:
-            raise DriverError(f"{self.device}: not open")
-        return self.bus
 
     def _learn_set_points(self) -> None:
         unit = self.params["unit"]

@@ -6,18 +6,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edge_agent.buses.modbus_base import KINDS, ModbusBus
+from edge_agent.buses.modbus_base import KINDS
 from edge_agent.decode import DecodeError, RegisterFormat, decode_words, encode_value
 
 from .base import (
     ArgSpec,
-    Driver,
     DriverError,
     DriverSpec,
     FunctionSpec,
     ParamSpec,
     SignalSpec,
 )
+from .modbus_device import ModbusUnitDriver
 
 MAX_BLOCK = 120  # registers per request (Modbus allows 125)
 _KEYS = {
@@ -148,7 +148,7 @@ def plan_blocks(registers: Sequence[Register]) -> list[tuple[str, int, int, list
     return blocks
 
 
-class ModbusDriver(Driver):
+class ModbusDriver(ModbusUnitDriver):
     """Reads the configured registers in merged blocks; writes the writable ones."""
 
     spec = DriverSpec(
@@ -188,7 +188,6 @@ class ModbusDriver(Driver):
         if unknown:
             raise DriverError(f"{self.device}: unknown config keys {sorted(unknown)}")
         self.blocks = plan_blocks(self.registers)
-        self.bus: ModbusBus | None = None
         self.failing: set[str] = set()
 
     def signals(self) -> tuple[SignalSpec, ...]:
@@ -215,23 +214,6 @@ class ModbusDriver(Driver):
                 timeout=p["timeout"],
                 clock=self.clock,
             )
-
-    def close(self) -> None:
-        """Give the bus back."""
-        from edge_agent.buses.shared import release
-
-        if self.bus is not None:
-            release(self.bus)
-            self.bus = None
-
-    def diagnostics(self) -> Mapping[str, float]:
-        """The bus owner's counters and this unit's backoff."""
-        return {} if self.bus is None else self.bus.diagnostics(self.params["unit"])
-
-    def _bus(self) -> ModbusBus:
-        if self.bus is None:
-            raise DriverError(f"{self.device}: not open")
-        return self.bus
 
     def read(self) -> Mapping[str, float]:
         """Read every block; a register that does not decode is left out and reported once."""
