@@ -154,8 +154,7 @@ async def test_zoom_into_a_range_served_from_the_store(page: Page, dashboard: Da
 async def test_event_raised_by_a_condition_is_listed_and_drawn(
     page: Page, dashboard: Dashboard
 ) -> None:
-    if dashboard.hub.engine is None:
-        pytest.skip("the automation engine is not wired into the hub yet (hub/engine/wiring.py)")
+    assert dashboard.hub.engine is not None, "the hub wires the automation engine"
     # an admin defines the condition through the websocket protocol (RTOC's automation)
     reply = await ws_request(
         dashboard.ws_url,
