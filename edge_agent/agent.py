@@ -123,6 +123,7 @@ class Agent:
         enabled = [n for n, d in self.config["devices"].items() if d["enabled"]]
         self.scheduler.start(enabled)
         self.started = True
+        self.changed()  # a birth sent before the devices ran would say they are stopped
         log.info(
             "agent %s started: %d devices, spool %s, broker %s:%s",
             self.agent_id,
@@ -244,6 +245,6 @@ class Agent:
             if changed or now - last_status >= self._status_interval:
                 last_status = now
                 try:
-                    self.publisher.publish_status(encode_json(self.status()))
+                    self.publisher.publish_status()
                 except Exception:
                     log.exception("cannot publish status")

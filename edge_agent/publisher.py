@@ -102,6 +102,7 @@ class Publisher:
         self.client_id = client_id or f"oc-agent-{agent}-{uuid.uuid4().hex[:6]}"
         self.stats = PublisherStats()
         self.connected = False
+        self._status_lock = threading.Lock()
         self.hub_state: str | None = None
         self._inflight: dict[int, float] = {}
         self._last_sent = 0
@@ -176,10 +177,16 @@ class Publisher:
 
     # outgoing --------------------------------------------------------------------------
 
-    def publish_status(self, payload: bytes) -> None:
+    def publish_status(self) -> None:
         """Publish the retained status (only while connected: it is re-sent on connect)."""
         if self.connected and self._client is not None:
-            self._client.publish(self.topics.status(self.agent), payload, qos=1, retain=True)
+            self._send_status(self._client)
+
+    def _send_status(self, client: Any) -> None:
+        # Built and queued under one lock: two threads sending status must not let an
+        # older snapshot arrive last (the broker would keep it as the retained status).
+        with self._status_lock:
+            client.publish(self.topics.status(self.agent), self._birth(), qos=1, retain=True)
 
     def publish_event(self, payload: bytes) -> None:
         """Publish an edge event (QoS 1; paho holds a bounded queue while disconnected)."""
@@ -266,7 +273,7 @@ class Publisher:
         self.connected = True
         with self._lock:
             self._resend_all = True
-        client.publish(self.topics.status(self.agent), self._birth(), qos=1, retain=True)
+        self._send_status(client)
         self._wake.set()
 
     def _on_disconnect(
@@ -289,7 +296,7 @@ class Publisher:
             stale = parse_hub_state(msg.payload) == "offline"
             if stale and self.connected and not self._stopping.is_set():
                 log.info("retained status said offline while connected; republishing birth")
-                client.publish(self.topics.status(self.agent), self._birth(), qos=1, retain=True)
+                self._send_status(client)
 
     def _handle_ack(self, payload: bytes) -> None:
         try:

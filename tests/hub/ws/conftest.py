@@ -110,8 +110,10 @@ async def raw() -> AsyncIterator[Callable[..., Awaitable[Raw]]]:
         r = Raw(ws, password)
         if authorize is not None:
             await r.send({"authorize": authorize})
-            assert await r.recv() == {"authorized": True}
-            answer = await r.recv()
+            # pushes (a new signal of a running agent) may come first in open mode
+            frames = await r.recv_until(lambda m: "authorized" in m)
+            assert frames[-1] == {"authorized": True}
+            answer = (await r.recv_until(lambda m: "error" in m))[-1]
             if isinstance(authorize, dict):  # a hub user: told who and with which rights
                 assert answer.pop("user") == authorize["user"] and answer.pop("permission")
             assert answer == {"error": False}
