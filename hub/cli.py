@@ -72,7 +72,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the hub with its embedded broker and SQLite, plus one simulated agent."""
     from .demo import run_demo
 
-    return run_demo(data_dir=args.data_dir, ws_port=args.ws_port, mqtt_port=args.mqtt_port)
+    return run_demo(
+        data_dir=args.data_dir, ws_port=args.ws_port, mqtt_port=args.mqtt_port, sims=args.sim
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="default: ./data/demo")
     p.add_argument("--ws-port", type=int, default=5050)
     p.add_argument("--mqtt-port", type=int, default=1883, help="taken? a free one is used")
+    p.add_argument(
+        "--sim",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also read a simulated instrument with its real driver: modbus, heliotherm, "
+        "dps5020, vc820, http_json (repeatable; needs a source checkout with the dev extras)",
+    )
     p.set_defaults(func=cmd_demo)
 
     for module in ("hub.db.cli", "hub.ws.cli"):

@@ -60,7 +60,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_demo(*, data_dir: str | None, ws_port: int, mqtt_port: int) -> int:
+def _start_sims(names: list[str], root: Path) -> list[Any]:
+    """Start simulators from the checkout's tests/sim; the real drivers read them."""
+    if not names:
+        return []
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "tests" / "sim" / "run.py").exists():
+        raise RuntimeError("--sim needs a source checkout (its tests/sim holds the simulators)")
+    sys.path.insert(0, str(checkout))
+    try:
+        from tests.sim.run import start_sim
+    except ImportError as exc:
+        raise RuntimeError(
+            f"--sim needs the dev extras ({exc.name} is missing): run `scripts/dev demo --sim ...`"
+        ) from exc
+    handles: list[Any] = []
+    try:
+        for name in names:
+            handles.append(start_sim(name, root / f"sim-{name}"))
+    except Exception:
+        for h in handles:
+            h.stop()
+        raise
+    return handles
+
+
+def run_demo(
+    *, data_dir: str | None, ws_port: int, mqtt_port: int, sims: list[str] | None = None
+) -> int:
     """Run the demo until Ctrl-C; returns the exit code."""
     root = Path(data_dir or Path.cwd() / "data" / "demo").resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -81,8 +108,16 @@ def run_demo(*, data_dir: str | None, ws_port: int, mqtt_port: int) -> int:
         },
         source="demo",
     )
+    try:
+        handles = _start_sims(sims or [], root)
+    except (RuntimeError, ValueError) as exc:
+        print(f"opencontrol demo: {exc}", file=sys.stderr)
+        return 2
     agent_cfg = root / "agent.toml"
-    agent_cfg.write_text(AGENT_TOML.format(spool=root / "agent-spool.sqlite", port=mqtt_port))
+    blocks = "".join(f"\n# simulated {h.name}\n{h.toml}" for h in handles)
+    agent_cfg.write_text(
+        AGENT_TOML.format(spool=root / "agent-spool.sqlite", port=mqtt_port) + blocks
+    )
     from .cli import _setup_logging
 
     _setup_logging("warning")
@@ -90,6 +125,9 @@ def run_demo(*, data_dir: str | None, ws_port: int, mqtt_port: int) -> int:
         asyncio.run(_demo(config, agent_cfg, root))
     except KeyboardInterrupt:
         pass
+    finally:
+        for h in handles:
+            h.stop()
     return 0
 
 

@@ -22,26 +22,20 @@ async def _latest(port: int, user: str, password: str) -> dict:
         return await client.latest()
 
 
-def test_demo_shows_samples_arriving_and_stops_cleanly(tmp_path: Path) -> None:
-    ws_port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hub.cli",
-            "demo",
-            "--data-dir",
-            str(tmp_path),
-            "--ws-port",
-            str(ws_port),
-            "--mqtt-port",
-            str(free_port()),
-        ],
+def _start_demo(tmp_path: Path, ws_port: int, *extra: str) -> subprocess.Popen[str]:
+    args = ["--data-dir", str(tmp_path), "--ws-port", str(ws_port)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "demo", *args, "--mqtt-port", str(free_port()), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         cwd=REPO,
     )
+
+
+def test_demo_shows_samples_arriving_and_stops_cleanly(tmp_path: Path) -> None:
+    ws_port = free_port()
+    proc = _start_demo(tmp_path, ws_port)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
     reader.start()
@@ -74,3 +68,32 @@ def test_demo_shows_samples_arriving_and_stops_cleanly(tmp_path: Path) -> None:
     last_status = [m for m in (stored.search(x) for x in lines) if m][-1]
     # Everything counted as stored while running is in the file after the stop.
     assert int(final.group(1)) >= int(last_status.group(3))
+
+
+def test_demo_reads_a_simulated_modbus_instrument_with_the_real_driver(tmp_path: Path) -> None:
+    ws_port = free_port()
+    proc = _start_demo(tmp_path, ws_port, "--sim", "modbus")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
+    reader.start()
+    try:
+        wait_for(lambda: "login (admin)" in "".join(lines), timeout=60, what="demo banner")
+        user, password = re.search(r"login \(admin\): +(\S+) / (\S+)", "".join(lines)).groups()
+
+        def boiler() -> list | None:
+            latest = asyncio.run(_latest(ws_port, user, password))
+            return latest.get("Boiler.Temperature")
+
+        _x, y, unit = wait_for(boiler, timeout=60, what="simulated boiler temperature")[:3]
+        assert unit == "°C" and 17.0 <= y <= 23.0  # 20.0 +- 3.0 as the simulator holds it
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+        reader.join(5)
+    assert code == 0, "".join(lines)[-2000:]
+
+
+def test_demo_with_an_unknown_simulator_says_so(tmp_path: Path) -> None:
+    proc = _start_demo(tmp_path, free_port(), "--sim", "toaster")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "unknown simulator 'toaster'" in out
