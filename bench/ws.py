@@ -95,6 +95,7 @@ async def run(args: argparse.Namespace) -> dict:
             "port": 0,
             "push_interval": args.push_interval,
             "send_queue_frames": 5000,
+            "require_login": False,  # open mode: the bench measures pushes, not logins
         },
     )
     result: dict = {}
