@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,15 @@ _NAME = re.compile(r"^(\d{3,})_[a-z0-9_]+\.sql$")
 
 
 def default_sql_dir() -> Path:
-    """Where the migrations live: $OPENCONTROL_SQL_DIR, else `sql/` beside the hub package."""
+    """Where the migrations live: $OPENCONTROL_SQL_DIR, the checkout's `sql/`, or the copy
+    a wheel installs under `<prefix>/share/opencontrol/sql`."""
     env = os.environ.get("OPENCONTROL_SQL_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "sql"
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "opencontrol" / "sql"
 
 
 @dataclass(frozen=True)
