@@ -155,6 +155,35 @@ def event_list(st: ServerState, value: Any) -> dict[int, list[Any]]:
     return {eid: event_row(eid, ev) for eid, ev in items}
 
 
+async def stored_event_list(st: ServerState, value: dict[str, Any]) -> dict[int, list[Any]]:
+    """getEventList `{"xmin", "xmax", "limit"}` (extension): events of a time range from the
+    store, so a zoom into history shows events older than those kept in memory.
+
+    Events still in memory keep their evID; stored-only ones get negative ids (not removable).
+    """
+    unknown = set(value) - {"xmin", "xmax", "limit"}
+    if unknown:
+        raise RequestError(f"getEventList takes xmin, xmax, limit; not {sorted(unknown)}")
+    xmin = None if value.get("xmin") is None else signals_req._num(value["xmin"], "xmin")
+    xmax = None if value.get("xmax") is None else signals_req._num(value["xmax"], "xmax")
+    limit = value.get("limit", 1000)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= 10_000:
+        raise RequestError("getEventList limit must be a whole number from 1 to 10000")
+    stored = await st.hub.run_store(
+        lambda: st.hub.store.events(since=xmin, until=xmax, limit=limit)
+    )
+    known = {_event_key(ev): eid for eid, ev in st.events.items()}
+    out: dict[int, list[Any]] = {}
+    for n, ev in enumerate(stored, start=1):
+        eid = known.get(_event_key(ev), -n)
+        out[eid] = event_row(eid, ev)
+    return out
+
+
+def _event_key(ev: EventRecord) -> tuple[Any, ...]:
+    return (ev.time, ev.device, ev.signal, ev.text, ev.event_id)
+
+
 def events_of(st: ServerState, value: Any) -> dict[str, list[list[Any]]]:
     """getEvent `["Dev.Sig", …]` → `{"Dev.Sig": [event rows…]}` (RTOC's evident intent)."""
     if not isinstance(value, list):
@@ -214,7 +243,11 @@ class Dispatcher:
         if "unsubscribeAll" in req:
             subscribe_all(s, req["unsubscribeAll"], False)
         if "getEventList" in req:
-            resp["events"] = event_list(st, req["getEventList"])
+            value = req["getEventList"]
+            if isinstance(value, dict):
+                resp["events"] = await stored_event_list(st, value)
+            else:
+                resp["events"] = event_list(st, value)
         if "getEvent" in req:
             resp["events"] = events_of(st, req["getEvent"])
         if "getSignal" in req:
