@@ -9,12 +9,11 @@ own checks of extra keys run at start-up, not at the first read.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config_schema import ConfigError, Field, Section, port, positive, validate
+from .config_schema import ConfigError, Field, Section, port, positive, read_toml, validate
 from .drivers.base import DriverError
 from .drivers.registry import UnknownDriver, driver_class
 from .wire import DEFAULT_PREFIX
@@ -153,16 +152,7 @@ def validate_agent_config(raw: Any, *, source: str) -> dict[str, Any]:
 
 def load_agent_config(path: str | Path) -> dict[str, Any]:
     """Read and validate an agent TOML file; every failure is a ConfigError naming the file."""
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{p}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
-    return validate_agent_config(raw, source=str(p))
+    return validate_agent_config(read_toml(path), source=str(path))
 
 
 def make_agent_config(

@@ -118,15 +118,19 @@ def validate(data: Any, schema: Section, *, source: str, path: str = "") -> dict
     return out
 
 
-def load_toml(path: str | Path, schema: Section) -> dict[str, Any]:
-    """Read and validate a TOML file; every failure becomes a ConfigError naming the file."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file; every failure becomes a ConfigError naming the file."""
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{p}: file not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
-    return validate(raw, schema, source=str(p))
+
+
+def load_toml(path: str | Path, schema: Section) -> dict[str, Any]:
+    """Read and validate a TOML file against `schema`."""
+    return validate(read_toml(path), schema, source=str(path))
