@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub.engine.actions import ActionDef, listen_ids
+from hub.engine.actions import ActionDef
 from hub.engine.engine import Engine
 from hub.engine.events import EventDef
+from hub.engine.rtoc_import import action_from_rtoc, event_from_rtoc
 
 PERMISSIONS = ("blocked", "custom", "read", "write", "admin")
 WRITE_KEYS = ("setAction", "setEvent", "removeAction", "removeEvent", "active", "reset")
@@ -48,41 +49,20 @@ READ = Access(read=True)
 def _event_from_request(d: Any) -> EventDef:
     if not isinstance(d, dict):
         raise ValueError("setEvent must be an object")
-    for key in ("name", "cond"):
-        if key not in d:
-            raise ValueError(f"setEvent: {key!r} is missing")
-    prio = d.get("priority", 0)
-    if isinstance(prio, str) and prio.isdigit():
-        prio = int(prio)
-    return EventDef(
-        name=d["name"],
-        cond=d["cond"],
-        text=d.get("text", ""),
-        priority=prio,
-        id=d.get("id", ""),
-        trigger=d.get("trigger", "rising"),
-        sname=d.get("sname", ""),
-        dname=d.get("dname", ""),
-        active=d.get("active", True),
-        ret=d.get("retur", d.get("return")),  # RTOC's request spells it `retur`
-        hysteresis=d.get("hysteresis", 0.0),
-        hold=d.get("hold", 0.0),
-    )
+    if "name" not in d:
+        raise ValueError("setEvent: 'name' is missing")
+    body = {k: v for k, v in d.items() if k not in ("name", "retur")}
+    if "retur" in d:  # RTOC's request spells it `retur`
+        body["return"] = d["retur"]
+    return event_from_rtoc(d["name"], body)
 
 
 def _action_from_request(d: Any) -> ActionDef:
     if not isinstance(d, dict):
         raise ValueError("setAction must be an object")
-    for key in ("name", "script"):
-        if key not in d:
-            raise ValueError(f"setAction: {key!r} is missing")
-    return ActionDef(
-        name=d["name"],
-        listen_ids=listen_ids(d.get("listenID", [])),
-        script=d["script"],
-        active=d.get("active", True),
-        parameters=d.get("parameters", "") or "",
-    )
+    if "name" not in d:
+        raise ValueError("setAction: 'name' is missing")
+    return action_from_rtoc(d["name"], {k: v for k, v in d.items() if k != "name"})
 
 
 async def handle_automation(engine: Engine, request: Any, access: Access) -> dict[str, Any]:
