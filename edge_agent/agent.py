@@ -26,7 +26,7 @@ from .publisher import Publisher
 from .scheduler import DriverRunner, Scheduler
 from .spool import Spool
 from .status import build_status, json_value, offline_status
-from .wire import Series, Topics, encode_json
+from .wire import EdgeEvent, Series, Topics, encode_json
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ class Agent:
         self._status_interval: float = a["status_interval"]
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=100)
         self._changed = threading.Event()
+        self._events: list[EdgeEvent] = []
+        self._events_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.started = False
@@ -141,6 +143,7 @@ class Agent:
         self.scheduler.stop()
         try:
             self.batcher.flush()
+            self._spool_pending_events()
         except Exception:
             log.exception("could not flush the last batch into the spool")
         self._stop.set()
@@ -180,26 +183,35 @@ class Agent:
         self._changed.set()
 
     def event_sink(self, device: str) -> EventSink:
-        """The sink a driver reports edge events to; they go to `<p>/<agent>/event`."""
+        """The sink a driver reports edge events to: spooled in the next batch, so an event
+        is stored exactly once like a sample (not lost while the broker is away)."""
 
         def sink(text: str, *, signal: str = "", priority: int = 0, value: Any = None) -> None:
             sname = signal or "unknownEvent"
-            body = {
-                "text": str(text),
-                "priority": priority if priority in (0, 1, 2) else 0,
-                "device": device,
-                "signal": sname,
+            event = EdgeEvent(
+                time=self._wall(),
+                device=device,
+                signal=sname,
+                text=str(text)[:4000],
+                priority=priority if priority in (0, 1, 2) else 0,
                 # RTOC's default event id: sha1 of sname + dname + text
-                "id": hashlib.sha1(f"{sname}{device}{text}".encode()).hexdigest(),
-                "t": self._wall(),
-                "value": json_value(value),
-            }
-            try:
-                self.publisher.publish_event(encode_json(body))
-            except Exception as exc:  # an event must never break a read
-                log.warning("%s: event not published: %s", device, exc)
+                event_id=hashlib.sha1(f"{sname}{device}{text}".encode()).hexdigest(),
+                value=json_value(value),
+            )
+            with self._events_lock:
+                self._events.append(event)
 
         return sink
+
+    def _take_events(self) -> list[EdgeEvent]:
+        with self._events_lock:
+            events, self._events = self._events, []
+        return events
+
+    def _spool_pending_events(self) -> None:
+        """Events wait at most one housekeeping tick: they close the open batch, or go alone."""
+        if self._events and not self.batcher.flush():
+            self._store_batch([])
 
     def status(self) -> dict[str, Any]:
         """The current status message body."""
@@ -212,7 +224,7 @@ class Agent:
         )
 
     def _store_batch(self, signals: list[Series]) -> None:
-        self.spool.append(signals, clock_synced=self._synced())
+        self.spool.append(signals, clock_synced=self._synced(), events=self._take_events())
         self.publisher.wake()
 
     def _queue_command(self, payload: bytes) -> None:
@@ -235,6 +247,7 @@ class Agent:
             self._stop.wait(min(self.batcher.due_in(), 0.1) or 0.01)
             try:
                 self.batcher.poll()
+                self._spool_pending_events()
             except Exception:
                 log.exception("cannot store a batch in the spool")
             now = self._mono()

@@ -188,11 +188,6 @@ class Publisher:
         with self._status_lock:
             client.publish(self.topics.status(self.agent), self._birth(), qos=1, retain=True)
 
-    def publish_event(self, payload: bytes) -> None:
-        """Publish an edge event (QoS 1; paho holds a bounded queue while disconnected)."""
-        if self._client is not None:
-            self._client.publish(self.topics.event(self.agent), payload, qos=1)
-
     def publish_result(self, payload: bytes) -> None:
         """Publish a command result."""
         if self._client is not None:

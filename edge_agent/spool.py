@@ -12,11 +12,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .wire import Batch, Series
+from .wire import Batch, EdgeEvent, Series
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -132,13 +132,23 @@ class Spool:
             list(values.items()),
         )
 
-    def append(self, signals: list[Series], *, clock_synced: bool = True) -> int:
+    def append(
+        self,
+        signals: list[Series],
+        *,
+        clock_synced: bool = True,
+        events: Sequence[EdgeEvent] = (),
+    ) -> int:
         """Store one batch (one commit), drop the oldest beyond the bound; return its seq."""
         samples = sum(len(s.t) for s in signals)
         with self._lock:
             seq = self._next_seq
             payload = Batch(
-                agent=self.agent, seq=seq, signals=signals, clock_synced=clock_synced
+                agent=self.agent,
+                seq=seq,
+                signals=signals,
+                clock_synced=clock_synced,
+                events=list(events),
             ).encode()
             db = self.db
             try:

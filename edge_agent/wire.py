@@ -75,14 +75,39 @@ class Series:
         return f"{self.device}.{self.signal}"
 
 
+@dataclass(frozen=True)
+class EdgeEvent:
+    """An event raised at the edge; it travels in a batch, so it is stored exactly once."""
+
+    time: float
+    device: str
+    signal: str
+    text: str
+    priority: int = 0
+    event_id: str = ""
+    value: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "t": self.time,
+            "device": self.device,
+            "signal": self.signal,
+            "text": self.text,
+            "priority": self.priority,
+            "id": self.event_id,
+            "value": self.value,
+        }
+
+
 @dataclass
 class Batch:
-    """One data message: an agent's samples with a sequence number that only grows."""
+    """One data message: an agent's samples (and edge events) with a seq that only grows."""
 
     agent: str
     seq: int
     signals: list[Series]
     clock_synced: bool = True
+    events: list[EdgeEvent] = field(default_factory=list)
 
     @property
     def sample_count(self) -> int:
@@ -100,6 +125,8 @@ class Batch:
                 for s in self.signals
             ],
         }
+        if self.events:
+            body["events"] = [e.to_json() for e in self.events]
         return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -178,7 +205,40 @@ def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
     synced = body.get("clock_synced", True)
     if not isinstance(synced, bool):
         raise WireError("clock_synced must be a boolean")
-    return Batch(agent=agent, seq=seq, signals=series, clock_synced=synced)
+    events = _events(body.get("events", []))
+    return Batch(agent=agent, seq=seq, signals=series, clock_synced=synced, events=events)
+
+
+def _events(raw: Any) -> list[EdgeEvent]:
+    if not isinstance(raw, list) or len(raw) > 1000:
+        raise WireError("events must be a list of at most 1000 objects")
+    out = []
+    for i, e in enumerate(raw):
+        if not isinstance(e, dict):
+            raise WireError(f"events[{i}] must be an object")
+        (t,) = _numbers([e.get("t")], f"events[{i}].t")
+        if not T_MIN <= t < T_MAX:
+            raise WireError(f"events[{i}].t is outside the years 1900..3000")
+        text, event_id = e.get("text"), e.get("id", "")
+        if not isinstance(text, str) or len(text) > 4000:
+            raise WireError(f"events[{i}].text must be a string of at most 4000 characters")
+        if not isinstance(event_id, str) or len(event_id) > 200:
+            raise WireError(f"events[{i}].id must be a string of at most 200 characters")
+        priority = e.get("priority", 0)
+        if priority not in (0, 1, 2) or isinstance(priority, bool):
+            raise WireError(f"events[{i}].priority must be 0, 1 or 2")
+        out.append(
+            EdgeEvent(
+                time=t,
+                device=_name(e.get("device"), f"events[{i}].device"),
+                signal=_name(e.get("signal"), f"events[{i}].signal"),
+                text=text,
+                priority=priority,
+                event_id=event_id,
+                value=e.get("value"),
+            )
+        )
+    return out
 
 
 def _refuse_constant(name: str) -> Any:

@@ -118,6 +118,8 @@ class Hub:
                 order = np.argsort(x, kind="stable")
                 x, y = x[order], y[order]
             self.signals.append(s.device, s.signal, x, y, s.unit, batch.agent)
+        for e in batch.events:  # stored in the batch's transaction: only announced here
+            self._announce(EventRecord(**vars(e)))
 
     def submit(self, job: Job) -> bool:
         """Queue a write job (blocks while the writer queue is full)."""
@@ -140,10 +142,14 @@ class Hub:
 
     def add_event(self, event: EventRecord) -> None:
         """Record an event: stored, kept in memory, and told to listeners (ws, Telegram)."""
-        self.recent_events.append(event)
-        self.stats["events"] += 1
         if self.writer is not None:
             self.writer.submit(Job(kind="events", events=[event]), timeout=1.0)
+        self._announce(event)
+
+    def _announce(self, event: EventRecord) -> None:
+        """Keep an (already stored) event in memory and tell the listeners."""
+        self.recent_events.append(event)
+        self.stats["events"] += 1
         for listener in list(self.on_event):
             try:
                 listener(event)

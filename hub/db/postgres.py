@@ -197,6 +197,11 @@ class PostgresStore(Store):
                         )
                     else:
                         insert_rows(cur, t_us, sid, y, page_size=self.insert_rows)
+                edge_events = [
+                    e for p, ok in zip(prepared, stored, strict=True) if ok for e in p.batch.events
+                ]
+                if edge_events:  # an edge event is stored with its batch: exactly once
+                    self._insert_events(cur, [EventRecord(**vars(e)) for e in edge_events])
             conn.commit()
         # Only after the commit: a rolled-back signal row must not stay in the cache.
         self._signal_ids.update(new_ids)
@@ -267,22 +272,26 @@ class PostgresStore(Store):
 
     def write_events(self, events: list[EventRecord]) -> None:
         """Append events."""
-        from psycopg2.extras import Json, execute_values
 
         if not events:
             return
         with self._db.use("w") as conn, conn.cursor() as cur:
-            execute_values(
-                cur,
-                "INSERT INTO events (time, device, signal, text, priority, event_id, value)"
-                " VALUES %s",
-                [
-                    (e.time, e.device, e.signal, e.text, e.priority, e.event_id, Json(e.value))
-                    for e in events
-                ],
-                template="(to_timestamp(%s), %s, %s, %s, %s, %s, %s)",
-            )
+            self._insert_events(cur, events)
             conn.commit()
+
+    @staticmethod
+    def _insert_events(cur: Any, events: list[EventRecord]) -> None:
+        from psycopg2.extras import Json, execute_values
+
+        execute_values(
+            cur,
+            "INSERT INTO events (time, device, signal, text, priority, event_id, value) VALUES %s",
+            [
+                (e.time, e.device, e.signal, e.text, e.priority, e.event_id, Json(e.value))
+                for e in events
+            ],
+            template="(to_timestamp(%s), %s, %s, %s, %s, %s, %s)",
+        )
 
     def put_doc(self, key: str, value: Any) -> None:
         """Replace a JSON document."""

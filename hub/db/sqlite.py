@@ -148,6 +148,8 @@ class SQLiteStore(Store):
                         "INSERT INTO samples (time, signal_id, value) VALUES (?, ?, ?)",
                         zip(s.t, [sid] * len(s.t), s.y, strict=True),
                     )
+                if batch.events:  # an edge event is stored with its batch: exactly once
+                    self._insert_events(conn, [EventRecord(**vars(e)) for e in batch.events])
                 stored.append(True)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -167,6 +169,11 @@ class SQLiteStore(Store):
     def write_events(self, events: list[EventRecord]) -> None:
         conn = self._conn()
         conn.execute("BEGIN")
+        self._insert_events(conn, events)
+        conn.execute("COMMIT")
+
+    @staticmethod
+    def _insert_events(conn: sqlite3.Connection, events: list[EventRecord]) -> None:
         conn.executemany(
             "INSERT INTO events (time, device, signal, text, priority, event_id, value) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -175,7 +182,6 @@ class SQLiteStore(Store):
                 for e in events
             ],
         )
-        conn.execute("COMMIT")
 
     def events(
         self, *, since: float | None = None, until: float | None = None, limit: int = 1000

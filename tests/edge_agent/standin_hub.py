@@ -74,6 +74,7 @@ class StandInHub:
             batch = decode_batch(msg.payload, expected_agent=agent)
             with self.lock:
                 self.received.append(batch)
+                self.events.extend(e.to_json() for e in batch.events)  # edge events ride along
             if self.ack_policy(batch):
                 self.ack(agent, [batch.seq])
         elif kind == "status":

@@ -7,6 +7,7 @@ round-trip over MQTT; on stop the open batch is flushed into the spool, nothing 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,7 +146,9 @@ def test_spool_bound_drops_are_reported_in_the_status(
         hub.clear_retained(AGENT)
 
 
-def test_driver_events_are_published_with_rtoc_ids(agent: Agent, hub: StandInHub) -> None:
+def test_driver_events_travel_in_spooled_batches_with_rtoc_ids(
+    agent: Agent, hub: StandInHub
+) -> None:
     agent.start()
     wait_for(lambda: hub.status.get(AGENT), 10, "birth status")
     driver = agent.scheduler.runners["Gen"].driver
@@ -158,6 +161,8 @@ def test_driver_events_are_published_with_rtoc_ids(agent: Agent, hub: StandInHub
     assert first["value"] == "inf", "a non-finite value travels as text, not as bad JSON"
     assert len(first["id"]) == 40 and isinstance(first["t"], float)
     assert second["priority"] == 0 and second["signal"] == "unknownEvent"
+    # they came in data batches (spooled, acknowledged), not on a fire-and-forget topic
+    assert sum(len(b.events) for b in hub.received) == 2
     # the data path is unaffected
     n = len(hub.samples("Gen.Square"))
     wait_for(lambda: len(hub.samples("Gen.Square")) > n, 10, "data still flowing")
@@ -180,3 +185,16 @@ def test_a_stale_offline_status_is_corrected_while_connected(agent: Agent, hub: 
     wait_for(lambda: states()[-1] == "online" and "offline" in states(), 10, "corrected")
     assert states().index("offline") < len(states()) - 1
     hub.clear_retained(AGENT)
+
+
+def test_events_not_yet_acknowledged_stay_in_the_spool(agent: Agent, hub: StandInHub) -> None:
+    agent.start()
+    wait_for(lambda: hub.status.get(AGENT), 10, "birth status")
+    hub.ack_policy = lambda batch: False  # the hub stores nothing for now
+    driver = agent.scheduler.runners["Gen"].driver
+    driver.events("while nobody listens", priority=1)
+    agent.stop(drain=0)  # the agent goes down with the event unacknowledged
+    with sqlite3.connect(agent.spool.path) as db:
+        pending = [bytes(p) for (p,) in db.execute("SELECT payload FROM batches")]
+    # still in the spool: the next start sends it again until the hub acknowledges it
+    assert any(b"while nobody listens" in p for p in pending)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edge_agent.wire import Batch, Series, Topics, WireError, decode_batch
+from edge_agent.wire import Batch, EdgeEvent, Series, Topics, WireError, decode_batch
 
 
 def body(**signal: object) -> bytes:
@@ -17,6 +17,8 @@ def body(**signal: object) -> bytes:
 
 def test_round_trip_and_ints_become_floats() -> None:
     b = Batch("a", 5, [Series("D", "S", "V", [1.0, 2.0], [3.0, 4.5])], clock_synced=False)
+    assert decode_batch(b.encode()) == b
+    b.events = [EdgeEvent(1.5, "D", "S", "hot", 2, "id1", {"v": [1, 2]})]
     assert decode_batch(b.encode()) == b
     got = decode_batch(body())
     assert got.signals[0].y == [3.0, 4.5] and all(type(v) is float for v in got.signals[0].y)
@@ -50,3 +52,21 @@ def test_topics_split() -> None:
     t = Topics("p")
     assert t.split("p/agent1/cmd/result") == ("agent1", "cmd/result")
     assert t.split("q/agent1/data") is None and t.split("p/agent1") is None
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"text": 1}, "text must be a string"),
+        ({"priority": 5}, "priority must be 0, 1 or 2"),
+        ({"t": "now"}, "non-number"),
+        ({"device": ""}, "device must be a non-empty string"),
+        ({"id": 7}, "id must be a string"),
+    ],
+)
+def test_bad_edge_events_are_refused_with_the_reason(event: dict, reason: str) -> None:
+    ev = {"t": 1.0, "device": "D", "signal": "S", "text": "x", "priority": 0, "id": ""}
+    ev.update(event)
+    body = {"v": 1, "agent": "a", "seq": 1, "signals": [], "events": [ev]}
+    with pytest.raises(WireError, match=reason):
+        decode_batch(json.dumps(body).encode())

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from edge_agent.wire import Batch, Series
+from edge_agent.wire import Batch, EdgeEvent, Series
 from hub.app import Hub
 from tests.fixtures.net import async_wait_for
 
@@ -130,3 +130,32 @@ async def test_bad_status_and_event_messages_do_not_stop_ingest(hub: Hub, peer: 
     assert hub.recent_events[-1].text == "hot"
     peer.publish(good(2))
     assert await acked(peer) == [2]
+
+
+async def test_edge_events_in_a_batch_are_stored_and_announced_once(hub: Hub, peer: Peer) -> None:
+    heard = []
+    hub.on_event.append(heard.append)
+    b = Batch(
+        agent="a1",
+        seq=3,
+        signals=[Series("Dev", "Sig", "V", [1.0], [2.0])],
+        events=[EdgeEvent(1.5, "Dev", "Sig", "overcurrent", 2, "ev1", None)],
+    )
+    peer.publish(b.encode())
+    assert await acked(peer) == [3]
+    peer.publish(b.encode())  # a replay after a lost ack
+    assert await acked(peer) == [3]
+    await async_wait_for(lambda: hub.stats["duplicates"] == 1, what="replay seen")
+    assert [e.text for e in heard] == ["overcurrent"]
+    assert [e.text for e in await hub.run_store(hub.store.events)] == ["overcurrent"]
+
+
+async def test_a_bad_edge_event_refuses_its_batch_with_the_reason(hub: Hub, peer: Peer) -> None:
+    body = json.loads(good(4))
+    body["events"] = [{"t": 1.0, "device": "Dev", "signal": "Sig", "text": 5}]
+    peer.publish(json.dumps(body).encode())
+    await async_wait_for(lambda: hub.stats["rejected"] == 1, what="refused")
+    rows = await hub.run_store(hub.store.rejected)
+    assert "events[0].text" in rows[0][3]
+    peer.publish(good(5))
+    assert await acked(peer) == [5]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_agent.wire import Batch, Series
+from edge_agent.wire import Batch, EdgeEvent, Series
 from hub.db.base import EventRecord, Store
 
 T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, a whole minute
@@ -101,6 +101,14 @@ def test_events_come_back_in_time_order_newest_limit(store: Store) -> None:
     assert got[4].value == {"v": 4} and got[4].priority == 1 and got[4].event_id == "id4"
     assert [e.text for e in store.events(limit=2)] == ["e3", "e4"]
     assert [e.text for e in store.events(since=T0 + 1, until=T0 + 2)] == ["e1", "e2"]
+
+
+def test_edge_events_are_stored_with_their_batch_exactly_once(store: Store) -> None:
+    b = batch("a", 1, n=5)
+    b.events = [EdgeEvent(T0 + 1, "Gen", "Square", "too high", 2, "e1", {"v": 3})]
+    assert store.write_batch(b, T0) is True
+    assert store.write_batch(b, T0) is False  # the replay adds no second event
+    assert store.events() == [EventRecord(T0 + 1, "Gen", "Square", "too high", 2, "e1", {"v": 3})]
 
 
 def test_rejected_messages_are_kept_raw_with_the_reason(store: Store) -> None:
