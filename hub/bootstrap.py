@@ -60,6 +60,7 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
         stack.push_async_callback(hub.stop)
         hub.engine = attach_engine(hub, config["engine"])
         stack.push_async_callback(hub.engine.stop)
+        _operator_scripts(hub, config["engine"]["scripts"])
         ingest = MqttIngest(hub=hub, host=host, port=port)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
@@ -78,3 +79,19 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
             stack.push_async_callback(bot.stop)
             hub.bot = bot  # type: ignore[attr-defined]
         yield hub
+
+
+def _operator_scripts(hub: Hub, scripts: dict[str, Any]) -> None:
+    """Load the operator's plain-Python script files named in `[engine.scripts.NAME]`."""
+    from .engine.scripts import ScriptJobError
+
+    for name, spec in scripts.items():
+        mode = "signal" if spec["signals"] else "rate"
+        try:
+            hub.engine.scripts.add_file(
+                name, spec["file"], mode=mode, rate=spec["rate"], signals=spec["signals"] or None
+            )
+        except (ScriptJobError, OSError, SyntaxError) as exc:
+            raise ConfigError(f"[engine.scripts.{name}]: {exc}") from exc
+        if spec["start"]:
+            hub.engine.scripts.start(name)

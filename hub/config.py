@@ -81,10 +81,21 @@ TELEGRAM = Section(
     }
 )
 
+SCRIPT = Section(
+    fields={
+        "file": Field(str, doc="a .py file in <config_dir>/scripts (plain Python, operator only)"),
+        "rate": Field(float, 1.0, "runs per second (mode rate)", positive),
+        "signals": Field(list, [], "run on new data of these Dev.Sig instead of at a rate"),
+        "start": Field(bool, True, "start with the hub"),
+    },
+    optional=False,
+)
+
 ENGINE = Section(
     fields={
         "events_active": Field(bool, True),
         "actions_active": Field(bool, True),
+        "scripts": Section(items=SCRIPT, doc="[engine.scripts.NAME] operator script files"),
     }
 )
 
