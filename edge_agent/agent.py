@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import sdnotify
 from .batcher import Batcher
 from .clock import MonoClock, SyncCheck, WallClock
 from .commands import CommandHandler
@@ -126,6 +127,7 @@ class Agent:
         self.scheduler.start(enabled)
         self.started = True
         self.changed()  # a birth sent before the devices ran would say they are stopped
+        sdnotify.notify("READY=1")
         log.info(
             "agent %s started: %d devices, spool %s, broker %s:%s",
             self.agent_id,
@@ -140,6 +142,7 @@ class Agent:
         if not self.started:
             return
         self.started = False
+        sdnotify.notify("STOPPING=1")
         self.scheduler.stop()
         try:
             self.batcher.flush()
@@ -243,7 +246,13 @@ class Agent:
 
     def _housekeeping(self) -> None:
         last_status = self._mono()
+        watchdog = sdnotify.watchdog_interval()
+        last_ping = last_status
         while not self._stop.is_set():
+            if watchdog is not None and self._mono() - last_ping >= watchdog:
+                # pinged from the loop that moves batches: a stuck loop stops the pings
+                sdnotify.notify("WATCHDOG=1")
+                last_ping = self._mono()
             self._stop.wait(min(self.batcher.due_in(), 0.1) or 0.01)
             try:
                 self.batcher.poll()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,7 +40,9 @@ samplerate = 50
 """
 
 
-def start_agent(tmp_path: Path, port: int, prefix: str, age: float) -> subprocess.Popen[bytes]:
+def start_agent(
+    tmp_path: Path, port: int, prefix: str, age: float, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     cfg = tmp_path / "agent.toml"
     cfg.write_text(
         CONFIG.format(
@@ -51,7 +54,7 @@ def start_agent(tmp_path: Path, port: int, prefix: str, age: float) -> subproces
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
 
 
@@ -138,3 +141,30 @@ def test_check_flag_in_a_real_process(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert str(cfg).encode() in bad.stderr and b"devices.Generator.speed" in bad.stderr
     assert not (tmp_path / "s.sqlite").exists(), "--check touches nothing"
+
+
+def test_systemd_notify_ready_watchdog_and_stopping(
+    tmp_path: Path, mosquitto: Mosquitto, prefix: str
+) -> None:
+    sock_path = tmp_path / "notify.sock"
+    received: list[str] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(sock_path))
+        sock.settimeout(0.2)
+        env = {"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "200000"}  # ping every 0.1 s
+        proc = start_agent(tmp_path, mosquitto.port, prefix, 0.1, env=env)
+
+        def collect(predicate) -> bool:
+            try:
+                received.append(sock.recv(256).decode())
+            except TimeoutError:
+                pass
+            return predicate()
+
+        try:
+            wait_for(lambda: collect(lambda: "READY=1" in received), 20, "READY=1")
+            wait_for(lambda: collect(lambda: received.count("WATCHDOG=1") >= 3), 10, "pings")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: collect(lambda: "STOPPING=1" in received), 10, "STOPPING=1")
+        assert proc.wait(20) == 0
