@@ -54,6 +54,7 @@ async def test_plugin_calls_reach_the_agent(
     )
     assert any("pluginList" in p for p in pushes)  # pushed before the answer, as RTOC
     assert resp["plugin"] == {"Gen": {"setFrequency()": [True, 4.0], "get": [4.0, "Square"]}}
+
     # set a parameter; the agent republishes status and every client gets a pluginList push
     def shows_new_level(m: dict) -> bool:
         return (
