@@ -6,9 +6,14 @@ It runs inside the hub's event loop: one machine, no setup. Production uses Mosq
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """A part of the hub cannot start (a port in use, a store that cannot be opened)."""
 
 
 class EmbeddedBroker:
@@ -34,12 +39,13 @@ class EmbeddedBroker:
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
             },
         }
+        _check_free(self.host, self.port)  # a clear message instead of amqtt's traceback
         self._broker = Broker(config)
         try:
             await self._broker.start()
         except Exception as exc:
             self._broker = None
-            raise RuntimeError(
+            raise StartupError(
                 f"embedded MQTT broker cannot listen on {self.host}:{self.port}: {exc}"
             ) from exc
         log.info("embedded MQTT broker listening on %s:%d", self.host, self.port)
@@ -51,3 +57,15 @@ class EmbeddedBroker:
                 await self._broker.shutdown()
             finally:
                 self._broker = None
+
+
+def _check_free(host: str, port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise StartupError(
+                f"embedded MQTT broker cannot listen on {host}:{port} ({exc.strerror}); "
+                "set [mqtt] port to a free one, or [mqtt] host to use a running broker"
+            ) from exc

@@ -13,6 +13,8 @@ from typing import Any
 
 from edge_agent.config_schema import ConfigError
 
+from .broker import StartupError
+
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
@@ -58,6 +60,9 @@ def cmd_hub(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"opencontrol hub: {exc}", file=sys.stderr)
         return 2
+    except (StartupError, OSError) as exc:  # a port taken, a store that cannot be opened
+        print(f"opencontrol hub: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
