@@ -24,6 +24,8 @@ _DEVICE_KEYS = ("driver", "samplerate", "enabled", "params")
 
 
 def _agent_id(value: Any) -> str | None:
+    if value == "hub":  # `<p>/hub/state` is the hub's topic; data made on the hub uses it
+        return "'hub' is reserved for the hub itself"
     return None if _NAME.match(value) else "must be 1-64 characters of A-Z a-z 0-9 _ -"
 
 

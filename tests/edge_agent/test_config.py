@@ -56,6 +56,7 @@ def test_good_config_fills_defaults_and_coerces(tmp_path: Path) -> None:
         (("port = 1884", 'port = "x"'), "mqtt.port", "expected int"),
         (("port = 1884", "port = 70000"), "mqtt.port", "port number"),
         (('id = "pi-1"', 'id = "pi/1"'), "agent.id", "A-Z"),
+        (('id = "pi-1"', 'id = "hub"'), "agent.id", "reserved for the hub"),
         (("samplerate = 20", "samplerate = 20\ncolour = 1"), "devices.Gen.colour", "unknown key"),
         (("samplerate = 20", "samplerate = 5000"), "devices.Gen.samplerate", "at most 1000"),
         (("samplerate = 20", "samplerate = 0"), "devices.Gen.samplerate", "greater than 0"),
