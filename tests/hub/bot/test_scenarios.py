@@ -12,12 +12,12 @@ import pytest
 from PIL import Image
 
 from edge_agent.agent import Agent
-from edge_agent.config import make_agent_config
 from hub.app import Hub
 from hub.bot.handlers import NO_PERMISSION, NOT_ALLOWED
 from hub.bot.plots import EVENT_COLORS, SIGNAL_COLORS
 from hub.bot.users import Permission
 from hub.db.base import EventRecord
+from tests.fixtures.agents import generator_agent
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import BotApiStandIn
@@ -103,17 +103,10 @@ async def test_read_user_gets_latest_values_and_a_plot_but_no_devices(
 @pytest.fixture
 def agent(tmp_path: Path, mosquitto: Mosquitto, prefix: str) -> Iterator[Agent]:
     """A real edge agent with a Generator device on the shared broker."""
-    cfg = make_agent_config(
-        agent_id="pi1",
-        port=mosquitto.port,
-        prefix=prefix,
-        spool_path=tmp_path / "spool.sqlite",
-        devices={"Generator": {"driver": "generator", "samplerate": 5.0}},
-    )
-    a = Agent(config=cfg)
-    a.start()
-    yield a
-    a.stop(drain=0.2)
+    with generator_agent(
+        tmp_path, port=mosquitto.port, prefix=prefix, agent_id="pi1", device="Generator"
+    ) as a:
+        yield a
 
 
 def _gen(agent: Agent):

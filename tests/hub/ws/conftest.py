@@ -13,10 +13,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from edge_agent.agent import Agent
-from edge_agent.config import make_agent_config
 from hub.app import Hub
 from hub.ws.crypto import decrypt_json, encrypt_json, password_key
 from hub.ws.server import WebsocketServer, serve
+from tests.fixtures.agents import generator_agent
 from tests.fixtures.mosquitto import Mosquitto
 
 ServerFactory = Callable[..., Awaitable[WebsocketServer]]
@@ -128,14 +128,7 @@ async def raw() -> AsyncIterator[Callable[..., Awaitable[Raw]]]:
 @pytest.fixture
 def agent(tmp_path: Path, mosquitto: Mosquitto, prefix: str) -> Iterator[Agent]:
     """A real edge agent with a generator device `Gen`, on the test's prefix."""
-    cfg = make_agent_config(
-        agent_id="pi-test",
-        port=mosquitto.port,
-        prefix=prefix,
-        spool_path=tmp_path / "spool.sqlite",
-        devices={"Gen": {"driver": "generator", "samplerate": 5.0}},
-    )
-    a = Agent(config=cfg)
-    a.start()
-    yield a
-    a.stop(drain=0.2)
+    with generator_agent(
+        tmp_path, port=mosquitto.port, prefix=prefix, agent_id="pi-test", device="Gen"
+    ) as a:
+        yield a
