@@ -15,9 +15,8 @@ EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
 
 
-def build_parser(prog: str = "python -m edge_agent") -> argparse.ArgumentParser:
-    """The agent's command line."""
-    parser = argparse.ArgumentParser(prog=prog, description="OpenControl edge agent")
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The agent's options (also those of `opencontrol agent`)."""
     parser.add_argument("-c", "--config", required=True, help="agent TOML config file")
     parser.add_argument(
         "--check", action="store_true", help="validate the config and exit (0 ok, 2 bad)"
@@ -26,9 +25,18 @@ def build_parser(prog: str = "python -m edge_agent") -> argparse.ArgumentParser:
     return parser
 
 
+def build_parser(prog: str = "python -m edge_agent") -> argparse.ArgumentParser:
+    """The agent's command line."""
+    return add_arguments(argparse.ArgumentParser(prog=prog, description="OpenControl edge agent"))
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m edge_agent") -> int:
     """Entry point: returns the process exit code."""
-    args = build_parser(prog).parse_args(argv)
+    return run(build_parser(prog).parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run (or only check) the agent the parsed options describe; returns the exit code."""
     try:
         config = load_agent_config(args.config)
     except ConfigError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config_schema import ConfigError, Field, Section, port, positive, read_toml, validate
-from .drivers.base import DriverError
+from .drivers.base import DriverError, check_signal_names
 from .drivers.registry import UnknownDriver, driver_class
 from .wire import DEFAULT_PREFIX
 
@@ -87,7 +87,7 @@ def _device(name: str, raw: Mapping[str, Any], source: str) -> dict[str, Any]:
         cls = driver_class(driver_name)
     except UnknownDriver as exc:
         raise ConfigError(f"{source}: '{where}.driver': {exc}") from None
-    except (ImportError, TypeError, AttributeError) as exc:
+    except (ImportError, TypeError, AttributeError, ValueError) as exc:
         raise ConfigError(
             f"{source}: '{where}.driver': driver {driver_name!r} cannot be loaded: {exc}"
         ) from exc
@@ -135,7 +135,8 @@ def _device(name: str, raw: Mapping[str, Any], source: str) -> dict[str, Any]:
     extra = {k: raw[k] for k in extra_keys if k in raw}
     out.update(extra)
     try:
-        cls(device=name, params=params, extra=extra)
+        driver = cls(device=name, params=params, extra=extra)
+        check_signal_names(driver_name, driver.signals())  # names from config (registers...)
     except (DriverError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"{source}: '{where}': {exc}") from exc
     return out

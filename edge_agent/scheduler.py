@@ -18,6 +18,7 @@ from typing import Any
 
 from .clock import MonoClock, WallClock
 from .drivers.base import Driver, DriverError, DriverUnavailable
+from .wire import name_problem
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,10 @@ class DriverRunner:
             if unit is None:
                 self._units = {s.name: s.unit for s in self.driver.signals()}
                 unit = self._units.get(name, "")
+                problem = name_problem(name)  # declared names were checked at config load
+                if problem is not None:
+                    self._warn_signal(name, f"name {problem}: the hub refuses it")
+                    continue
             out.append((self.device, str(name), unit, stamp, y))
         return out
 

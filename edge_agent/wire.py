@@ -108,6 +108,8 @@ class Batch:
     signals: list[Series]
     clock_synced: bool = True
     events: list[EdgeEvent] = field(default_factory=list)
+    # Series the hub refused while decoding (each with the reason); the others are stored.
+    refused: list[str] = field(default_factory=list)
 
     @property
     def sample_count(self) -> int:
@@ -130,11 +132,23 @@ class Batch:
         return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _name(value: Any, what: str) -> str:
+def name_problem(value: Any) -> str | None:
+    """Why the hub refuses `value` as an agent, device or signal name; None when it is fine.
+
+    The agent applies the same rule when a driver declares its signals and at config load,
+    so a name the hub would refuse never leaves the agent.
+    """
     if not isinstance(value, str) or not value or len(value) > 200:
-        raise WireError(f"{what} must be a non-empty string of at most 200 characters")
+        return "must be a non-empty string of at most 200 characters"
     if "/" in value or "+" in value or "#" in value:
-        raise WireError(f"{what} {value!r} contains a character reserved by MQTT")
+        return f"{value!r} contains a character reserved by MQTT (/ + #)"
+    return None
+
+
+def _name(value: Any, what: str) -> str:
+    problem = name_problem(value)
+    if problem is not None:
+        raise WireError(f"{what} {problem}")
     return value
 
 
@@ -186,27 +200,45 @@ def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
     raw_signals = body.get("signals")
     if not isinstance(raw_signals, list):
         raise WireError("signals must be a list")
-    series = []
+    series, refused = [], []
     for i, raw in enumerate(raw_signals):
-        if not isinstance(raw, dict):
-            raise WireError(f"signals[{i}] must be an object")
-        device = _name(raw.get("device"), f"signals[{i}].device")
-        signal = _name(raw.get("signal"), f"signals[{i}].signal")
-        unit = raw.get("unit", "")
-        if not isinstance(unit, str):
-            raise WireError(f"signals[{i}].unit must be a string")
-        t = _numbers(raw.get("t"), f"signals[{i}].t")
-        if t and not (min(t) >= T_MIN and max(t) < T_MAX):
-            raise WireError(f"signals[{i}].t holds a time outside the years 1900..3000")
-        y = _numbers(raw.get("y"), f"signals[{i}].y")
-        if len(t) != len(y):
-            raise WireError(f"signals[{i}]: t has {len(t)} values but y has {len(y)}")
-        series.append(Series(device, signal, unit, t, y))
+        try:  # one bad series is refused alone: the good ones of the batch are still stored
+            series.append(_series(raw, f"signals[{i}]"))
+        except WireError as exc:
+            refused.append(str(exc))
     synced = body.get("clock_synced", True)
     if not isinstance(synced, bool):
         raise WireError("clock_synced must be a boolean")
     events = _events(body.get("events", []))
-    return Batch(agent=agent, seq=seq, signals=series, clock_synced=synced, events=events)
+    return Batch(
+        agent=agent, seq=seq, signals=series, clock_synced=synced, events=events, refused=refused
+    )
+
+
+def _series(raw: Any, what: str) -> Series:
+    if not isinstance(raw, dict):
+        raise WireError(f"{what} must be an object")
+    device = _name(raw.get("device"), f"{what}.device")
+    signal = _name(raw.get("signal"), f"{what}.signal")
+    unit = raw.get("unit", "")
+    if not isinstance(unit, str):
+        raise WireError(f"{what}.unit must be a string")
+    t = _numbers(raw.get("t"), f"{what}.t")
+    if t and not (min(t) >= T_MIN and max(t) < T_MAX):
+        raise WireError(f"{what}.t holds a time outside the years 1900..3000")
+    y = _numbers(raw.get("y"), f"{what}.y")
+    if len(t) != len(y):
+        raise WireError(f"{what}: t has {len(t)} values but y has {len(y)}")
+    return Series(device, signal, unit, t, y)
+
+
+def refused_reason(batch: Batch) -> str:
+    """The reason kept with a batch whose bad series were refused (its others are stored)."""
+    kept = len(batch.signals)
+    return (
+        f"batch {batch.agent}/{batch.seq}: refused {len(batch.refused)} series, "
+        f"stored the other {kept}: " + "; ".join(batch.refused)
+    )
 
 
 def _events(raw: Any) -> list[EdgeEvent]:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from edge_agent.__main__ import add_arguments as add_agent_arguments
 from edge_agent.config_schema import ConfigError
 
 from .broker import StartupError
@@ -52,7 +53,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
         print(f"opencontrol hub: {exc}", file=sys.stderr)
         return 2
     if args.check:
-        print(f"{args.config}: OK")
+        print(f"{args.config or 'built-in defaults'}: OK")
         return 0
     _setup_logging(config["hub"]["log_level"])
     try:
@@ -68,9 +69,9 @@ def cmd_hub(args: argparse.Namespace) -> int:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     """Run an edge agent (same as `python -m edge_agent`)."""
-    from edge_agent.__main__ import main as agent_main
+    from edge_agent.__main__ import run
 
-    return agent_main(args.rest)
+    return run(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -92,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="validate the config and exit")
     p.set_defaults(func=cmd_hub)
 
-    p = sub.add_parser("agent", help="run an edge agent (options as python -m edge_agent)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("agent", help="run an edge agent (same as python -m edge_agent)")
+    add_agent_arguments(p)
     p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("demo", help="hub + embedded broker + SQLite + a simulated agent")

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -46,7 +47,10 @@ samplerate = 1
 
 
 def _port_free(port: int) -> bool:
+    """Whether a server could listen on the port now (as the hub binds: SO_REUSEADDR, so
+    connections of an earlier run in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -171,12 +175,18 @@ async def _demo(config: dict[str, Any], agent_cfg: Path, root: Path) -> None:
     print(f"stopped. {total} samples stored in {config['store']['path']}")
 
 
+def new_password(length: int = 12) -> str:
+    """A random password of letters and digits: safe on a command line (never starts '-')."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
 async def _demo_login(hub: Any, root: Path) -> str:
     """Make the demo's admin user on first run; return 'user / password' to print."""
     saved = root / "demo-login.txt"
     users = await load_users(hub)
     if len(users) == 0:
-        password = secrets.token_urlsafe(9)
+        password = new_password()
         users.add("admin", password, "admin")
         await save_users(hub, users)
         saved.write_text(f"admin / {password}\n")

@@ -17,7 +17,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from edge_agent.wire import WireError, decode_batch, encode_json
+from edge_agent.wire import WireError, decode_batch, encode_json, refused_reason
 
 from .app import Hub
 from .db.base import EventRecord
@@ -150,11 +150,15 @@ class MqttIngest:
                 owner = self.hub.agents.device_owner(s.device)
                 self._reject(msg, f"device {s.device!r} is owned by agent {owner!r}", received)
                 return
+        if batch.refused:  # kept raw with the reasons; the batch's good series go on
+            self._reject(msg, refused_reason(batch), received, ack=False)
         self.hub.submit(
             Job(kind="batch", batch=batch, received_at=received, token=(msg.mid, msg.qos))
         )
 
-    def _reject(self, msg: mqtt.MQTTMessage, reason: str, received: float) -> None:
+    def _reject(
+        self, msg: mqtt.MQTTMessage, reason: str, received: float, ack: bool = True
+    ) -> None:
         log.warning("refused message on %s (%d bytes): %s", msg.topic, len(msg.payload), reason)
         self.hub.submit(
             Job(
@@ -163,7 +167,7 @@ class MqttIngest:
                 payload=bytes(msg.payload[:1_000_000]),
                 reason=reason,
                 received_at=received,
-                token=(msg.mid, msg.qos),
+                token=(msg.mid, msg.qos) if ack else None,  # acked on its own, or with the batch
             )
         )
 

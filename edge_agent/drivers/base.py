@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from ..wire import name_problem
+
 
 class DriverError(RuntimeError):
     """A read, write or open that failed; the message names device and port."""
@@ -122,6 +124,9 @@ class DriverSpec:
     extra_config: tuple[str, ...] = field(default=())  # extra per-device keys (e.g. "registers")
     sample_config: str = ""  # a TOML [devices.X] block, documented and loaded by a test
 
+    def __post_init__(self) -> None:
+        check_signal_names(self.name, self.signals)
+
     def param(self, name: str) -> ParamSpec:
         for p in self.params:
             if p.name == name:
@@ -133,6 +138,14 @@ class DriverSpec:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+
+def check_signal_names(driver: str, signals: tuple[SignalSpec, ...]) -> None:
+    """Refuse a signal name the hub would refuse (the message names driver and signal)."""
+    for s in signals:
+        problem = name_problem(s.name)
+        if problem is not None:
+            raise ValueError(f"driver {driver!r} declares signal {s.name!r}: the name {problem}")
 
 
 class EventSink(Protocol):

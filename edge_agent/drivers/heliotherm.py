@@ -91,7 +91,7 @@ INPUT_MAP: tuple[tuple[int, str, str, RegisterFormat, str], ...] = (
 HOLDING_MAP: tuple[tuple[int, str, str, RegisterFormat, str], ...] = (
     (100, "Betriebsart", "", I1, ""),
     (101, "Raumsolltemperatur", "°C", T10, ""),
-    (102, "Ruecklauf/Speichersolltemperatur", "°C", T10, ""),
+    (102, "Ruecklauf-Speichersolltemperatur", "°C", T10, ""),
     (107, "MKR1 Betriebsart", "", I1, "MKR1"),
     (126, "Verdichter Drehzahlvorgabe", "%", U10, "ext"),
     (129, "Aussentemperatur Wert", "°C", T10, "ext"),
@@ -115,7 +115,7 @@ SET_POINTS = {
 }
 _SET_POINT_DOCS = {
     "room_setpoint": "Raumsolltemperatur (register 101)",
-    "return_setpoint": "Ruecklauf/Speichersolltemperatur (register 102)",
+    "return_setpoint": "Ruecklauf-Speichersolltemperatur (register 102)",
     "hot_water_normal": "WW Normaltemperatur (register 105)",
     "hot_water_min": "WW Minimaltemperatur (register 106)",
     "mkr1_room_setpoint": "Heizkreis 1 Solltemperatur (register 108)",

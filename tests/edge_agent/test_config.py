@@ -146,3 +146,43 @@ def test_sample_config_of_driver_loads(tmp_path: Path, name: str) -> None:
     (dev,) = cfg["devices"].values()
     assert dev["driver"] == name
     assert dev["samplerate"] <= spec.max_samplerate
+
+
+@pytest.mark.parametrize(
+    ("driver", "table", "signal"),
+    [
+        (
+            "modbus",
+            'params = { transport = "tcp", host = "127.0.0.1" }\n'
+            '[[devices.Dev.registers]]\nname = "Vorlauf/Ruecklauf"\naddress = 0\n',
+            "Vorlauf/Ruecklauf",
+        ),
+        (
+            "http_json",
+            'params = { url = "http://127.0.0.1:1/" }\n'
+            '[[devices.Dev.values]]\nname = "Temp#1"\npath = "a.b"\n',
+            "Temp#1",
+        ),
+    ],
+)
+def test_a_signal_name_the_hub_refuses_stops_the_config_naming_driver_and_signal(
+    tmp_path: Path, driver: str, table: str, signal: str
+) -> None:
+    text = f'[agent]\nid = "a"\n[devices.Dev]\ndriver = "{driver}"\n{table}'
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_agent_config(path)
+    msg = str(err.value)
+    assert str(path) in msg and "devices.Dev" in msg and f"driver {driver!r}" in msg
+    assert repr(signal) in msg and "reserved by MQTT" in msg
+    # The same device with a name the hub takes loads.
+    good = text.replace(signal, signal.replace("/", "-").replace("#", "-"))
+    assert load_agent_config(write(tmp_path, good))["devices"]["Dev"]["driver"] == driver
+
+
+def test_a_driver_declaring_a_bad_signal_name_is_refused_when_declared() -> None:
+    from edge_agent.drivers.base import DriverSpec, SignalSpec
+
+    with pytest.raises(ValueError, match=r"driver 'pump' declares signal 'A/B'.*reserved"):
+        DriverSpec(name="pump", description="x", signals=(SignalSpec("ok"), SignalSpec("A/B")))
+    assert DriverSpec(name="pump", description="x", signals=(SignalSpec("A-B"),)).signals

@@ -72,6 +72,19 @@ def test_samples_are_stamped_with_the_wall_clock_and_units() -> None:
     assert r.stats.reads == 2 and r.stats.samples == 2 and r.stats.failures == 0
 
 
+def test_an_undeclared_name_the_hub_refuses_never_leaves_the_agent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    drv = Flaky(device="Dev")
+    drv.read = lambda: {"A": 1.0, "Vor/Ruecklauf": 2.0, "Extra": 3.0}  # type: ignore[method-assign]
+    r, _, mono, _ = runner(drv)
+    for _ in range(3):
+        mono.now = r.next_due
+        # the good ones (declared or not) go on; the refused name is logged once
+        assert [s[1] for s in r.poll()] == ["A", "Extra"]
+    assert len([m for m in caplog.messages if "Dev.Vor/Ruecklauf" in m]) == 1
+
+
 def test_failure_gives_no_sample_marks_unavailable_backs_off_and_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -43,3 +43,27 @@ def test_taken_broker_port_is_one_clear_line(tmp_path: Path) -> None:
         out = run_hub("-c", str(cfg))
     assert out.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
+
+
+def opencontrol(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as the README has the user type it."""
+    exe = str(Path(sys.executable).with_name("opencontrol"))
+    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+def test_agent_command_takes_the_agent_options(tmp_path: Path) -> None:
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text((REPO / "examples" / "agent.toml").read_text())
+    out = opencontrol("agent", "-c", str(cfg), "--check")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"{cfg}: OK (agent ")
+    helped = opencontrol("agent", "--help")
+    assert "-c CONFIG, --config CONFIG" in helped.stdout and "--check" in helped.stdout
+    cfg.write_text(cfg.read_text().replace("[agent]", "[agent]\ncolour = 1"))
+    bad = opencontrol("agent", "-c", str(cfg), "--check")
+    assert bad.returncode == 2 and "agent.colour" in bad.stderr
+
+
+def test_hub_check_without_a_config_checks_the_defaults() -> None:
+    out = opencontrol("hub", "--check")
+    assert out.returncode == 0 and out.stdout == "built-in defaults: OK\n"

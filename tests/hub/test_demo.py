@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from hub.client import OpenControlClient
+from hub.demo import _port_free, new_password
 from tests.fixtures.net import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,9 +72,10 @@ def test_demo_shows_samples_arriving_and_stops_cleanly(tmp_path: Path) -> None:
     assert int(final.group(1)) >= int(last_status.group(3))
 
 
-def test_demo_reads_a_simulated_modbus_instrument_with_the_real_driver(tmp_path: Path) -> None:
+def test_demo_reads_simulated_instruments_with_the_real_drivers(tmp_path: Path) -> None:
     ws_port = free_port()
-    proc = _start_demo(tmp_path, ws_port, "--sim", "modbus")
+    sims = ("modbus", "heliotherm", "dps5020", "vc820", "http_json")
+    proc = _start_demo(tmp_path / "new", ws_port, *(a for s in sims for a in ("--sim", s)))
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
     reader.start()
@@ -86,6 +89,21 @@ def test_demo_reads_a_simulated_modbus_instrument_with_the_real_driver(tmp_path:
 
         _x, y, unit = wait_for(boiler, timeout=60, what="simulated boiler temperature")[:3]
         assert unit == "°C" and 17.0 <= y <= 23.0  # 20.0 +- 3.0 as the simulator holds it
+        # Every other instrument arrives too (serial ones on ptys in <data_dir>/sim-<name>).
+        wanted = (
+            "Heliotherm.Ruecklauf-Speichersolltemperatur",
+            "DPS5020.VOut",
+            "HoldPeak.Spannung",
+            "Printer.Hotend",
+        )
+
+        def all_there() -> bool:
+            latest = asyncio.run(_latest(ws_port, user, password))
+            return all(k in latest for k in wanted)
+
+        wait_for(all_there, timeout=60, what=f"{wanted} in the latest values")
+        status = [x for x in lines if "agents online" in x][-1]
+        assert "rejected 0 " in status, status
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)
@@ -97,3 +115,41 @@ def test_demo_with_an_unknown_simulator_says_so(tmp_path: Path) -> None:
     proc = _start_demo(tmp_path, free_port(), "--sim", "toaster")
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "unknown simulator 'toaster'" in out
+
+
+def test_a_port_in_time_wait_counts_as_free() -> None:
+    """A demo run again right after one with websocket clients finds its port free."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        conn, _ = server.accept()
+        conn.close()  # the server side closes first: its end waits in TIME_WAIT
+        wait_for(lambda: client.recv(1) == b"", what="close seen")
+        client.close()
+    # TIME_WAIT on the port: the state that used to count as taken
+    wait_for(lambda: f":{port:04X} " in _time_wait_sockets(), what="TIME_WAIT")
+    assert _port_free(port)
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        assert not _port_free(port)  # a listener still makes it taken
+
+
+def _time_wait_sockets() -> str:
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return "".join(f"{x.split()[1][-5:]} " for x in lines if x.split()[3] == "06")
+
+
+def test_demo_passwords_never_start_with_a_dash_and_pass_the_command_line() -> None:
+    from hub.cli import build_parser
+
+    parser = build_parser()
+    for _ in range(500):  # token_urlsafe started with '-' one time in 64
+        pw = new_password()
+        assert len(pw) >= 12 and pw.isalnum()
+        args = parser.parse_args(["ws", "--user", "admin", "--user-password", pw, "latest"])
+        assert args.user_password == pw

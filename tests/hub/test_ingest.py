@@ -52,33 +52,11 @@ BAD = [
         b'"t":[1.0],"y":[NaN]}]}',
         "not JSON",  # NaN is not JSON; the parser refuses it
     ),
-    (
-        json.dumps(
-            {
-                "v": 1,
-                "agent": "a1",
-                "seq": 4,
-                "signals": [{"device": "D", "signal": "S", "t": [1.0], "y": ["1"]}],
-            }
-        ).encode(),
-        "non-number",
-    ),
     (json.dumps({"v": 1, "agent": "other", "seq": 5, "signals": []}).encode(), "does not match"),
     (
         b'{"v":1,"agent":"a1","seq":7,"signals":[{"device":"D","signal":"S","unit":"",'
         b'"t":[1.0],"y":[1e400]}]}',
         "JSON",  # overflows to infinity: refused by the parser or as non-finite
-    ),
-    (
-        json.dumps(
-            {
-                "v": 1,
-                "agent": "a1",
-                "seq": 6,
-                "signals": [{"device": "D", "signal": "S", "t": [1e12], "y": [1.0]}],
-            }
-        ).encode(),
-        "outside the years",
     ),
     (b"[" + b"1," * (5 * 1024 * 1024) + b"1]", "exceeds"),
 ]
@@ -100,6 +78,38 @@ async def test_bad_payload_refused_kept_raw_and_next_good_batch_stored(
     assert await acked(peer) == [10]
     assert await hub.run_store(hub.store.sample_count) == 2
     assert hub.stats["samples"] == 2
+
+
+BAD_SERIES = [
+    ({"signal": "Ruecklauf/Speichersolltemperatur"}, "reserved by MQTT"),
+    ({"y": ["1"]}, "non-number"),
+    ({"t": [1e12]}, "outside the years"),
+    ({"device": "D#1"}, "reserved by MQTT"),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), BAD_SERIES, ids=[r for _, r in BAD_SERIES])
+async def test_a_bad_series_is_refused_alone_and_its_batch_stored(
+    hub: Hub, peer: Peer, change: dict, reason: str
+) -> None:
+    body = json.loads(good(4))
+    body["signals"].append({"device": "D", "signal": "S", "t": [1.0], "y": [1.0], **change})
+    body["signals"].append({"device": "Other", "signal": "Sig", "t": [2.0], "y": [9.0]})
+    payload = json.dumps(body).encode()
+    peer.publish(payload)
+    assert await acked(peer) == [4]  # acknowledged once its good series are committed
+    await async_wait_for(lambda: hub.stats["rejected"] == 1, what="refused series kept")
+    ((_, topic, raw, why),) = await hub.run_store(hub.store.rejected)
+    assert topic.endswith("/a1/data") and bytes(raw) == payload
+    assert "signals[1]" in why and reason in why and "refused 1 series" in why
+    # The good series around it are stored and live; the ledger has the batch once.
+    assert await hub.run_store(hub.store.sample_count) == 3
+    await async_wait_for(lambda: hub.stats["samples"] == 3, what="live")
+    assert list(hub.signals.get("Other.Sig").buffer.arrays()[1]) == [9.0]
+    names = {s.key for s in await hub.run_store(hub.store.signals)}
+    assert names == {"Dev.Sig", "Other.Sig"}
+    peer.publish(good(5))
+    assert await acked(peer) == [5]
 
 
 async def test_second_agent_claiming_a_device_is_refused(hub: Hub, peer: Peer, mosquitto) -> None:

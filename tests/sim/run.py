@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.fixtures.net import free_port
 
@@ -36,6 +37,11 @@ class SimHandle:
     toml: str
     stops: list[Callable[[], None]] = field(default_factory=list)
     _halt: threading.Event = field(default_factory=threading.Event)
+    parts: dict[str, Any] = field(default_factory=dict)  # e.g. "meter": tests set its frame
+
+    def hold(self) -> None:
+        """Stop the animation only: the instrument keeps answering with what it shows."""
+        self._halt.set()
 
     def stop(self) -> None:
         """Stop the animation and every process/thread of the simulator."""
@@ -128,6 +134,7 @@ def _vc820(handle: SimHandle, workdir: Path) -> None:
     pair = SerialPair(workdir, "vc820").start()
     meter = MeterStream(pair.sim_path, period=0.25).start()
     handle.stops += [pair.stop, meter.stop]
+    handle.parts["meter"] = meter
 
     def step(t: float) -> None:
         meter.frame = encode(f"{3.3 + 0.2 * math.sin(t / 4):.3f}", "dc", "V", "auto")
@@ -166,6 +173,7 @@ def start_sim(name: str, workdir: Path | None = None) -> SimHandle:
         raise ValueError(f"unknown simulator {name!r}; choose from {', '.join(SIMULATORS)}")
     handle = SimHandle(name=name, toml="")
     work = workdir or Path(tempfile.mkdtemp(prefix=f"oc-sim-{name}-"))
+    work.mkdir(parents=True, exist_ok=True)  # the demo names <data_dir>/sim-<name>
     if name == "heliotherm":
         _heliotherm(handle)
     elif name == "modbus":

@@ -30,11 +30,16 @@ class SerialPair:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(
-            lambda: Path(self.agent_path).exists() and Path(self.sim_path).exists(),
-            timeout=5,
-            what="socat pty links",
-        )
+        proc = self.proc
+
+        def linked() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"socat exited ({proc.returncode}) before linking {self.sim_path}"
+                )
+            return Path(self.agent_path).exists() and Path(self.sim_path).exists()
+
+        wait_for(linked, timeout=30, what="socat pty links")
         return self
 
     def stop(self) -> None:
@@ -43,4 +48,4 @@ class SerialPair:
             self.proc.terminate()
             self.proc.wait(timeout=5)
             self.proc = None
-        wait_for(lambda: not Path(self.agent_path).exists(), timeout=5, what="pty link removal")
+        wait_for(lambda: not Path(self.agent_path).exists(), timeout=30, what="pty link removal")

@@ -66,7 +66,7 @@ def test_reads_signed_temperatures_and_scaled_values(tcp_rig: TcpRig, fake_clock
     assert v["Stromzaehler Leistung"] == pytest.approx(1.5)
     assert v["Betriebsart"] == 1
     assert v["Raumsolltemperatur"] == pytest.approx(21.5)
-    assert v["Ruecklauf/Speichersolltemperatur"] == pytest.approx(-1.5)
+    assert v["Ruecklauf-Speichersolltemperatur"] == pytest.approx(-1.5)
     # groups off by default: their registers are not streamed
     assert "EVU Freigabe" not in v and "MKR1 VL Temperatur" not in v
     assert set(v) == {s.name for s in drv.signals()}
