@@ -50,8 +50,19 @@ def driver(rig: Rig) -> Iterator[VC820Driver]:
 
 
 def read_when(drv: VC820Driver, expected: dict[str, float]) -> None:
-    """The meter streams continuously; wait until the newest frame shows the new display."""
-    wait_for(lambda: dict(drv.read()) == expected, timeout=3, what=f"display {expected}")
+    """The meter streams continuously; wait until the newest frame shows the new display.
+
+    Frames of the previous display may still be queued in the pty: one that reads as an
+    overload (a FrameError) is such an old frame, not the answer.
+    """
+
+    def shows_expected() -> bool:
+        try:
+            return dict(drv.read()) == expected
+        except FrameError:
+            return False
+
+    wait_for(shows_expected, timeout=15, what=f"display {expected}")
 
 
 @pytest.mark.parametrize(
@@ -75,10 +86,10 @@ def test_frames_decode_to_value_and_unit(
 
 def test_overload_gives_no_sample_and_next_value_reads(rig: Rig, driver: VC820Driver) -> None:
     rig.meter.frame = encode("0.L", "k", "Ohm")
-    wait_for(lambda: rig.meter.sent > 3, timeout=3, what="frames")
+    wait_for(lambda: rig.meter.sent > 3, timeout=15, what="frames")
     with pytest.raises(FrameError, match=r"overload '0\.L'"):
         # frames written before the switch may still be queued: read until the new one
-        wait_for(lambda: driver.read() and False, timeout=3, what="overload")
+        wait_for(lambda: driver.read() and False, timeout=15, what="overload")
     rig.meter.frame = encode("1.500", "k", "Ohm")
     read_when(driver, {"Widerstand": 1500.0})
 
@@ -88,13 +99,13 @@ def test_garbage_between_frames_is_skipped(rig: Rig, driver: VC820Driver) -> Non
     read_when(driver, {"Spannung": 3.3})
     skipped = driver.frames.skipped
     rig.meter.garbage = b"\x00\xff\x1f\x2e\x13garbage\x14"
-    wait_for(lambda: rig.meter.garbage == b"", timeout=3, what="garbage sent")
+    wait_for(lambda: rig.meter.garbage == b"", timeout=15, what="garbage sent")
     read_when(driver, {"Spannung": 3.3})
     assert driver.diagnostics()["garbage_bytes"] > skipped
 
 
 def test_silent_meter_is_unavailable(rig: Rig, driver: VC820Driver) -> None:
-    wait_for(lambda: rig.meter.sent > 2, timeout=3, what="frames")
+    wait_for(lambda: rig.meter.sent > 2, timeout=15, what="frames")
     rig.meter.stop()
     # frames queued before the stop may still be read once; then the silence shows
     with pytest.raises(DriverUnavailable, match="no complete frame"):
@@ -134,7 +145,7 @@ def test_spike_filter_holds_back_one_jump(rig: Rig, tmp_path: Path) -> None:
                 errors.append(str(exc))
                 return False
 
-        wait_for(jumped, timeout=3, what="value after the jump")
+        wait_for(jumped, timeout=15, what="value after the jump")
         assert len(errors) == 1 and "held back once" in errors[0]
     finally:
         drv.close()
