@@ -203,6 +203,8 @@ class Compiler:
                 x, y = fr.store.get(key).buffer.arrays()
                 lib.check_items(len(x), "signal")
                 return SignalPair((x, y))
+            if (dev, name) in fr.params_set:  # set earlier in this script run
+                return fr.params_set[(dev, name)]
             try:
                 return fr.param(dev, name)
             except LookupError:

@@ -51,6 +51,9 @@ class Frame:
     host: Any = None  # scripts: the object that sends commands and emits data/events
     output: list[str] = field(default_factory=list)
     trig: dict[tuple[int, int], bool] = field(default_factory=dict)
+    # Parameters this run set (as the agent confirmed them): read back before the agent's
+    # next status message brings them to the hub.
+    params_set: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def refuse(node: ast.AST, what: str) -> SandboxError:

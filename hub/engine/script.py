@@ -200,7 +200,8 @@ class ScriptCompiler(Compiler):
                 def sp(fr: Frame, v: Any) -> None:
                     if isinstance(v, np.generic):
                         v = v.item()
-                    fr.host.command(dev, "set", pname, v)
+                    confirmed = fr.host.command(dev, "set", pname, v)
+                    fr.params_set[(dev, pname)] = v if confirmed is None else confirmed
 
                 return sp
             if len(parts) == 3 and parts[2] in ("latest", "x", "y"):

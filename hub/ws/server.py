@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request, Response
 
 from .automation import AutomationBridge
@@ -33,6 +33,25 @@ log = logging.getLogger(__name__)
 
 
 LOGIN_FAIL_DELAY = 0.5  # seconds before a failed user login is answered
+
+
+class _QuietProbes(logging.Filter):
+    """A connection that ends before a valid HTTP request (a port probe, a TCP health
+    check, garbage) is not a server error: logged at DEBUG, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.msg == "opening handshake failed" and isinstance(exc, _CLIENT_FAULTS):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args = "opening handshake failed: %s (a port probe?)", (exc,)
+            record.exc_info = record.exc_text = None
+            return log.isEnabledFor(logging.DEBUG)
+        return True
+
+
+_CLIENT_FAULTS = (InvalidHandshake, EOFError, OSError)
+_transport_log = logging.getLogger("hub.ws.transport")
+_transport_log.addFilter(_QuietProbes())
 
 
 def _error(reason: str) -> dict[str, Any]:
@@ -113,6 +132,7 @@ class WebsocketServer:
             ping_interval=20,
             ping_timeout=20,
             server_header=None,
+            logger=_transport_log,
         )
 
     async def close(self) -> None:

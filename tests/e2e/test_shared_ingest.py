@@ -60,5 +60,11 @@ async def test_two_hubs_share_the_stream_and_store_each_batch_once(
         f = procs.pg_ledger_check(pg_dsn, "agent1")
         assert f["last_seq"] - f["first_seq"] + 1 == f["batches"], f
         assert f["stored"] == f["ledger_samples"] == f["distinct"], f
-        # every batch went to one hub or the other, none to both
+        # every batch went to one hub or the other, none to both. The counters are raised
+        # on each hub's loop after the ack that emptied the spool: wait for them to land.
+        await async_wait_for(
+            lambda: a.stats["batches"] + b.stats["batches"] >= f["batches"],
+            timeout=30,
+            what=f"{f['batches']} batches counted by the hubs",
+        )
         assert a.stats["batches"] + b.stats["batches"] == f["batches"]

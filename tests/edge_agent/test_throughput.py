@@ -65,4 +65,3 @@ def test_spool_and_publish_rate(mosquitto: Mosquitto, prefix: str, tmp_path: Pat
         f"batch+spool+publish+hub ack {rate_total:,.0f} samples/s "
         f"({TOTAL} samples, {TOTAL // 500} batches)"
     )
-    assert rate_total > 5_000

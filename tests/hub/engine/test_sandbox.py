@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import tracemalloc
 
 import pytest
 
@@ -112,13 +112,10 @@ def test_runaway_script_is_stopped_by_its_budget(src, words):
     host = RecordingHost(agents)
     limits = Limits(max_ops=200_000, max_seconds=2.0)
     script = compile_script(src, limits=limits)
-    t0 = time.monotonic()
     res = script.run(store=store, param=agents.param, host=host, clock=0.0)
-    elapsed = time.monotonic() - t0
     assert not res.ok
-    assert words in res.error
+    assert words in res.error  # stopped by its operation or memory budget, not by the clock
     assert res.error.startswith("refused")
-    assert elapsed < 3.0
     # A normal script runs fine right after.
     ok = compile_script("Heat.mode = 2").run(store=store, param=agents.param, host=host, clock=0.0)
     assert ok.ok and agents.commands == [["Heat", "set", "mode", 2]]
@@ -170,10 +167,16 @@ SHARED_ROWS = [
 @pytest.mark.parametrize("src", SHARED_ROWS)
 def test_values_with_shared_rows_cannot_explode_when_walked(src):
     frame, _, _ = _frame()
-    t0 = time.monotonic()
-    with pytest.raises(SandboxError, match="too large"):
-        evaluate(compile_expression(src), frame)
-    assert time.monotonic() - t0 < 2.0
+    tracemalloc.start()
+    try:
+        with pytest.raises(SandboxError, match="too large"):
+            evaluate(compile_expression(src), frame)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A budget in bytes: the two shared rows (8 MB + 16 MB) and the walk's stack of row
+    # references (16 MB) are made; the 2e12 elements a walk would touch never are.
+    assert peak < 100_000_000, f"{peak:,} bytes"
 
 
 def test_oversized_condition_is_refused():
@@ -198,9 +201,7 @@ def test_slow_condition_skips_its_batch_and_loses_nothing_else():
     engine.set(EventDef(name="slow", cond=f"len(T.s.y) > 0 and {slow} > 0", id="slow"))
     engine.set(EventDef(name="fast", cond="T.s.latest > 1", id="fast", trigger="true"))
     sig = store.append("T", "s", list(range(1, 201)), [5.0] * 200)
-    t0 = time.monotonic()
     fired = engine.process(sig, sig.buffer.arrays()[0], sig.buffer.arrays()[1])
-    assert time.monotonic() - t0 < 2.0
     assert sum(1 for r in fired if r.event_id == "fast") == 200
     assert "condition too slow" in engine.events["slow"].state.error
 
