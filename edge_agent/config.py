@@ -29,6 +29,10 @@ def _agent_id(value: Any) -> str | None:
     return None if _NAME.match(value) else "must be 1-64 characters of A-Z a-z 0-9 _ -"
 
 
+def _file(value: Any) -> str | None:
+    return None if not value or Path(value).is_file() else f"no such file: {value}"
+
+
 def _prefix(value: Any) -> str | None:
     if not value or any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
         return "must be a non-empty MQTT topic prefix without + # or a leading/trailing /"
@@ -60,6 +64,9 @@ AGENT_SCHEMA = Section(
                 "prefix": Field(str, DEFAULT_PREFIX, check=_prefix),
                 "username": Field(str, ""),
                 "password": Field(str, ""),
+                "tls_ca": Field(str, "", doc="CA file: connect with TLS when set", check=_file),
+                "tls_cert": Field(str, "", doc="client certificate (with tls_key)", check=_file),
+                "tls_key": Field(str, "", doc="client certificate's key", check=_file),
                 "keepalive": Field(int, 30, check=positive),
                 "reconnect_min": Field(float, 0.5, check=positive),
                 "reconnect_max": Field(float, 30.0, check=positive),
@@ -145,8 +152,11 @@ def _device(name: str, raw: Mapping[str, Any], source: str) -> dict[str, Any]:
 def validate_agent_config(raw: Any, *, source: str) -> dict[str, Any]:
     """Validate a parsed agent config; return it with defaults filled in, or raise ConfigError."""
     cfg = validate(raw, AGENT_SCHEMA, source=source)
-    if cfg["mqtt"]["reconnect_max"] < cfg["mqtt"]["reconnect_min"]:
+    mqtt = cfg["mqtt"]
+    if mqtt["reconnect_max"] < mqtt["reconnect_min"]:
         raise ConfigError(f"{source}: 'mqtt.reconnect_max': must be >= mqtt.reconnect_min")
+    if bool(mqtt["tls_cert"]) != bool(mqtt["tls_key"]) or (mqtt["tls_cert"] and not mqtt["tls_ca"]):
+        raise ConfigError(f"{source}: 'mqtt.tls_cert': needs mqtt.tls_key and mqtt.tls_ca")
     cfg["devices"] = {
         name: _device(str(name), table, source) for name, table in cfg["devices"].items()
     }

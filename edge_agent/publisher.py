@@ -85,12 +85,16 @@ class Publisher:
         on_command: Callable[[bytes], None] | None = None,
         mono: MonoClock = time.monotonic,
         client_id: str | None = None,
+        tls_ca: str = "",
+        tls_cert: str = "",
+        tls_key: str = "",
     ) -> None:
         self.agent = agent
         self.topics = topics
         self.spool = spool
         self.host, self.port = host, port
         self._auth = (username, password)
+        self._tls = (tls_ca, tls_cert, tls_key)  # CA file: TLS; cert + key: client certificate
         self._keepalive = keepalive
         self._reconnect = (reconnect_min, reconnect_max)
         self.max_inflight = max_inflight
@@ -127,6 +131,9 @@ class Publisher:
         )
         if self._auth[0]:
             client.username_pw_set(self._auth[0], self._auth[1] or None)
+        if self._tls[0]:
+            ca, cert, key = self._tls
+            client.tls_set(ca_certs=ca, certfile=cert or None, keyfile=key or None)
         client.will_set(self.topics.status(self.agent), self._will, qos=1, retain=True)
         # paho types these as int, but computes with floats: sub-second delays work
         client.reconnect_delay_set(
