@@ -1,8 +1,8 @@
 """Device buttons and typed values: start/stop, sample rate, parameters, functions, shortcuts.
 
 A mixin of BotCore. Typed values are parsed against the driver's declaration (devices.py)
-before anything is sent; write users may touch any device, custom users only the
-targets of their own shortcuts.
+before anything is sent. Who may press what is decided by the routes (handlers.ROUTES):
+write users may touch any device, custom users only the targets of their own shortcuts.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from .devices import (
     parse_samplerate,
     signature,
 )
-from .texts import NOT_ALLOWED
 from .ui import Awaiting, Reply, Session
 from .users import Permission, Shortcut, User
 
@@ -34,23 +33,20 @@ class DeviceHandlers:
     def _main(self, user: User, perm: Permission, session: Session, text: str = "") -> Reply:
         raise NotImplementedError
 
+    async def _route(
+        self, user: User, perm: Permission, session: Session, prefix: str, args: tuple[str, ...]
+    ) -> Reply:
+        raise NotImplementedError
+
     # ---- devices --------------------------------------------------------------------
     def _device(self, name: str) -> DeviceInfo | None:
         return list_devices(self.hub).get(name)
 
-    def _may_touch(self, user: User, perm: Permission, device: str, name: str) -> bool:
-        """Write users may touch any device; custom users only their shortcuts' targets."""
-        if perm >= Permission.WRITE:
-            return True
-        return perm >= Permission.CUSTOM and any(
-            s.device == device and s.name == name for s in user.shortcuts
-        )
-
-    async def _on_dev(self, user, perm, session):
+    async def _on_dev(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = None
         return menus.devices_menu(list_devices(self.hub), session)
 
-    async def _on_d(self, user, perm, session, name):
+    async def _on_d(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         d = self._device(name)
         if d is None:
             return menus.devices_menu(list_devices(self.hub), session)
@@ -70,11 +66,11 @@ class DeviceHandlers:
             )
         return f"{op} {what} failed: {res.get('error', 'unknown error')}"
 
-    async def _on_start(self, user, perm, session, name):
+    async def _on_start(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         msg = await self._command(name, "start")
         return self._after_device(name, session, msg)
 
-    async def _on_stop(self, user, perm, session, name):
+    async def _on_stop(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         msg = await self._command(name, "stop")
         return self._after_device(name, session, msg)
 
@@ -88,7 +84,7 @@ class DeviceHandlers:
         reply.text = html.escape(msg) + "\n\n" + reply.text
         return reply
 
-    async def _on_sr(self, user, perm, session, name):
+    async def _on_sr(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         d = self._device(name)
         if d is None:
             return menus.Reply(f"No device {html.escape(name)}.")
@@ -99,9 +95,9 @@ class DeviceHandlers:
             + (f" (at most {limit})." if limit is not None else ".")
         )
 
-    async def _on_p(self, user, perm, session, name, param):
-        if not self._may_touch(user, perm, name, param):
-            return self._main(user, perm, session, NOT_ALLOWED)
+    async def _on_p(
+        self, user: User, perm: Permission, session: Session, name: str, param: str
+    ) -> Reply:
         d = self._device(name)
         try:
             decl = d.param(param) if d else None
@@ -117,9 +113,9 @@ class DeviceHandlers:
             )
         )
 
-    async def _on_f(self, user, perm, session, name, fn):
-        if not self._may_touch(user, perm, name, fn):
-            return self._main(user, perm, session, NOT_ALLOWED)
+    async def _on_f(
+        self, user: User, perm: Permission, session: Session, name: str, fn: str
+    ) -> Reply:
         d = self._device(name)
         try:
             decl = d.function(fn) if d else None
@@ -136,15 +132,18 @@ class DeviceHandlers:
             )
         )
 
-    async def _on_sc(self, user, perm, session, index):
+    async def _on_sc(self, user: User, perm: Permission, session: Session, index: str) -> Reply:
         try:
             sc = user.shortcuts[int(index)]
         except (IndexError, ValueError):
             return self._main(user, perm, session, "That shortcut is gone.")
-        handler = self._on_p if sc.kind == "param" else self._on_f
-        return await handler(user, perm, session, sc.device, sc.name)
+        # Through the router: the target is checked like a press of its own button.
+        prefix = "p" if sc.kind == "param" else "f"
+        return await self._route(user, perm, session, prefix, (sc.device, sc.name))
 
-    async def _on_scadd(self, user, perm, session, kind, device, name):
+    async def _on_scadd(
+        self, user: User, perm: Permission, session: Session, kind: str, device: str, name: str
+    ) -> Reply:
         label = f"{device}.{name}" + ("()" if kind == "call" else "")
         if any(s.label == label for s in user.shortcuts):
             return menus.Reply(f"You already have the shortcut {html.escape(label)}.")
@@ -152,7 +151,7 @@ class DeviceHandlers:
         await self.save_users()
         return self._main(user, perm, session, f"Shortcut {html.escape(label)} added.")
 
-    async def _on_scdel(self, user, perm, session, index):
+    async def _on_scdel(self, user: User, perm: Permission, session: Session, index: str) -> Reply:
         try:
             sc = user.shortcuts.pop(int(index))
         except (IndexError, ValueError):
@@ -162,7 +161,9 @@ class DeviceHandlers:
         reply.text = f"Shortcut {html.escape(sc.label)} removed."
         return reply
 
-    async def _text_sr(self, user, perm, session, text, name):
+    async def _text_sr(
+        self, user: User, perm: Permission, session: Session, text: str, name: str
+    ) -> Reply:
         d = self._device(name)
         rate = parse_samplerate(d.decl if d else {}, text)
         session.awaiting = None
@@ -170,7 +171,9 @@ class DeviceHandlers:
             name, session, await self._command(name, "samplerate", None, rate)
         )
 
-    async def _text_p(self, user, perm, session, text, name, param):
+    async def _text_p(
+        self, user: User, perm: Permission, session: Session, text: str, name: str, param: str
+    ) -> Reply:
         d = self._device(name)
         if d is None:
             raise ValueError(f"device {name} is not known (any more)")
@@ -179,7 +182,9 @@ class DeviceHandlers:
         msg = await self._command(name, "set", param, value)
         return self._main(user, perm, session, html.escape(msg))
 
-    async def _text_f(self, user, perm, session, text, name, fn):
+    async def _text_f(
+        self, user: User, perm: Permission, session: Session, text: str, name: str, fn: str
+    ) -> Reply:
         d = self._device(name)
         if d is None:
             raise ValueError(f"device {name} is not known (any more)")

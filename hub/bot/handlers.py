@@ -1,9 +1,11 @@
 """What each button and typed message does; every press is checked against the asker's permission.
 
 `BotCore.handle()` takes one message or button press and returns the replies. It has no
-Telegram I/O (app.py sends the replies), so one table, `REQUIRED`, says which
-permission each button prefix needs, and it is checked for every update, including
-custom actions and shortcuts (RTOC ran custom actions even for blocked users).
+Telegram I/O (app.py sends the replies). One table, `ROUTES`, maps each button prefix to
+its rule (access.py), its number of arguments and its handler; `TEXT_ROUTES` does the same
+for typed values, each checked against the rule of the button that asked for it. Every
+update goes through them, custom actions and shortcuts included (RTOC ran custom actions
+even for blocked users).
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from typing import Any
 from hub.db.base import EventRecord
 
 from . import menus
+from .access import (
+    AtLeast,
+    EngineAction,
+    OperatorAction,
+    OwnShortcut,
+    RealAdmin,
+    Route,
+)
 from .actions import CustomAction, fill_placeholders
 from .automation import automation_menu, automation_press, automation_text
 from .device_handlers import DeviceHandlers
@@ -31,29 +41,9 @@ from .users import Permission, User, UserDirectory
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAINTENANCE", "NOT_ALLOWED", "NO_PERMISSION", "REQUIRED", "BotCore"]
+__all__ = ["MAINTENANCE", "NOT_ALLOWED", "NO_PERMISSION", "ROUTES", "TEXT_ROUTES", "BotCore"]
 
 P = Permission
-# Minimum effective permission per button prefix. Shortcut targets ("sc", and "p"/"f"
-# reached through a shortcut) are checked again in _may_touch.
-# fmt: off
-REQUIRED: dict[str, Permission] = {
-    "m": P.CUSTOM, "act": P.CUSTOM, "sc": P.CUSTOM,
-    "lat": P.READ, "sig": P.READ, "st": P.READ, "per": P.READ, "pp": P.READ, "ev": P.READ,
-    "plot": P.READ, "csv": P.READ, "set": P.READ, "lvls": P.READ, "lvl": P.READ,
-    "dev": P.WRITE, "d": P.WRITE, "start": P.WRITE, "stop": P.WRITE, "sr": P.WRITE,
-    "p": P.WRITE, "f": P.WRITE, "scadd": P.WRITE, "scdel": P.WRITE, "new": P.WRITE,
-    "ns": P.WRITE, "auto": P.WRITE, "au": P.WRITE, "gen": P.WRITE, "ua": P.WRITE,
-    "bot": P.ADMIN, "inl": P.ADMIN, "oa": P.ADMIN, "prev": P.ADMIN, "users": P.ADMIN,
-    "u": P.ADMIN,
-    "xprev": P.BLOCKED,  # checked in the handler against the real (not previewed) permission
-}
-# Typed text while the chat awaits a value: the permission that kind of input needs.
-TEXT_REQUIRED: dict[str, Permission] = {
-    "period": P.READ, "sr": P.WRITE, "p": P.CUSTOM, "f": P.CUSTOM, "newsig": P.WRITE,
-    "newval": P.WRITE, "auto": P.WRITE,
-}
-# fmt: on
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
 
 
@@ -150,7 +140,9 @@ class BotCore(DeviceHandlers):
             return "m"
         return None
 
-    def _main(self, user: User, perm: Permission, session: Session, text: str = "Main menu"):
+    def _main(
+        self, user: User, perm: Permission, session: Session, text: str = "Main menu"
+    ) -> Reply:
         session.awaiting = None
         return menus.main_menu(
             user, perm, session, self.actions, text, user_actions=self._user_action_names()
@@ -167,36 +159,41 @@ class BotCore(DeviceHandlers):
             prefix, args = session.decode(data)
         except ValueError as exc:
             return [self._main(user, perm, session, f"{exc}; here is the main menu.")]
-        needed = REQUIRED.get(prefix)
-        if needed is None:
-            return [self._main(user, perm, session, "Unknown button; here is the main menu.")]
-        if perm < needed:
-            self.denied += 1
-            log.info("chat %s (%s) denied %r", user.chat_id, perm.label, prefix)
-            return [self._main(user, perm, session, NOT_ALLOWED)]
-        handler = getattr(self, f"_on_{prefix}")
+        return [await self._route(user, perm, session, prefix, args)]
+
+    async def _route(
+        self, user: User, perm: Permission, session: Session, prefix: str, args: tuple[str, ...]
+    ) -> Reply:
+        """Run the button `prefix` with `args` if the asker may, now, with these arguments."""
+        route = ROUTES.get(prefix)
+        if route is None:
+            return self._main(user, perm, session, "Unknown button; here is the main menu.")
+        if not route.fits(args):
+            return self._main(user, perm, session, "That button is malformed.")
+        if not route.rule.admits(user, perm, args, self.actions):
+            return self._deny(user, perm, session, prefix)
         try:
-            out = await handler(user, perm, session, *args)
-        except TypeError as exc:
-            if "positional argument" not in str(exc):
-                raise
-            return [self._main(user, perm, session, "That button is malformed.")]
+            return await route.handler(self, user, perm, session, *args)
         except (ValueError, IndexError) as exc:
-            return [self._main(user, perm, session, html.escape(f"That did not work: {exc}"))]
-        return out if isinstance(out, list) else [out]
+            return self._main(user, perm, session, html.escape(f"That did not work: {exc}"))
+
+    def _deny(self, user: User, perm: Permission, session: Session, what: str) -> Reply:
+        self.denied += 1
+        log.info("chat %s (%s) denied %r", user.chat_id, perm.label, what)
+        return self._main(user, perm, session, NOT_ALLOWED)
 
     # ---- main, latest, signals ------------------------------------------------------
-    async def _on_m(self, user, perm, session):
+    async def _on_m(self, user: User, perm: Permission, session: Session) -> Reply:
         return self._main(user, perm, session)
 
-    async def _on_lat(self, user, perm, session):
+    async def _on_lat(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.Reply(menus.latest_values(self.hub))
 
-    async def _on_sig(self, user, perm, session):
+    async def _on_sig(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = None
         return menus.signals_menu(self.hub, session)
 
-    async def _on_st(self, user, perm, session, sig_id):
+    async def _on_st(self, user: User, perm: Permission, session: Session, sig_id: str) -> Reply:
         try:
             key = self.hub.signals.by_id(int(sig_id)).key
         except (KeyError, ValueError):
@@ -207,17 +204,17 @@ class BotCore(DeviceHandlers):
             session.selected.append(key)
         return menus.signals_menu(self.hub, session)
 
-    async def _on_per(self, user, perm, session):
+    async def _on_per(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = Awaiting("period")
         return menus.period_menu(session)
 
-    async def _on_pp(self, user, perm, session, index):
+    async def _on_pp(self, user: User, perm: Permission, session: Session, index: str) -> Reply:
         label, seconds = PRESETS[int(index)]
         session.period_rel, session.period_abs, session.period_label = seconds, None, label
         session.awaiting = None
         return menus.signals_menu(self.hub, session)
 
-    async def _on_ev(self, user, perm, session):
+    async def _on_ev(self, user: User, perm: Permission, session: Session) -> Reply:
         session.show_events = not session.show_events
         return menus.signals_menu(self.hub, session)
 
@@ -256,7 +253,7 @@ class BotCore(DeviceHandlers):
         events = sorted(found.values(), key=lambda e: e.time)
         return [PlotEvent(time=e.time, text=e.text, priority=e.priority) for e in events]
 
-    async def _on_plot(self, user, perm, session):
+    async def _on_plot(self, user: User, perm: Permission, session: Session) -> Reply:
         if not session.selected:
             return menus.signals_menu(self.hub, session, "Select at least one signal first.")
         series = await self._series(session, self.plot_max_points)
@@ -271,7 +268,7 @@ class BotCore(DeviceHandlers):
         )
         return menus.Reply(html.escape(caption), photo=result.png)
 
-    async def _on_csv(self, user, perm, session):
+    async def _on_csv(self, user: User, perm: Permission, session: Session) -> Reply:
         if not session.selected:
             return menus.signals_menu(self.hub, session, "Select at least one signal first.")
         series = await self._series(session, 100_000)
@@ -281,70 +278,85 @@ class BotCore(DeviceHandlers):
         )
 
     # ---- settings -------------------------------------------------------------------
-    async def _on_set(self, user, perm, session):
+    async def _on_set(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.settings_menu(user, perm, session)
 
-    async def _on_lvls(self, user, perm, session):
+    async def _on_lvls(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.levels_menu(user)
 
-    async def _on_lvl(self, user, perm, session, level):
+    async def _on_lvl(self, user: User, perm: Permission, session: Session, level: str) -> Reply:
         self.users.set_eventlevel(user, int(level))
         await self.save_users()
         return menus.settings_menu(user, perm, session)
 
-    async def _on_gen(self, user, perm, session):
+    async def _on_gen(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.general_info(self.hub)
 
-    async def _on_bot(self, user, perm, session):
+    async def _on_bot(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.bot_menu(self.users, user)
 
-    async def _on_inl(self, user, perm, session):
+    async def _on_inl(self, user: User, perm: Permission, session: Session) -> Reply:
         self.users.inline_menu = not self.users.inline_menu
         await self.save_users()
         return menus.bot_menu(self.users, user)
 
-    async def _on_oa(self, user, perm, session):
+    async def _on_oa(self, user: User, perm: Permission, session: Session) -> Reply:
         self.users.only_admin = not self.users.only_admin
         await self.save_users()
         return menus.bot_menu(self.users, user)
 
-    async def _on_prev(self, user, perm, session, level):
-        if user.permission != Permission.ADMIN:
-            return self._main(user, perm, session, NOT_ALLOWED)
+    async def _on_prev(self, user: User, perm: Permission, session: Session, level: str) -> Reply:
         user.preview = Permission.parse(level)
         await self.save_users()
         new = self.users.effective(user)
         return self._main(user, new, session, f"Preview as {new.label}.")
 
-    async def _on_xprev(self, user, perm, session):
-        if user.permission != Permission.ADMIN:
-            return self._main(user, perm, session, NOT_ALLOWED)
+    async def _on_xprev(self, user: User, perm: Permission, session: Session) -> Reply:
         user.preview = None
         await self.save_users()
         return self._main(user, self.users.effective(user), session, "Preview ended.")
 
-    async def _on_users(self, user, perm, session):
+    async def _on_users(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.users_menu(self.users, user)
 
-    async def _on_u(self, user, perm, session, chat_id):
+    async def _on_u(self, user: User, perm: Permission, session: Session, chat_id: str) -> Reply:
         try:
-            target = self.users.cycle(user, int(chat_id))
-        except (PermissionError, KeyError, ValueError) as exc:
-            return menus.Reply(html.escape(str(exc)), menus.users_menu(self.users, user).menu)
+            target = self.users.target(user, int(chat_id))
+        except (PermissionError, KeyError) as exc:
+            return menus.users_menu(self.users, user, html.escape(str(exc)))
+        return menus.user_menu(target)
+
+    async def _on_ul(
+        self, user: User, perm: Permission, session: Session, chat_id: str, level: str
+    ) -> Reply:
+        new = Permission.parse(level)
+        if new == Permission.ADMIN:  # admin is confirmed on a screen of its own
+            try:
+                target = self.users.target(user, int(chat_id))
+            except (PermissionError, KeyError) as exc:
+                return menus.users_menu(self.users, user, html.escape(str(exc)))
+            return menus.confirm_admin_menu(target)
+        return await self._set_permission(user, int(chat_id), new)
+
+    async def _on_uadm(self, user: User, perm: Permission, session: Session, chat_id: str) -> Reply:
+        return await self._set_permission(user, int(chat_id), Permission.ADMIN)
+
+    async def _set_permission(self, user: User, chat_id: int, level: Permission) -> Reply:
+        try:
+            target = self.users.set_permission(user, chat_id, level)
+        except (PermissionError, KeyError) as exc:
+            return menus.users_menu(self.users, user, html.escape(str(exc)))
         await self.save_users()
-        reply = menus.users_menu(self.users, user)
-        reply.text = f"{html.escape(target.name)} is now {target.permission.label}.\n" + reply.text
-        return reply
+        return menus.users_menu(
+            self.users, user, f"{html.escape(target.name)} is now {target.permission.label}."
+        )
 
     # ---- custom actions, create, automation -----------------------------------------
-    async def _on_act(self, user, perm, session, index):
+    async def _on_act(self, user: User, perm: Permission, session: Session, index: str) -> Reply:
         try:
             action = self.actions[int(index)]
         except (IndexError, ValueError):
             return self._main(user, perm, session, "That action is gone.")
-        if not action.allowed(perm):
-            self.denied += 1
-            return self._main(user, perm, session, NOT_ALLOWED)
         parts = []
         if action.command is not None:
             c = action.command
@@ -359,11 +371,11 @@ class BotCore(DeviceHandlers):
         last = self.hub.signals.get(key).latest()
         return None if last is None else last[1]
 
-    async def _on_new(self, user, perm, session):
+    async def _on_new(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = Awaiting("newsig")
         return menus.create_menu(self.hub, session)
 
-    async def _on_ns(self, user, perm, session, sig_id):
+    async def _on_ns(self, user: User, perm: Permission, session: Session, sig_id: str) -> Reply:
         if sig_id == "-":
             key = f"Telegram.{user.first_name or 'user'}{user.last_name}".replace(" ", "")
         else:
@@ -379,7 +391,7 @@ class BotCore(DeviceHandlers):
             )
         )
 
-    async def _on_ua(self, user, perm, session, name):
+    async def _on_ua(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         """An engine user action (sandboxed script), with the asker's permission."""
         if self.automation is None:
             return await self._on_auto(user, perm, session)
@@ -387,12 +399,10 @@ class BotCore(DeviceHandlers):
 
         access = Access.from_permission(perm.label, user=user.name)
         answer = await handle_user_action(self.automation, name, access)
-        if not answer.get("success"):
-            self.denied += answer.get("data") == "permission denied"
         text = str(answer.get("data", ""))
         return menus.Reply(html.escape(text or ("done" if answer.get("success") else "failed")))
 
-    async def _on_auto(self, user, perm, session):
+    async def _on_auto(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = None
         if self.automation is None:
             return menus.Reply(
@@ -400,7 +410,9 @@ class BotCore(DeviceHandlers):
             )
         return await automation_menu(self.automation, user, perm, session)
 
-    async def _on_au(self, user, perm, session, op, name=""):
+    async def _on_au(
+        self, user: User, perm: Permission, session: Session, op: str, name: str = ""
+    ) -> Reply:
         if self.automation is None:
             return await self._on_auto(user, perm, session)
         return await automation_press(self.automation, user, perm, session, op, name)
@@ -411,12 +423,11 @@ class BotCore(DeviceHandlers):
     ) -> list[Reply]:
         aw = session.awaiting
         assert aw is not None
-        needed = TEXT_REQUIRED.get(aw.kind, P.ADMIN)
-        if perm < needed or (aw.kind in ("p", "f") and not self._may_touch(user, perm, *aw.args)):
-            self.denied += 1
-            return [self._main(user, perm, session, NOT_ALLOWED)]
+        route = TEXT_ROUTES[aw.kind]
+        if not route.rule.admits(user, perm, aw.args, self.actions):
+            return [self._deny(user, perm, session, f"typed {aw.kind}")]
         try:
-            return [await getattr(self, f"_text_{aw.kind}")(user, perm, session, text, *aw.args)]
+            return [await route.handler(self, user, perm, session, text, *aw.args)]
         except ValueError as exc:
             return [
                 menus.Reply(
@@ -425,18 +436,24 @@ class BotCore(DeviceHandlers):
                 )
             ]
 
-    async def _text_auto(self, user, perm, session, text, op):
+    async def _text_auto(
+        self, user: User, perm: Permission, session: Session, text: str, op: str
+    ) -> Reply:
         if self.automation is None:
             raise ValueError("automation is not available on this hub")
         return await automation_text(self.automation, user, perm, session, text, op)
 
-    async def _text_period(self, user, perm, session, text):
+    async def _text_period(
+        self, user: User, perm: Permission, session: Session, text: str
+    ) -> Reply:
         start, stop = parse_period(text, now=self.clock())
         session.period_abs, session.period_label = (start, stop), text.strip()
         session.awaiting = None
         return menus.signals_menu(self.hub, session)
 
-    async def _text_newsig(self, user, perm, session, text):
+    async def _text_newsig(
+        self, user: User, perm: Permission, session: Session, text: str
+    ) -> Reply:
         key = text.strip()
         dev, _, name = key.partition(".")
         if not (dev and name):
@@ -444,7 +461,9 @@ class BotCore(DeviceHandlers):
         session.awaiting = Awaiting("newval", (key,))
         return menus.Reply(html.escape(f"{key}: send '<number> [unit]' or an event text."))
 
-    async def _text_newval(self, user, perm, session, text, key):
+    async def _text_newval(
+        self, user: User, perm: Permission, session: Session, text: str, key: str
+    ) -> Reply:
         dev, _, name = key.partition(".")
         m = _NUMBER_UNIT.match(text)
         session.awaiting = None
@@ -470,3 +489,62 @@ class BotCore(DeviceHandlers):
             )
         )
         return self._main(user, perm, session, html.escape(f"Event for {key} raised."))
+
+
+# Every button the bot sends, by prefix: who may press it (checked on every press, against
+# the arguments it carries), how many arguments it carries, and what it does.
+_READ, _WRITE, _ADMIN = AtLeast(P.READ), AtLeast(P.WRITE), AtLeast(P.ADMIN)
+B = BotCore
+# fmt: off
+ROUTES: dict[str, Route] = {
+    "m": Route(AtLeast(P.CUSTOM), B._on_m),
+    "act": Route(OperatorAction(), B._on_act, 1),
+    "sc": Route(OwnShortcut(), B._on_sc, 1),
+    "ua": Route(EngineAction(), B._on_ua, 1),
+    "lat": Route(_READ, B._on_lat),
+    "sig": Route(_READ, B._on_sig),
+    "st": Route(_READ, B._on_st, 1),
+    "per": Route(_READ, B._on_per),
+    "pp": Route(_READ, B._on_pp, 1),
+    "ev": Route(_READ, B._on_ev),
+    "plot": Route(_READ, B._on_plot),
+    "csv": Route(_READ, B._on_csv),
+    "set": Route(_READ, B._on_set),
+    "lvls": Route(_READ, B._on_lvls),
+    "lvl": Route(_READ, B._on_lvl, 1),
+    "dev": Route(_WRITE, B._on_dev),
+    "d": Route(_WRITE, B._on_d, 1),
+    "start": Route(_WRITE, B._on_start, 1),
+    "stop": Route(_WRITE, B._on_stop, 1),
+    "sr": Route(_WRITE, B._on_sr, 1),
+    "p": Route(OwnShortcut("param"), B._on_p, 2),
+    "f": Route(OwnShortcut("call"), B._on_f, 2),
+    "scadd": Route(_WRITE, B._on_scadd, 3),
+    "scdel": Route(_WRITE, B._on_scdel, 1),
+    "new": Route(_WRITE, B._on_new),
+    "ns": Route(_WRITE, B._on_ns, 1),
+    "auto": Route(_WRITE, B._on_auto),
+    "au": Route(_WRITE, B._on_au, 1, optional=1),
+    "gen": Route(_WRITE, B._on_gen),
+    "bot": Route(_ADMIN, B._on_bot),
+    "inl": Route(_ADMIN, B._on_inl),
+    "oa": Route(_ADMIN, B._on_oa),
+    "prev": Route(_ADMIN, B._on_prev, 1),
+    "xprev": Route(RealAdmin(), B._on_xprev),
+    "users": Route(_ADMIN, B._on_users),
+    "u": Route(_ADMIN, B._on_u, 1),
+    "ul": Route(_ADMIN, B._on_ul, 2),
+    "uadm": Route(_ADMIN, B._on_uadm, 1),
+}
+# A typed value (by the kind of input the chat awaits) is checked against the rule of the
+# button that asked for it, with the same arguments.
+TEXT_ROUTES: dict[str, Route] = {
+    "period": Route(ROUTES["per"].rule, B._text_period),
+    "sr": Route(ROUTES["sr"].rule, B._text_sr, 1),
+    "p": Route(ROUTES["p"].rule, B._text_p, 2),
+    "f": Route(ROUTES["f"].rule, B._text_f, 2),
+    "newsig": Route(ROUTES["new"].rule, B._text_newsig),
+    "newval": Route(ROUTES["ns"].rule, B._text_newval, 1),
+    "auto": Route(ROUTES["au"].rule, B._text_auto, 1),
+}
+# fmt: on

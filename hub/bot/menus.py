@@ -174,15 +174,48 @@ def bot_menu(users: Any, user: User) -> Reply:
     return Reply("Telegram bot settings", _rows(b))
 
 
-def users_menu(users: Any, me: User) -> Reply:
-    """Admin: every other user; tapping one cycles its permission."""
+def users_menu(users: Any, me: User, note: str = "") -> Reply:
+    """Admin: every other user; tapping one opens its permission choice."""
     b = [
         Button(f"{u.name}: {u.permission.label}", f"u:{u.chat_id}")
         for u in sorted(users.users.values(), key=lambda u: u.chat_id)
         if u.chat_id != me.chat_id
     ]
     b.append(Button(BACK, "bot"))
-    return Reply(f"Users (you: {html.escape(me.name)}, admin). Tap to change permission.", _rows(b))
+    head = f"{note}\n" if note else ""
+    return Reply(
+        f"{head}Users (you: {html.escape(me.name)}, admin). Tap a user to choose its permission.",
+        _rows(b),
+    )
+
+
+def user_menu(target: User) -> Reply:
+    """Admin: one user's permission, chosen in one step (admin asks for a confirmation)."""
+    b = [
+        Button(
+            ("• " if p == target.permission else "")
+            + p.label
+            + ("…" if p == Permission.ADMIN else ""),
+            f"ul:{target.chat_id}:{p.label}",
+        )
+        for p in Permission
+    ]
+    b.append(Button(BACK, "users"))
+    return Reply(
+        f"{html.escape(target.name)} is {target.permission.label}. Choose a permission.", _rows(b)
+    )
+
+
+def confirm_admin_menu(target: User) -> Reply:
+    """Admin: confirm making a user admin."""
+    name = html.escape(target.name)
+    return Reply(
+        f"Make {name} admin? Admins may change every user's permission and the bot's settings.",
+        [
+            [Button(f"Yes, make {target.name} admin", f"uadm:{target.chat_id}")],
+            [Button("Cancel", f"u:{target.chat_id}")],
+        ],
+    )
 
 
 def devices_menu(devices: dict[str, DeviceInfo], session: Session) -> Reply:

@@ -38,15 +38,6 @@ class Permission(IntEnum):
         return self.name.lower()
 
 
-# Tapping a user in the admin's user list cycles admin → write → read → custom → blocked.
-_CYCLE = [
-    Permission.ADMIN,
-    Permission.WRITE,
-    Permission.READ,
-    Permission.CUSTOM,
-    Permission.BLOCKED,
-]
-
 EVENTLEVELS = {0: "All events", 1: "Warnings", 2: "Only errors", 3: "No notifications"}
 
 
@@ -137,8 +128,8 @@ class UserDirectory:
     def admins(self) -> list[User]:
         return [u for u in self.users.values() if u.permission == Permission.ADMIN]
 
-    def cycle(self, actor: User, chat_id: int) -> User:
-        """Admin taps a user: next permission in the cycle; refuses self and non-admins."""
+    def target(self, actor: User, chat_id: int) -> User:
+        """The user whose permission `actor` is about to change; refuses self and non-admins."""
         if actor.permission != Permission.ADMIN:
             raise PermissionError("only admins change permissions")
         if chat_id == actor.chat_id:
@@ -146,8 +137,12 @@ class UserDirectory:
         target = self.users.get(chat_id)
         if target is None:
             raise KeyError(f"no user {chat_id}")
-        i = _CYCLE.index(target.permission)
-        target.permission = _CYCLE[(i + 1) % len(_CYCLE)]
+        return target
+
+    def set_permission(self, actor: User, chat_id: int, level: Permission) -> User:
+        """An admin sets another user's permission in one step; returns that user."""
+        target = self.target(actor, chat_id)
+        target.permission = level
         return target
 
     def set_eventlevel(self, user: User, level: int) -> None:

@@ -151,12 +151,15 @@ def test_users_document_round_trip_and_permission_rules() -> None:
     bob, _ = d.register(2, "Bob")
     assert bob.permission == Permission.READ and bob.eventlevel == 2
     with pytest.raises(PermissionError, match="own permission"):
-        d.cycle(admin, 1)
+        d.set_permission(admin, 1, Permission.READ)
     with pytest.raises(PermissionError, match="only admins"):
-        d.cycle(bob, 1)
+        d.set_permission(bob, 1, Permission.READ)
+    with pytest.raises(KeyError, match="no user 9"):
+        d.set_permission(admin, 9, Permission.READ)
     with pytest.raises(ValueError, match=r"0\.\.3"):
         d.set_eventlevel(bob, 7)
-    assert d.cycle(admin, 2).permission == Permission.CUSTOM
+    assert d.set_permission(admin, 2, Permission.CUSTOM).permission == Permission.CUSTOM
+    assert admin.permission == Permission.ADMIN
     admin.preview = Permission.READ
     assert d.effective(admin) == Permission.READ
     d.only_admin = True

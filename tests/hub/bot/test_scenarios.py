@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from edge_agent.agent import Agent
@@ -17,8 +15,6 @@ from hub.bot.handlers import NO_PERMISSION, NOT_ALLOWED
 from hub.bot.plots import EVENT_COLORS, SIGNAL_COLORS
 from hub.bot.users import Permission
 from hub.db.base import EventRecord
-from tests.fixtures.agents import generator_agent
-from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import BotApiStandIn
 
@@ -98,15 +94,6 @@ async def test_read_user_gets_latest_values_and_a_plot_but_no_devices(
     (menu,) = await reader.press_data("p:Room:x")
     assert menu.text == NOT_ALLOWED
     assert not any(c.method == "sendPhoto" for c in admin.received())
-
-
-@pytest.fixture
-def agent(tmp_path: Path, mosquitto: Mosquitto, prefix: str) -> Iterator[Agent]:
-    """A real edge agent with a Generator device on the shared broker."""
-    with generator_agent(
-        tmp_path, port=mosquitto.port, prefix=prefix, agent_id="pi1", device="Generator"
-    ) as a:
-        yield a
 
 
 def _gen(agent: Agent):

@@ -29,16 +29,37 @@ async def test_first_user_is_admin_later_ones_blocked_and_admin_promotes(
     (refusal,) = await bob.say("Latest values")
     assert refusal.text == NO_PERMISSION
 
-    # Ann walks Settings → Telegram bot → Users and taps Bob: blocked → admin → write.
+    # Ann walks Settings → Telegram bot → Users, taps Bob and picks read: one step.
     await ann.say("Settings")
     await ann.say("Telegram bot")
     (users,) = await ann.say("Users")
     assert "Bob Later: blocked" in users.buttons()
-    (users,) = await ann.say("Bob Later: blocked")
-    assert "Bob Later: admin" in users.buttons()
-    (users,) = await ann.say("Bob Later: admin")
+    (levels,) = await ann.say("Bob Later: blocked")
+    assert levels.buttons() == ["• blocked", "custom", "read", "write", "admin…", "← Back"]
+    (users,) = await ann.say("read")
+    assert "Bob Later is now read" in users.text and "Bob Later: read" in users.buttons()
+    assert bot.users.get(2).permission.label == "read"
+    (menu,) = await bob.say("/start")
+    assert menu.buttons() == ["Latest values", "Signals", "Settings"]
+
+    # Admin is not one tap away: it needs a confirmation, and Cancel changes nothing.
+    await ann.say("Bob Later: read")
+    (confirm,) = await ann.say("admin…")
+    assert "Make Bob Later admin?" in confirm.text
+    assert bot.users.get(2).permission.label == "read"
+    (levels,) = await ann.say("Cancel")
+    assert "• read" in levels.buttons() and bot.users.get(2).permission.label == "read"
+    await ann.say("admin…")
+    (users,) = await ann.say("Yes, make Bob Later admin")
+    assert "Bob Later is now admin" in users.text
+    await ann.say("Bob Later: admin")
+    (users,) = await ann.say("write")
     assert "Bob Later is now write" in users.text
     assert bot.users.get(2).permission.label == "write"
+    # Ann cannot change herself, not even by a forged button.
+    (users,) = await ann.press_data("ul:1:read")
+    assert "cannot change your own permission" in users.text
+    assert bot.users.get(1).permission.label == "admin"
 
     (menu,) = await bob.say("/start")
     assert "Devices" in menu.buttons()
