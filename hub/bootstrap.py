@@ -35,7 +35,9 @@ def make_store(config: dict[str, Any]) -> Store:
             raise ConfigError(f"[store]: {exc}") from exc
     from .db.sqlite import SQLiteStore
 
-    return SQLiteStore(path=store_cfg["path"])
+    return SQLiteStore(
+        path=store_cfg["path"], retention_s=store_cfg["retention_days"] * 86_400.0 or None
+    )
 
 
 def broker_address(config: dict[str, Any]) -> tuple[str, int, bool]:

@@ -10,6 +10,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,32 @@ CREATE TABLE IF NOT EXISTS documents (
 
 
 class SQLiteStore(Store):
-    """Store in one SQLite file; safe to use from several threads (a connection each)."""
+    """Store in one SQLite file; safe to use from several threads (a connection each).
 
-    def __init__(self, *, path: str | Path) -> None:
+    With `retention_s`, the writer thread drops raw samples older than that (and their
+    ledger rows) after a commit, at most every `prune_every_s` and `prune_rows` rows per
+    signal at a time, so a large backlog is worked off in slices between batches.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | Path,
+        retention_s: float | None = None,
+        clock: Callable[[], float] = time.time,
+        prune_every_s: float = 60.0,
+        prune_rows: int = 50_000,
+    ) -> None:
         self.path = Path(path)
         self._local = threading.local()
         self._signal_ids: dict[tuple[str, str], int] = {}
         self._ids_lock = threading.Lock()
+        self.retention_s = retention_s
+        self._clock = clock
+        self._prune_every_s = prune_every_s
+        self._prune_rows = prune_rows
+        self._next_prune = 0.0
+        self.pruned = 0  # samples dropped by the retention so far
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -158,7 +178,35 @@ class SQLiteStore(Store):
             raise StoreError(f"SQLite write failed: {exc}") from exc
         with self._ids_lock:
             self._signal_ids.update(new_ids)
+        if self.retention_s is not None and self._clock() >= self._next_prune:
+            self.prune()
         return stored
+
+    def prune(self) -> int:
+        """Drop samples (and ledger rows) older than the retention, up to `prune_rows` per
+        signal; return how many samples went. Runs in the writer thread, between batches."""
+        if self.retention_s is None:
+            return 0
+        now = self._clock()
+        cutoff = now - self.retention_s
+        conn = self._conn()
+        dropped, more = 0, False
+        try:
+            for (sid,) in conn.execute("SELECT id FROM signals").fetchall():
+                cur = conn.execute(
+                    "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples "
+                    "WHERE signal_id = ? AND time < ? LIMIT ?)",
+                    (sid, cutoff, self._prune_rows),
+                )
+                dropped += cur.rowcount
+                more = more or cur.rowcount == self._prune_rows
+            conn.execute("DELETE FROM ingest_batches WHERE received_at < ?", (cutoff,))
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite retention failed: {exc}") from exc
+        self.pruned += dropped
+        # A backlog (a retention newly set on a big file) goes on after the next batch.
+        self._next_prune = now if more else now + self._prune_every_s
+        return dropped
 
     def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
         self._conn().execute(
