@@ -15,6 +15,7 @@ from edge_agent.__main__ import add_arguments as add_agent_arguments
 from edge_agent.config_schema import ConfigError
 
 from .broker import StartupError
+from .db.base import StoreError
 
 
 def _setup_logging(level: str) -> None:
@@ -53,6 +54,13 @@ def cmd_hub(args: argparse.Namespace) -> int:
         print(f"opencontrol hub: {exc}", file=sys.stderr)
         return 2
     if args.check:
+        from .checks import check_startable
+
+        problems = check_startable(config)
+        for line in problems:
+            print(f"opencontrol hub: {line}", file=sys.stderr)
+        if problems:
+            return 2
         print(f"{args.config or 'built-in defaults'}: OK")
         return 0
     _setup_logging(config["hub"]["log_level"])
@@ -61,7 +69,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"opencontrol hub: {exc}", file=sys.stderr)
         return 2
-    except (StartupError, OSError) as exc:  # a port taken, a store that cannot be opened
+    except (StartupError, StoreError, OSError) as exc:  # a port taken, a store that fails
         print(f"opencontrol hub: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from hub.ws.crypto import decrypt_text, encrypt_json, password_hash, password_key
 
@@ -118,7 +119,14 @@ class OpenControlClient:
 
     async def _read(self) -> None:
         assert self._ws is not None
-        async for frame in self._ws:
+        try:
+            await self._read_frames(self._ws)
+        except ConnectionClosed as exc:  # the server's reason (say, a wrong password)
+            reason = exc.rcvd.reason if exc.rcvd is not None and exc.rcvd.reason else str(exc)
+            self._responses.put_nowait({"error": True, "reason": f"connection closed: {reason}"})
+
+    async def _read_frames(self, ws: Any) -> None:
+        async for frame in ws:
             try:
                 msg = self._decode(frame)
             except ValueError:

@@ -18,7 +18,7 @@ from edge_agent.config_schema import (
 )
 from edge_agent.wire import DEFAULT_PREFIX
 
-from .ws.config import WEBSOCKET_SECTION
+from .ws.config import WEBSOCKET_SECTION, WsConfig
 
 
 def default_data_dir() -> str:
@@ -111,9 +111,31 @@ SCHEMA = Section(
 )
 
 
+def machine_memory() -> int:
+    """Physical memory of this machine in bytes (0 when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def max_record_length(memory: int | None = None) -> int:
+    """The longest ring buffer that lets 16 signals fit in this machine's memory."""
+    memory = machine_memory() if memory is None else memory
+    return max(1000, memory // (16 * 16)) if memory else 50_000_000
+
+
 def finish(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Fill derived defaults (paths) after validation."""
+    """Fill derived defaults (paths) after validation; refuse what start would refuse."""
     hub = cfg["hub"]
+    limit = max_record_length()
+    if hub["record_length"] > limit:
+        raise ConfigError(
+            f"[hub]: record_length {hub['record_length']} needs "
+            f"{hub['record_length'] * 16 / 2**20:.0f} MiB per signal; this machine allows "
+            f"at most {limit} (16 signals in its memory)"
+        )
+    WsConfig.from_mapping(cfg["websocket"])  # pairs of keys (tls_cert with tls_key)
     hub["data_dir"] = str(Path(hub["data_dir"] or default_data_dir()).expanduser())
     hub["config_dir"] = str(Path(hub["config_dir"] or hub["data_dir"]).expanduser())
     if cfg["store"]["kind"] == "sqlite" and not cfg["store"]["path"]:

@@ -7,6 +7,7 @@ Writes go per batch with executemany in one transaction with the ledger row.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -68,6 +69,23 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 
+def create_private(path: Path) -> None:
+    """Make the store's directory (0700) and an empty file (0600) when they do not exist.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they are private too.
+    An existing directory or file keeps the mode its owner gave it.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create SQLite store {path}: {exc}") from exc
+    os.close(fd)
+
+
 class SQLiteStore(Store):
     """Store in one SQLite file; safe to use from several threads (a connection each).
 
@@ -109,8 +127,8 @@ class SQLiteStore(Store):
         return conn
 
     def open(self) -> None:
-        """Create the file and schema if missing."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Create the file and schema if missing (directory 0700, file 0600: hashes inside)."""
+        create_private(self.path)
         try:
             self._conn().executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:

@@ -123,7 +123,7 @@ async def handle_automation(engine: Engine, request: Any, access: Access) -> dic
         if name not in engine.events.events:
             out["testEvent"] = {"ok": False, "value": f"no event named {name!r}"}
         else:
-            ok, value = engine.test_event(name)
+            ok, value = await engine.test_event(name)
             out["testEvent"] = {"ok": ok, "value": value}
     if allowed:
         changed = await _scripts(engine, request, access, out, errors) or changed

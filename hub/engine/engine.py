@@ -7,8 +7,10 @@ document store (`get_doc`/`put_doc`, run through `run_store`), and a clock.
 
 Events raised here go to `emit_event` (the hub stores, pushes and notifies them); the
 hub then calls `Engine.on_event` for every event from any source, which runs the
-actions listening to its id. Scripts run one at a time on a worker thread so a slow
-script never stalls ingest; their commands are awaited on the event loop.
+actions listening to its id. Scripts, actions and conditions that are not provably
+cheap run in worker processes (worker.py) whose CPU time and memory the OS limits; a
+thread per worker talks to it, so the event loop only awaits, with a timeout. Their
+commands are awaited on the event loop.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import numpy as np
 
 from hub.db.base import EventRecord
 from hub.engine.actions import ActionDef, ActionTable
-from hub.engine.events import EventDef, EventEngine
+from hub.engine.events import CompiledEvent, EventDef, EventEngine, sorted_records
 from hub.engine.limits import EvalError, Limits
+from hub.engine.remote import serve_callbacks
 from hub.engine.rtoc_import import (
     action_from_rtoc,
     action_to_rtoc,
@@ -37,6 +40,7 @@ from hub.engine.rtoc_import import (
 )
 from hub.engine.script import Script, ScriptResult, compile_script
 from hub.engine.scripts import ScriptManager
+from hub.engine.worker import Worker, WorkerKilled, WorkerLimits
 from hub.signals import Signal, SignalStore
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,9 @@ class EngineStats:
     action_failures: int = 0
     actions_dropped: int = 0  # queue full
     depth_refused: int = 0  # an action's event raising actions too deep
+    conditions_offloaded: int = 0  # batches evaluated in the worker process
+    conditions_dropped: int = 0  # batches skipped: the condition queue was full
+    runs_refused: int = 0  # script runs refused: too many already waiting
     commands: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -119,6 +126,11 @@ class _Host:
         """Hand samples to the hub's local ingest on the event loop."""
         if self.engine.emit_data is None:
             raise EvalError("stream()/plot() are not available: no data sink")
+        owner = self.engine.device_owner(device) if self.engine.device_owner else None
+        if owner is not None:
+            raise EvalError(
+                f"device {device!r} belongs to agent {owner!r}: stream to a device name of its own"
+            )
         self.loop.call_soon_threadsafe(self.engine.emit_data, device, name, x, y, unit)
 
 
@@ -132,6 +144,7 @@ class Engine:
         send_command: SendCommand,
         param: Callable[[str, str], Any],
         emit_data: EmitData | None = None,
+        device_owner: Callable[[str], str | None] | None = None,
         docs: Docs | None = None,
         run_store: Callable[..., Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.time,
@@ -140,11 +153,16 @@ class Engine:
         max_queue: int = 1000,
         max_depth: int = 3,
         config_dir: Path | None = None,
+        worker_limits: WorkerLimits | None = None,
+        isolate: bool = True,
+        max_waiting_runs: int = 64,
+        max_condition_queue: int = 16,
     ) -> None:
         self.emit_event_sink = emit_event
         self.send_command = send_command
         self.param = param
         self.emit_data = emit_data
+        self.device_owner = device_owner
         self.docs = docs
         self.run_store = run_store
         self.clock = clock
@@ -167,6 +185,20 @@ class Engine:
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = 0
+        # user code in worker processes (isolate=False: in a thread, for tests of the
+        # language itself); each worker has one thread talking to it
+        self.isolate = isolate
+        self.worker_limits = worker_limits or WorkerLimits(
+            cpu_seconds=self.limits.max_seconds, wall_seconds=2 * self.limits.max_seconds
+        )
+        self.script_worker: Worker | None = None
+        self.condition_worker: Worker | None = None
+        self._cond_executor: ThreadPoolExecutor | None = None
+        self._cond_queue: asyncio.Queue[tuple[Any, ...]] | None = None
+        self._cond_runner: asyncio.Task[None] | None = None
+        self._max_cond_queue = max_condition_queue
+        self._max_waiting = max_waiting_runs
+        self._waiting = 0
         self.scripts = ScriptManager(engine=self, config_dir=config_dir)
 
     # --- wiring --------------------------------------------------------------------------
@@ -190,19 +222,34 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-script")
         self._queue = asyncio.Queue(maxsize=self._max_queue)
         self._runner = asyncio.create_task(self._run_actions(), name="engine-actions")
+        if self.isolate:
+            self.script_worker = Worker(name="scripts", limits=self.worker_limits)
+            self.condition_worker = Worker(name="conditions", limits=self.worker_limits)
+            self._cond_executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="engine-conditions"
+            )
+            self._cond_queue = asyncio.Queue(maxsize=self._max_cond_queue)
+            self._cond_runner = asyncio.create_task(self._run_conditions(), name="conditions")
+            self.events.offload = self._offload
         return _Started()
 
     async def stop(self) -> None:
         """Stop scripts and the runner; a script in progress finishes within its budget."""
         await self.scripts.stop_all()
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
-            self._runner = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self.events.offload = None
+        for task in (self._runner, self._cond_runner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._runner = self._cond_runner = None
+        for worker in (self.script_worker, self.condition_worker):
+            if worker is not None:  # ends a run in progress: its thread sees the pipe close
+                await asyncio.to_thread(worker.close)
+        for ex in (self._executor, self._cond_executor):
+            if ex is not None:
+                ex.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._cond_executor = None
 
     # --- data path -----------------------------------------------------------------------
 
@@ -275,15 +322,116 @@ class Engine:
                 self._queue.task_done()
 
     async def run_script(self, script: Script, *, depth: int = 0) -> ScriptResult:
-        """Run a compiled script on the worker thread (serialised with all other scripts)."""
+        """Run a script in the worker process (an operator's Python file: on a thread);
+        serialised with all other scripts, waited for with a timeout."""
         if self._loop is None or self._executor is None:
             raise RuntimeError("Engine.start() was not called")
+        if self._waiting >= self._max_waiting:
+            self.stats.runs_refused += 1
+            return ScriptResult(
+                False, error=f"refused: {self._waiting} script runs are already waiting"
+            )
         host = _Host(self, self._loop, depth)
         clock = self.clock()
-        return await self._loop.run_in_executor(
-            self._executor,
-            lambda: script.run(store=self.store, param=self.param, host=host, clock=clock),
-        )
+        worker = self.script_worker
+        if worker is not None and isinstance(script, Script):
+            serve = serve_callbacks(store=self.store, param=self.param, host=host)
+            request = ("script", script.token, script.generation, script.source, script.limits)
+
+            def run() -> ScriptResult:
+                try:
+                    res = worker.call((*request, clock), serve)
+                except WorkerKilled as exc:
+                    return ScriptResult(False, error=f"refused: {exc}")
+                if isinstance(res, ScriptResult):
+                    return res
+                return ScriptResult(False, error=str(res[1]))
+
+        else:
+
+            def run() -> ScriptResult:
+                return script.run(store=self.store, param=self.param, host=host, clock=clock)
+
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(self._run_timeout()):
+                return await self._loop.run_in_executor(self._executor, run)
+        except TimeoutError:
+            return ScriptResult(False, error="refused: no result in time (queued too long)")
+        finally:
+            self._waiting -= 1
+
+    def _run_timeout(self) -> float:
+        # the worker's own limit, plus commands the script waits for, plus the runs queued
+        # before this one: generous, but a bound
+        per_run = self.worker_limits.wall_seconds + 2 * self.command_timeout + 5.0
+        return per_run * (self._waiting + 1) + self.worker_limits.start_seconds
+
+    # --- conditions in the worker ------------------------------------------------------------
+
+    def _offload(
+        self,
+        ev: CompiledEvent,
+        sig: Signal,
+        x: np.ndarray,
+        y: np.ndarray,
+        history: tuple[np.ndarray, np.ndarray] | None,
+    ) -> None:
+        assert self._cond_queue is not None
+        try:
+            self._cond_queue.put_nowait((ev, sig, x, y, history, self.clock()))
+        except asyncio.QueueFull:
+            self.stats.conditions_dropped += 1
+            ev.state.errors += 1
+            ev.state.error = (
+                f"condition falling behind: a batch of {len(x)} samples of {sig.key} skipped "
+                f"({self._max_cond_queue} batches waiting)"
+            )
+
+    async def _run_conditions(self) -> None:
+        assert self._cond_queue is not None and self._loop is not None
+        host = _Host(self, self._loop, 0)
+        serve = serve_callbacks(store=self.store, param=self.param, host=host)
+        while True:
+            ev, sig, x, y, history, clock = await self._cond_queue.get()
+            try:
+                result = await self._condition(ev, sig.key, x, y, history, clock, serve)
+                fired: list[Any] = []
+                self.events.finish(ev, sig, x, y, result, fired)
+                self.stats.conditions_offloaded += 1
+                for rec in sorted_records(fired):
+                    self.stats.events_fired += 1
+                    self._emit(rec)
+            except Exception as exc:  # keep the runner alive whatever happens
+                self._error(f"condition {ev.defn.name}: {type(exc).__name__}: {exc}")
+
+    async def _condition(
+        self,
+        ev: CompiledEvent,
+        key: str,
+        x: np.ndarray,
+        y: np.ndarray,
+        history: tuple[np.ndarray, np.ndarray] | None,
+        clock: float,
+        serve: Callable[[tuple[Any, ...]], Any],
+    ) -> tuple[Any, ...]:
+        worker = self.condition_worker
+        assert worker is not None and self._loop is not None
+        e = ev.expr
+        request = ("cond", e.text, e.relax, e.limits, key, x, y, history, clock)
+
+        def run() -> tuple[Any, ...]:
+            try:
+                return worker.call(request, serve)  # type: ignore[no-any-return]
+            except WorkerKilled as exc:
+                return (None, None, None, f"refused: {exc}")
+
+        timeout = self.worker_limits.wall_seconds + self.worker_limits.start_seconds + 5.0
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._loop.run_in_executor(self._cond_executor, run)
+        except TimeoutError:
+            return (None, None, None, "refused: no result in time")
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until queued actions have run (tests, shutdown)."""
@@ -323,9 +471,29 @@ class Engine:
         """Run a user action's script now."""
         return await self.run_script(self._user_scripts[name])
 
-    def test_event(self, name: str) -> tuple[bool, Any]:
+    async def test_event(self, name: str) -> tuple[bool, Any]:
         """Evaluate a condition now; if it ran, raise its event whatever the result."""
-        ok, value, rec = self.events.test(name)
+        ev = self.events.events[name]
+        if ev.expr.cheap or self.condition_worker is None or self._loop is None:
+            ok, value, rec = self.events.test(name)
+        else:
+            e, clock = ev.expr, self.clock()
+            serve = serve_callbacks(
+                store=self.store, param=self.param, host=_Host(self, self._loop, 0)
+            )
+            worker = self.condition_worker
+
+            def run() -> tuple[bool, Any]:
+                try:
+                    return worker.call(("test_cond", e.text, e.relax, e.limits, clock), serve)  # type: ignore[no-any-return]
+                except WorkerKilled as exc:
+                    return False, f"refused: {exc}"
+
+            async with asyncio.timeout(
+                self.worker_limits.wall_seconds + self.worker_limits.start_seconds + 5.0
+            ):
+                ok, value = await self._loop.run_in_executor(self._cond_executor, run)
+            rec = self.events.test_record(ev, clock) if ok else None
         if rec is not None:
             self._emit(rec)
         return ok, value

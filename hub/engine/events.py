@@ -24,11 +24,22 @@ from typing import Any
 import numpy as np
 
 from hub.db.base import EventRecord
-from hub.engine.expr import Expression, Frame, ParamReader, View, compile_expression
+from hub.engine.expr import (
+    Expression,
+    Frame,
+    ParamReader,
+    View,
+    compile_expression,
+    reads_history,
+)
 from hub.engine.limits import EvalError, Limits, SandboxError
 from hub.signals import Signal, SignalStore
 
 TRIGGERS = ("rising", "falling", "both", "true", "false")
+Offload = Callable[
+    ["CompiledEvent", Signal, np.ndarray, np.ndarray, "tuple[np.ndarray, np.ndarray] | None"],
+    None,
+]
 
 
 class EventDefError(ValueError):
@@ -164,6 +175,8 @@ class EventEngine:
         self._index: dict[str, list[CompiledEvent]] = {}
         self.evaluations = 0  # sample-conditions evaluated
         self.batches = 0
+        # set by the engine: evaluates a costly condition elsewhere, then calls finish()
+        self.offload: Offload | None = None
 
     # --- definitions ---------------------------------------------------------------------
 
@@ -209,7 +222,11 @@ class EventEngine:
     # --- evaluation ----------------------------------------------------------------------
 
     def process(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> list[EventRecord]:
-        """Evaluate the conditions reading `sig` on its new samples; events in sample order."""
+        """Evaluate the conditions reading `sig` on its new samples; events in sample order.
+
+        With `offload` set, conditions that are not provably cheap are handed to it (with
+        the buffer snapshot they need) and their events come later, through `finish`.
+        """
         evs = self._index.get(sig.key)
         n = len(x)
         if not evs or n == 0:
@@ -218,34 +235,37 @@ class EventEngine:
         frame = Frame(store=self.store, param=self.param, clock=self.clock())
         cache: list[tuple[np.ndarray, np.ndarray]] = []
         fired: list[tuple[float, int, EventRecord]] = []
-        with np.errstate(all="ignore"):  # IEEE results (inf/nan), as in scalar evaluation
-            for ev in evs:
-                if ev.defn.active:
-                    self._one(ev, sig, x, y, frame, cache, fired)
-        if len(fired) > 1:
-            fired.sort(key=lambda t: (t[0], t[1]))
-        return [f[2] for f in fired]
+        for ev in evs:
+            if not ev.defn.active:
+                continue
+            self.evaluations += n
+            ev.state.evaluations += n
+            history = None
+            if ev.expr.vector(sig.key) is None and reads_history(ev.expr.tree, sig.key):
+                if not cache:
+                    cache.append(sig.buffer.arrays())
+                history = cache[0]
+            if self.offload is not None and not ev.expr.cheap:
+                self.offload(ev, sig, np.array(x), np.array(y), history)
+                continue
+            result = evaluate_batch(ev.expr, sig.key, x, y, frame, history, self.limits)
+            self.finish(ev, sig, x, y, result, fired)
+        return sorted_records(fired)
 
-    def _one(
+    def finish(
         self,
         ev: CompiledEvent,
         sig: Signal,
         x: np.ndarray,
         y: np.ndarray,
-        frame: Frame,
-        cache: list[tuple[np.ndarray, np.ndarray]],
+        result: tuple[Any, ...],
         fired: list[tuple[float, int, EventRecord]],
     ) -> None:
-        n = len(x)
-        self.evaluations += n
-        ev.state.evaluations += n
-        try:
-            vals, relaxed, valid = self._evaluate(ev, sig, x, y, frame, cache)
-        except (EvalError, SandboxError) as exc:
-            self._failed(ev, exc)
-            return
-        except Exception as exc:  # whatever Python raised: this condition's error only
-            self._failed(ev, EvalError(f"{type(exc).__name__}: {exc}"))
+        """Apply one condition's values over a batch: edge states, then fired events."""
+        vals, relaxed, valid, error = result
+        if error is not None:
+            self._failed(ev, error)
+        if vals is None:
             return
         if valid is not None:
             if not valid.any():
@@ -254,68 +274,14 @@ class EventEngine:
             relaxed = relaxed[valid] if relaxed is not None else None
         else:
             xs, ys = x, y
-            ev.state.error = None
+            if error is None:
+                ev.state.error = None
         for i in self._fire(ev, vals, relaxed, xs):
             fired.append((float(xs[i]), len(fired), self._record(ev, sig, xs[i], ys[i])))
 
-    def _failed(self, ev: CompiledEvent, exc: Exception) -> None:
+    def _failed(self, ev: CompiledEvent, error: str) -> None:
         ev.state.errors += 1
-        ev.state.error = str(exc)
-
-    def _evaluate(
-        self,
-        ev: CompiledEvent,
-        sig: Signal,
-        x: np.ndarray,
-        y: np.ndarray,
-        frame: Frame,
-        cache: list[tuple[np.ndarray, np.ndarray]],
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """(values, relaxed values, valid mask or None when every sample evaluated)."""
-        n = len(x)
-        vec = ev.expr.vector(sig.key)
-        if vec is not None:
-            plain, relaxed_fn = vec
-            frame.vkey, frame.view = sig.key, View(y)
-            vals = _bools(plain(frame), n)
-            relaxed = _bools(relaxed_fn(frame), n) if relaxed_fn is not None else None
-            return vals, relaxed, None
-        if not cache:
-            cache.append(sig.buffer.arrays())
-        bx, by = cache[0]
-        length = len(bx)
-        vals = np.zeros(n, dtype=bool)
-        relaxed = np.zeros(n, dtype=bool) if ev.expr.relaxed_fn is not None else None
-        valid = np.ones(n, dtype=bool)
-        frame.vkey = sig.key
-        last_error: Exception | None = None
-        deadline = time.perf_counter() + self.limits.max_condition_seconds
-        for i in range(n):
-            if time.perf_counter() > deadline:
-                # A slow condition must not stall ingest: the rest of this batch is skipped
-                # for this condition only, and the error says so.
-                valid[i:] = False
-                last_error = SandboxError(
-                    f"condition too slow: {n - i} of {n} samples skipped "
-                    f"(limit {self.limits.max_condition_seconds} s per batch)"
-                )
-                break
-            end = max(length - (n - 1 - i), 0)
-            frame.view = View(float(y[i]), bx[:end], by[:end])
-            try:
-                vals[i] = _truth(ev.expr.fn(frame))
-                if relaxed is not None:
-                    relaxed[i] = _truth(ev.expr.relaxed_fn(frame))  # type: ignore[misc]
-            except (EvalError, SandboxError) as exc:
-                valid[i] = False
-                last_error = exc
-            except Exception as exc:
-                valid[i] = False
-                last_error = EvalError(f"{type(exc).__name__}: {exc}")
-        if last_error is not None:
-            self._failed(ev, last_error)
-            return vals, relaxed, valid
-        return vals, relaxed, None
+        ev.state.error = error
 
     def _fire(
         self, ev: CompiledEvent, vals: np.ndarray, relaxed: np.ndarray | None, x: np.ndarray
@@ -348,15 +314,15 @@ class EventEngine:
         """RTOC's testEvent: evaluate now; if it ran, make the event whatever the result."""
         ev = self.events[name]
         frame = Frame(store=self.store, param=self.param, clock=self.clock())
-        try:
-            value = _truth(ev.expr.fn(frame))
-        except (EvalError, SandboxError) as exc:
-            return False, str(exc), None
-        except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}", None
+        ok, value = evaluate_now(ev.expr, frame)
+        return ok, value, self.test_record(ev, frame.clock) if ok else None
+
+    @staticmethod
+    def test_record(ev: CompiledEvent, clock: float) -> EventRecord:
+        """The event a testEvent that ran makes."""
         d = ev.defn
-        rec = EventRecord(
-            time=frame.clock,
+        return EventRecord(
+            time=clock,
             device=d.dname or "noDevice",
             signal=d.sname or "noName",
             text=d.text,
@@ -364,7 +330,101 @@ class EventEngine:
             event_id=d.id,
             value=d.ret,
         )
-        return True, value, rec
+
+
+def sorted_records(fired: list[tuple[float, int, EventRecord]]) -> list[EventRecord]:
+    """Fired events in sample order (ties in the order they fired)."""
+    if len(fired) > 1:
+        fired.sort(key=lambda t: (t[0], t[1]))
+    return [f[2] for f in fired]
+
+
+def evaluate_now(expr: Expression, frame: Frame) -> tuple[bool, Any]:
+    """(ran, truth value or error text) of a condition evaluated once, now."""
+    try:
+        return True, _truth(expr.fn(frame))
+    except (EvalError, SandboxError) as exc:
+        return False, str(exc)
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+Result = tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, str | None]
+
+
+def evaluate_batch(
+    expr: Expression,
+    key: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    frame: Frame,
+    history: tuple[np.ndarray, np.ndarray] | None,
+    limits: Limits,
+) -> Result:
+    """(values, relaxed values, valid mask or None, error text or None) over one batch.
+
+    Vectorised when the condition allows; else sample by sample, each seeing the signal's
+    buffer (`history`) as it was at that sample. A failed sample is only invalid.
+    """
+    with np.errstate(all="ignore"):  # IEEE results (inf/nan), as in scalar evaluation
+        try:
+            return _evaluate(expr, key, x, y, frame, history, limits)
+        except (EvalError, SandboxError) as exc:
+            return None, None, None, str(exc)
+        except Exception as exc:  # whatever Python raised: this condition's error only
+            return None, None, None, f"{type(exc).__name__}: {exc}"
+
+
+def _evaluate(
+    expr: Expression,
+    key: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    frame: Frame,
+    history: tuple[np.ndarray, np.ndarray] | None,
+    limits: Limits,
+) -> Result:
+    n = len(x)
+    vec = expr.vector(key)
+    if vec is not None:
+        plain, relaxed_fn = vec
+        frame.vkey, frame.view = key, View(y)
+        vals = _bools(plain(frame), n)
+        relaxed = _bools(relaxed_fn(frame), n) if relaxed_fn is not None else None
+        return vals, relaxed, None, None
+    bx, by = history if history is not None else (np.empty(0), np.empty(0))
+    length = len(bx)
+    vals = np.zeros(n, dtype=bool)
+    relaxed = np.zeros(n, dtype=bool) if expr.relaxed_fn is not None else None
+    valid = np.ones(n, dtype=bool)
+    frame.vkey = key
+    last_error: str | None = None
+    deadline = time.perf_counter() + limits.max_condition_seconds
+    for i in range(n):
+        if time.perf_counter() > deadline:
+            # A slow condition must not stall the others: the rest of this batch is
+            # skipped for this condition only, and the error says so.
+            valid[i:] = False
+            last_error = (
+                f"condition too slow: {n - i} of {n} samples skipped "
+                f"(limit {limits.max_condition_seconds} s per batch)"
+            )
+            break
+        end = max(length - (n - 1 - i), 0)
+        frame.view = View(float(y[i]), bx[:end], by[:end])
+        try:
+            vals[i] = _truth(expr.fn(frame))
+            if relaxed is not None:
+                relaxed[i] = _truth(expr.relaxed_fn(frame))  # type: ignore[misc]
+        except (EvalError, SandboxError) as exc:
+            valid[i] = False
+            last_error = str(exc)
+        except Exception as exc:
+            valid[i] = False
+            last_error = f"{type(exc).__name__}: {exc}"
+    if last_error is not None:
+        return vals, relaxed, valid, last_error
+    return vals, relaxed, None, None
 
 
 def _truth(v: Any) -> bool:

@@ -514,6 +514,87 @@ def parse_expression(text: str, limits: Limits) -> ast.Expression:
     return tree
 
 
+# What a trivially cheap condition is made of: numbers, `Dev.Sig.latest`, `clock`,
+# arithmetic, comparisons and logic. Every value is a number (or a batch of numbers of
+# the signal being evaluated) and every node one operation on it, so its cost is bounded
+# by its node count; such conditions are evaluated on the event loop. Anything else runs
+# in the worker process, where the OS limits it.
+_CHEAP_NODES = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.IfExp,
+    ast.Load,
+)
+_CHEAP_CALLS = frozenset({"abs", "min", "max"})
+_CHEAP_NAMES = frozenset({"clock", "True", "False", "pi"})
+
+
+def is_cheap(tree: ast.AST) -> bool:
+    """True when a condition is provably cheap (see _CHEAP_NODES); False when unsure."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, _CHEAP_NODES):
+            continue
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or (isinstance(v, (int, float)) and abs(v) < 2**53):
+                continue
+            return False
+        if isinstance(node, ast.Name) and node.id in _CHEAP_NAMES:
+            continue
+        if isinstance(node, ast.Attribute):
+            parts = dotted(node)
+            if parts is None or len(parts) != 3 or parts[2] != "latest":
+                return False
+            skip.update(id(n) for n in ast.walk(node))  # the chain's own nodes
+            continue
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _CHEAP_CALLS
+            and not node.keywords
+            and 0 < len(node.args) <= 8
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        ):
+            skip.add(id(node.func))
+            continue
+        return False
+    return True
+
+
+def reads_history(tree: ast.AST, key: str) -> bool:
+    """True when a condition reads more of signal `key` than `.latest` (`.x`, `.y`, bare)."""
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            parts = dotted(node)
+            if parts is None or len(parts) < 2 or f"{parts[0]}.{parts[1]}" != key:
+                continue
+            if len(parts) == 2 or parts[2] != "latest":
+                return True
+    return False
+
+
 @dataclass
 class Expression:
     """A compiled condition: a scalar closure plus, per signal, a batch closure if possible."""
@@ -525,6 +606,7 @@ class Expression:
     limits: Limits
     relax: float = 0.0
     relaxed_fn: Fn | None = None
+    cheap: bool = False  # provably bounded: evaluated on the event loop
     _vector: dict[str, tuple[Fn, Fn | None] | None] = field(default_factory=dict)
 
     def vector(self, key: str) -> tuple[Fn, Fn | None] | None:
@@ -562,6 +644,7 @@ def compile_expression(
         limits=limits,
         relax=relax,
         relaxed_fn=relaxed,
+        cheap=is_cheap(tree),
     )
 
 

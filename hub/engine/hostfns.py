@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -36,8 +37,14 @@ def _print(fr: Frame, *args: Any, sep: str = " ", end: str = "\n") -> None:
 
 
 def _floats(v: Any, what: str) -> list[float]:
-    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    lib.nested_size(v, what)
+    try:
+        arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise EvalError(f"{what}(): values must be numbers ({exc})") from None
     lib.check_items(arr.size, what)
+    if not np.isfinite(arr).all():
+        raise EvalError(f"{what}(): values must be finite numbers, not NaN or infinity")
     return [float(a) for a in arr]
 
 
@@ -93,9 +100,11 @@ def _event(
         value = value.item()
     if value is not None and not isinstance(value, (int, float, str, bool)):
         raise EvalError("event(): value must be a number, text or bool")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise EvalError("event(): value must be finite, not NaN or infinity")
     fr.host.emit_event(
         EventRecord(
-            time=fr.clock if x is None else float(x),
+            time=fr.clock if x is None else _floats(x, "event")[0],
             device=str(dname),
             signal=str(sname),
             text=str(text)[:4096],

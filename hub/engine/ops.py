@@ -142,7 +142,10 @@ PY_ERRORS = (
 )
 
 
-def wrap_errors(what: str, exc: Exception) -> EvalError:
-    """Turn an error raised by Python/numpy inside the sandbox into an EvalError."""
+def wrap_errors(what: str, exc: Exception) -> EvalError | SandboxError:
+    """Turn an error raised by Python/numpy inside the sandbox into an EvalError (or, out
+    of memory, a SandboxError: the worker's memory limit refused it)."""
     msg = str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return SandboxError(f"{what}: out of memory (the worker's memory limit): {msg}")
     return EvalError(f"{what}: {msg}")

@@ -32,6 +32,7 @@ from hub.engine.frame import (
 from hub.engine.hostfns import FRAME_FUNCTIONS, ScriptHost
 from hub.engine.limits import CURRENT_BUDGET, Budget, EvalError, Limits, SandboxError
 from hub.engine.source import preprocess
+from hub.engine.worker import new_token
 from hub.signals import SignalStore
 
 __all__ = ["Script", "ScriptHost", "ScriptResult", "compile_script", "preprocess"]
@@ -81,6 +82,10 @@ class ScriptCompiler(Compiler):
                     raise
                 except (_Return, _Break, _Continue):
                     raise
+                except MemoryError:
+                    err = SandboxError("out of memory (the worker's memory limit)")
+                    err.line = lineno  # type: ignore[attr-defined]
+                    raise err from None
                 except Exception as exc:  # anything Python raised inside: the script's error
                     err = EvalError(f"{type(exc).__name__}: {exc}")
                     err.line = lineno  # type: ignore[attr-defined]
@@ -348,12 +353,15 @@ class Script:
     globals: dict[str, Any] = field(default_factory=dict)
     trig: dict[tuple[int, int], bool] = field(default_factory=dict)
     initialised: bool = False
+    token: int = field(default_factory=new_token)  # names it in the worker process
+    generation: int = 0  # bumped by reset(): the worker's copy resets too
 
     def reset(self) -> None:
         """Forget globals and trig edge states: the next run initialises again."""
         self.globals.clear()
         self.trig.clear()
         self.initialised = False
+        self.generation += 1
 
     def run(
         self,

@@ -60,6 +60,7 @@ def attach_engine(hub: Any, config: dict[str, Any]) -> HubEngine:
         send_command=lambda device, op, name, args: hub.send_command(device, op, name, args),
         param=agent_param_reader(hub.agents),
         emit_data=hub.ingest_local,
+        device_owner=hub.agents.device_owner,
         docs=hub.store,
         run_store=hub.run_store,
         clock=time.time,

@@ -81,7 +81,37 @@ WEBSOCKET_SECTION = Section(
             "seconds over which signal data is coalesced into one push (0 = push at once)",
             non_negative,
         ),
-        "max_clients": Field(int, 500, "connections accepted at once", positive),
+        "max_clients": Field(
+            int,
+            500,
+            "connections accepted at once; when full, the oldest connection that never "
+            "authorized is closed to make room",
+            positive,
+        ),
+        "max_connections_per_address": Field(
+            int, 32, "connections accepted at once from one peer address", positive
+        ),
+        "server_names": Field(
+            list,
+            [],
+            "host names (besides IP addresses, localhost, this machine's name and `host`) "
+            "browsers may use to reach the hub; other Host headers are refused, which "
+            "stops DNS rebinding",
+            _str_list,
+        ),
+        "max_points_per_second": Field(
+            float,
+            2_000_000.0,
+            "signal points one client may ask for per second (getSession, getSignal); "
+            "a bigger answer waits for the client's allowance to refill",
+            positive,
+        ),
+        "send_queue_bytes": Field(
+            int,
+            64_000_000,
+            "bytes queued for one client; a client that lets more pile up is disconnected",
+            positive,
+        ),
         "auth_timeout": Field(
             float, 30.0, "seconds a connection may stay unauthorized before it is closed", positive
         ),
@@ -114,6 +144,10 @@ class WsConfig:
     slow_client_timeout: float = 10.0
     push_interval: float = 0.01
     max_clients: int = 500
+    max_connections_per_address: int = 32
+    server_names: tuple[str, ...] = ()
+    send_queue_bytes: int = 64_000_000
+    max_points_per_second: float = 2_000_000.0
     auth_timeout: float = 30.0
     max_events: int = 10_000
     anonymous_read: bool = False
@@ -131,6 +165,7 @@ class WsConfig:
         v = validate(raw, WEBSOCKET_SECTION, source=source)
         v["host_whitelist"] = tuple(v["host_whitelist"])
         v["allowed_origins"] = tuple(v["allowed_origins"])
+        v["server_names"] = tuple(v["server_names"])
         if (v["tls_cert"] is None) != (v["tls_key"] is None):
             from edge_agent.config_schema import ConfigError
 

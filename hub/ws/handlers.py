@@ -197,6 +197,11 @@ def events_of(st: ServerState, value: Any) -> dict[str, list[list[Any]]]:
     return out
 
 
+def costly(req: dict[str, Any]) -> bool:
+    """Requests whose answers may be big (encoded off the event loop)."""
+    return "getSession" in req or "getSignal" in req
+
+
 class Dispatcher:
     """Handles one request object for one session; plugin/logger/automation are delegated."""
 
@@ -215,6 +220,35 @@ class Dispatcher:
         self.automation = automation
         self.after_plugin = after_plugin
 
+    def _afford(self, s: ClientSession, points: int) -> None:
+        """Refuse an answer of `points` points the client has no allowance or room for.
+
+        Each client may ask for `max_points_per_second` points per second; an answer whose
+        size was not known in advance (stored history) is paid for afterwards, so the
+        client's next costly request waits until that debt is paid.
+        """
+        cfg = self.st.config
+        refusal = None
+        if s.queued_bytes > cfg.send_queue_bytes // 2:
+            refusal = (
+                f"{s.queued_bytes} bytes of earlier answers are still unread: "
+                "read them before asking for more signal data"
+            )
+        elif points > s.points.capacity:
+            refusal = (
+                f"an answer of {points} points is more than one client may get at once "
+                f"({s.points.capacity:.0f}): ask for less (getSignal with maxN, xmin, xmax)"
+            )
+        elif not s.points.take(max(points, 1)):
+            refusal = (
+                f"over this client's allowance of {cfg.max_points_per_second:g} points per "
+                "second of signal data: wait a moment, or ask for less"
+            )
+        if refusal is not None:
+            self.st.stats["refused_cost"] += 1
+            raise RequestError(refusal)
+        s.points_charged = max(points, 1)
+
     async def handle(self, s: ClientSession, req: dict[str, Any]) -> dict[str, Any]:
         """Process every known key in RTOC's order; one response object."""
         st = self.st
@@ -225,6 +259,9 @@ class Dispatcher:
                 raise RequestError(
                     f"permission: {key!r} needs {need}, this client has {s.permission}"
                 )
+        if costly(req):
+            limit = int(st.config.max_points_per_second)
+            self._afford(s, signals_req.answer_points(st, req, limit))
         resp: dict[str, Any] = {"error": False}
         if "y" in req:
             resp["sent"] = signals_req.handle_y(st, s, req)
@@ -268,4 +305,6 @@ class Dispatcher:
             resp["userAction"] = await self.automation.user_action(s, req["userAction"])
         if "automation" in req:
             resp["automation"] = await self.automation.automation(s, req["automation"])
+        if costly(req):  # what the answer held beyond what was known before: owed
+            s.points.spend(signals_req.points_in(resp) - s.points_charged)
         return resp

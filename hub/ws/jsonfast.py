@@ -8,6 +8,7 @@ else stays Python's `json.dumps` output, so small frames are byte for byte RTOC'
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -17,6 +18,9 @@ try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a hub dependency; keep working without
     orjson = None  # type: ignore[assignment]
+
+
+CHUNK = 50_000  # points encoded per call
 
 
 class FloatArray:
@@ -31,10 +35,18 @@ class FloatArray:
         return len(self.array)
 
     def to_json(self) -> str:
-        """The list as JSON text."""
-        if orjson is not None:
-            return orjson.dumps(self.array, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-        return json.dumps(self.array.tolist())
+        """The list as JSON text (in chunks: a worker thread encoding a big answer gives
+        the event loop the interpreter between chunks)."""
+        a = self.array
+        if orjson is None:
+            return json.dumps(a.tolist())
+        if len(a) <= CHUNK:
+            return orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        parts = [
+            orjson.dumps(a[i : i + CHUNK], option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+            for i in range(0, len(a), CHUNK)
+        ]
+        return "[" + b",".join(p for p in parts if p).decode() + "]"
 
     def tolist(self) -> list[float]:
         """The values as Python floats."""
@@ -56,6 +68,9 @@ def dumps(obj: Any) -> str:
         raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
     text = json.dumps(obj, default=default)
-    for key, arr in raws.items():
-        text = text.replace(f'"{key}"', arr.to_json(), 1)
-    return text
+    if not raws:
+        return text
+    # one pass over the text, however many arrays (a replace per array is quadratic)
+    pieces = re.split(f'"(@{tag}:[0-9]+@)"', text)
+    pieces[1::2] = [raws[k].to_json() for k in pieces[1::2]]
+    return "".join(pieces)

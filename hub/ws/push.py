@@ -76,12 +76,15 @@ class Fanout:
             self.st.stats["dropped_frames"] += 1
 
     def client_connected(self, new: ClientSession) -> None:
-        """`{"client": "newconnected"}` to the others; unauthorized ones get authorized:false."""
+        """`{"client": "newconnected"}` to the other authorized clients.
+
+        RTOC also sent `{"authorized": false}` to every unauthorized one; a client in the
+        middle of logging in took that as its answer, so only the asker hears about logins.
+        """
         text = json.dumps({"client": "newconnected"})
         for s in list(self.st.sessions.values()):
-            if s is new or s.closed:
-                continue
-            self._send(s, text if s.authorized else json.dumps({"authorized": False}))
+            if s is not new and s.gets_pushes:
+                self._send(s, text)
 
     # -- listeners -----------------------------------------------------------------
     def on_new_signal(self, sig: Signal) -> None:

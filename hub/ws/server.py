@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import ipaddress
 import json
 import logging
+import math
 import socket
 import ssl
 import time
@@ -22,7 +24,9 @@ from websockets.http11 import Request, Response
 from .automation import AutomationBridge
 from .config import WsConfig
 from .crypto import WrongPassword, decrypt_text, password_key
-from .handlers import Dispatcher, anonymous, authorize
+from .guard import Backoff, Slots
+from .handlers import Dispatcher, anonymous, authorize, costly
+from .jsonfast import dumps
 from .logger_req import LoggerRequests
 from .plugins import Plugins
 from .push import Fanout
@@ -59,6 +63,50 @@ def _error(reason: str) -> dict[str, Any]:
     return {"error": True, "reason": reason}
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON: numbers must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range: numbers must be finite")
+    return value
+
+
+def parse_request(text: str | bytes) -> Any:
+    """Strict JSON: NaN/Infinity/1e400 refused, too deep nesting a ValueError."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def host_name(value: str) -> str | None:
+    """The name part of a Host header value (`name`, `name:port`, `[v6]:port`), or None."""
+    try:
+        name = urlsplit("//" + value).hostname
+    except ValueError:
+        return None
+    return name.rstrip(".").lower() if name else None
+
+
+def served_names(config: WsConfig) -> frozenset[str]:
+    """Host names this hub answers to besides IP literals: localhost, its own, configured."""
+    names = {"localhost", socket.gethostname().lower(), *(n.lower() for n in config.server_names)}
+    if config.host not in ("", "0.0.0.0", "::"):
+        names.add(config.host.lower())
+    return frozenset(n.rstrip(".") for n in names)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class WebsocketServer:
     """One listening socket; every connection gets a ClientSession and one writer task."""
 
@@ -90,6 +138,10 @@ class WebsocketServer:
         self._server: Server | None = None
         self._next_cid = 1
         self._login_slots = asyncio.Semaphore(2)
+        self._encode_slots = asyncio.Semaphore(1)
+        self.slots = Slots(per_address=config.max_connections_per_address)
+        self.backoff = Backoff(clock=monotonic)
+        self._names = served_names(config)
 
     # -- lifecycle -----------------------------------------------------------------
     @property
@@ -119,6 +171,12 @@ class WebsocketServer:
 
     async def start(self) -> None:
         """Listen and attach to the hub's listeners."""
+        if self.config.password is not None and not self.config.tls_cert:
+            log.warning(
+                "websocket: RTOC password mode without TLS: anyone who can watch the network "
+                "can replay captured frames and test passwords against them offline; set "
+                "tls_cert/tls_key or use hub user logins over wss://"
+            )
         self.fanout.attach()
         self._server = await ws_serve(
             self._connection,
@@ -171,18 +229,66 @@ class WebsocketServer:
             return False
         return bool(netloc) and netloc.lower() == host.lower()
 
+    def host_refusal(self, request: Request) -> tuple[int, str] | None:
+        """(status, text) when the request's headers are refused, else None.
+
+        One Host, one Origin, one Upgrade at most; the Host must be an IP literal or a name
+        this hub serves, so a DNS-rebinding page (Host and Origin both `evil.example`)
+        gets nowhere.
+        """
+        for name in ("Host", "Origin", "Upgrade"):
+            if len(request.headers.get_all(name)) > 1:
+                return 400, f"more than one {name} header\n"
+        value = request.headers.get("Host")
+        if value is None:
+            return None
+        name = host_name(value)
+        if name is None:
+            return 400, "malformed Host header\n"
+        if _is_ip(name) or name in self._names:
+            return None
+        return 421, f"this hub does not serve the name {name!r} (see server_names)\n"
+
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        refused = self.host_refusal(request)
+        if refused is not None:
+            self.state.stats["refused_host"] += 1
+            return connection.respond(*refused)
         upgrade = request.headers.get("Upgrade", "")
         if "websocket" not in upgrade.lower():
             return await self._http(connection, request)
         if not self.origin_allowed(request):
             self.state.stats["refused_origin"] += 1
             return connection.respond(403, "Origin not allowed on this hub\n")
-        if len(self.state.sessions) >= self.config.max_clients:
+        peer = _peer(connection)
+        if self.slots.count(peer) >= self.config.max_connections_per_address:
+            self.state.stats["refused_address"] += 1
+            return connection.respond(
+                503,
+                f"too many connections from {peer} "
+                f"(max_connections_per_address {self.config.max_connections_per_address})\n",
+            )
+        if len(self.state.sessions) >= self.config.max_clients and not self._evict_idle():
             return connection.respond(503, "too many websocket clients\n")
         return None
+
+    def _evict_idle(self) -> bool:
+        """Make room: close the oldest connection that never authorized; False if none."""
+        for s in self.state.sessions.values():  # dicts keep insertion order: oldest first
+            if not s.authorized and not s.closed:
+                self.state.stats["evicted_unauthorized"] += 1
+                self._drop(s, 1008, "server full: unauthorized connections make room")
+                return True
+        return False
+
+    def _drop(self, s: ClientSession, code: int, reason: str) -> None:
+        self.state.sessions.pop(s.cid, None)
+        s.close()
+        ws = getattr(s, "_ws", None)
+        if ws is not None:
+            asyncio.get_running_loop().create_task(ws.close(code, reason))
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response:
         try:
@@ -212,13 +318,22 @@ class WebsocketServer:
             s.dropped,
         )
         ws = getattr(s, "_ws", None)
-        if ws is not None:
-            ws.transport.abort()
+        transport = getattr(ws, "transport", None)
+        if transport is not None:  # None once the connection is already gone
+            transport.abort()
 
     async def _connection(self, ws: ServerConnection) -> None:
+        peer = _peer(ws)
+        if not self.slots.take(peer):  # checked at the handshake; counted here
+            await ws.close(1013, "too many connections from this address")
+            return
+        try:
+            await self._session(ws, peer)
+        finally:
+            self.slots.give(peer)
+
+    async def _session(self, ws: ServerConnection, peer: str) -> None:
         cfg = self.config
-        peer = str(ws.remote_address[0]) if ws.remote_address else "?"
-        peer = peer.removeprefix("::ffff:")  # IPv4 clients of a dual-stack socket
         whitelisted = peer in cfg.host_whitelist
         key = password_key(cfg.password) if cfg.password is not None and not whitelisted else None
         cid, self._next_cid = self._next_cid, self._next_cid + 1
@@ -230,6 +345,8 @@ class WebsocketServer:
             authorized=False,
             permission="blocked",
             queue_frames=cfg.send_queue_frames,
+            queue_bytes=cfg.send_queue_bytes,
+            points_rate=cfg.max_points_per_second,
             rate=cfg.max_requests_per_second,
             slow_timeout=cfg.slow_client_timeout,
             on_slow=self._cut_off,
@@ -298,13 +415,19 @@ class WebsocketServer:
             return
         try:
             text = decrypt_text(message, s.key) if s.key is not None else message
-            req = json.loads(text)
         except WrongPassword:
-            s.send({"authorized": False})
+            if s.authorized:  # it has the key already: RTOC's answer tells it nothing new
+                s.send({"authorized": False})
+            else:
+                await self._wrong_key(s)
             return
+        try:
+            req = parse_request(text)
         except ValueError as exc:
             st.stats["errors"] += 1
             s.send(_error(f"not JSON: {exc}"))
+            if not s.authorized:  # nobody logged in sends garbage twice
+                self._drop(s, 1008, f"not JSON: {exc}"[:120])
             return
         if not isinstance(req, dict) or not req:
             st.stats["errors"] += 1
@@ -312,7 +435,9 @@ class WebsocketServer:
             return
         ok = None
         if "authorize" in req:
-            ok = await authorize(st, s, req["authorize"], self._login)
+            ok = await authorize(
+                st, s, req["authorize"], lambda name, pw: self._login(name, pw, s.peer)
+            )
             s.send({"authorized": ok})
         if not s.authorized:
             s.send({"authorized": False})
@@ -324,21 +449,52 @@ class WebsocketServer:
             resp = _error(str(exc))
         except Exception as exc:  # a bug or bad value in one request must not end the client
             st.stats["errors"] += 1
-            log.exception("websocket request failed: %.200s", req)
+            # the keys only: a frame may carry a password beside the failing request
+            log.exception("websocket request %s failed", sorted(map(str, req))[:20])
             resp = _error(f"{type(exc).__name__}: {exc}")
         if ok and isinstance(req.get("authorize"), dict) and not resp.get("error"):
             resp["user"], resp["permission"] = s.user, s.permission  # for the dashboard
+        if costly(req) and not resp.get("error"):
+            async with self._encode_slots:  # big answers: one at a time, off the loop
+                s.send_text(await asyncio.to_thread(dumps, resp))
+            return
         s.send(resp)
 
-    async def _login(self, name: str, password: str) -> Any:
+    async def _wrong_key(self, s: ClientSession) -> None:
+        """A frame that does not decrypt: no answer (it would be known plaintext under the
+        real key), the address waits its backoff, then the connection is closed."""
+        self.state.stats["wrong_password"] += 1
+        keys = [f"addr:{s.peer}"]
+        wait = self.backoff.reserve(keys)
+        self.backoff.failed(keys)
+        await asyncio.sleep(max(LOGIN_FAIL_DELAY, wait or 0.0))
+        self._drop(s, 1008, "wrong password")
+
+    async def _login(self, name: str, password: str, peer: str) -> Any:
         from hub.users import load_users
 
+        keys = [f"user:{name[:200]}", f"addr:{peer}"]
+        wait = self.backoff.reserve(keys)
+        if wait is None:  # a queue of guesses: refused unchecked (the right one too)
+            self.state.stats["refused_login_backoff"] += 1
+            await asyncio.sleep(LOGIN_FAIL_DELAY)
+            return None
+        if wait:
+            await asyncio.sleep(wait)
         users = await load_users(self.hub)
         async with self._login_slots:  # scrypt is costly: a login flood must not eat the CPU
             user = await asyncio.to_thread(users.verify, name, password)
         if user is None:
+            self.backoff.failed(keys)
             await asyncio.sleep(LOGIN_FAIL_DELAY)  # slows guessing on this connection
+        else:
+            self.backoff.succeeded(keys)
         return user
+
+
+def _peer(conn: ServerConnection) -> str:
+    peer = str(conn.remote_address[0]) if conn.remote_address else "?"
+    return peer.removeprefix("::ffff:")  # IPv4 clients of a dual-stack socket
 
 
 async def serve(hub: Any, ws_config: Mapping[str, Any] | WsConfig | None) -> WebsocketServer:

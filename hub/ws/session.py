@@ -34,13 +34,18 @@ class TokenBucket:
         self._clock = clock
         self._last = clock()
 
-    def take(self) -> bool:
-        """Spend one token; False when the client is over its rate."""
+    def spend(self, n: float) -> None:
+        """Spend n tokens even past zero: a debt the next take() waits for."""
+        self.take(0.0)
+        self.tokens -= n
+
+    def take(self, n: float = 1.0) -> bool:
+        """Spend n tokens; False (nothing spent) when the client is over its rate."""
         now = self._clock()
         self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
         self._last = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= n:
+            self.tokens -= n
             return True
         return False
 
@@ -59,6 +64,8 @@ class ClientSession:
         permission: str,
         queue_frames: int,
         rate: float,
+        queue_bytes: int = 64_000_000,
+        points_rate: float = 2_000_000.0,
         slow_timeout: float,
         on_slow: Callable[[ClientSession], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -77,6 +84,11 @@ class ClientSession:
         self.event_level = 0
         self.signals_created = 0
         self.queue_frames = queue_frames
+        self.queue_bytes = queue_bytes
+        self.queued_bytes = 0
+        # points of signal data per second in answers (getSession, getSignal)
+        self.points = TokenBucket(rate=points_rate, clock=clock)
+        self.points_charged = 0  # what the request being answered paid in advance
         self.slow_timeout = slow_timeout
         self.rate = TokenBucket(rate=rate, clock=clock)
         self.dropped = 0
@@ -140,7 +152,14 @@ class ClientSession:
             elif now - self._full_since > self.slow_timeout:
                 self._give_up()
             return False
-        self._queue.append(self.wrap(text))
+        frame = self.wrap(text)
+        if self.queued_bytes + len(frame) > self.queue_bytes:
+            # memory, not frames, is what a client that never reads costs the hub
+            self.dropped += 1
+            self._give_up()
+            return False
+        self._queue.append(frame)
+        self.queued_bytes += len(frame)
         self._wake.set()
         return True
 
@@ -170,6 +189,7 @@ class ClientSession:
                 await ws.send(self.encode(notice))
                 self.sent += 1
             frame = self._queue.popleft()
+            self.queued_bytes -= len(frame)
             if len(self._queue) < self.queue_frames:
                 self._full_since = None
             try:
@@ -195,4 +215,5 @@ class ClientSession:
         """Stop the writer; queued frames are discarded."""
         self.closed = True
         self._queue.clear()
+        self.queued_bytes = 0
         self._wake.set()

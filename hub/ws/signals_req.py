@@ -133,6 +133,11 @@ def _get(st: ServerState, key: Any) -> Signal:
         raise RequestError(f"unknown signal {key!r}") from None
 
 
+def _finite(v: float) -> float | None:
+    # nothing non-finite gets in, but an answer must be JSON whatever the buffer holds
+    return v if math.isfinite(v) else None
+
+
 def latest(st: ServerState, value: Any) -> dict[str, list[Any]]:
     """getLatest: `true` → every signal with data (6 fields); a list → those (3 fields)."""
     if isinstance(value, list):
@@ -142,14 +147,15 @@ def latest(st: ServerState, value: Any) -> dict[str, list[Any]]:
             last = sig.latest()
             if last is None:
                 raise RequestError(f"signal {key!r} has no data")
-            out[key] = [last[0], last[1], sig.unit]
+            out[key] = [_finite(last[0]), _finite(last[1]), sig.unit]
         return out
     out = {}
     for sig in st.hub.signals:
         last = sig.latest()
         if last is None:
             continue
-        out[sig.key] = [last[0], last[1], sig.unit, sig.id, sig.buffer.first_x(), last[0]]
+        x, y = _finite(last[0]), _finite(last[1])
+        out[sig.key] = [x, y, sig.unit, sig.id, _finite(sig.buffer.first_x()), x]
     return out
 
 
@@ -253,6 +259,40 @@ def _bounds(sig: Signal | None, x: np.ndarray) -> tuple[float | None, float | No
 
 
 MAX_SESSION_POINTS = 5_000_000
+
+
+def answer_points(st: ServerState, req: dict[str, Any], limit: int) -> int:
+    """Points of signal data the answer to `req` holds, where memory tells in advance
+    (getSession, getSignal of names or "all"); a getSignal object counts its memory
+    answer only (the store's is counted when it is known: `points_in`).
+
+    A getSignal object without maxN is given maxN = `limit`, so no request asks for an
+    unbounded range of history.
+    """
+    signals = st.hub.signals
+    n = 0
+    if "getSession" in req:
+        n += sum(len(sig.buffer) for sig in signals)
+    value = req.get("getSignal")
+    if value == "all":
+        n += sum(len(sig.buffer) for sig in signals)
+    elif isinstance(value, list):
+        n += sum(len(signals.get(k).buffer) for k in value if isinstance(k, str) and k in signals)
+    elif isinstance(value, dict) and value.get("maxN") is None:
+        value["maxN"] = limit
+    return n
+
+
+def points_in(resp: dict[str, Any]) -> int:
+    """Points of signal data in an answer (what it cost)."""
+    n = 0
+    for row in (resp.get("signals") or {}).values():
+        if isinstance(row, list) and row and isinstance(row[0], FloatArray):
+            n += len(row[0])
+    session = resp.get("session")
+    if isinstance(session, dict):
+        n += sum(len(row[2]) for row in session["signals"].values())
+    return n
 
 
 def session_json(st: ServerState) -> dict[str, Any]:

@@ -96,5 +96,11 @@ class ServerState:
             "slow_disconnects": 0,
             "auth_timeouts": 0,
             "pushed_frames": 0,
+            "refused_host": 0,
+            "refused_address": 0,
+            "evicted_unauthorized": 0,
+            "wrong_password": 0,
+            "refused_login_backoff": 0,
+            "refused_cost": 0,
         }
     )

@@ -129,7 +129,20 @@ async def test_unauthorized_clients_get_no_pushes(ws_factory, hub: Hub, raw) -> 
 
     waiting = await raw(server.url, password="geheim")  # connected, never authorized
     ok = await raw(server.url, password="geheim", authorize=password_hash("geheim"))
-    assert await waiting.recv() == {"authorized": False}  # told instead of newconnected
     hub.signals.append("P", "s", [1.0], [1.0])
     assert (await ok.recv())["signal"]["sname"] == "s"
+    # not even RTOC's {"authorized": false} on another's connect: a client logging in
+    # would take it for its own answer
     assert await waiting.silent(0.2)
+
+
+async def test_login_answer_is_not_confused_by_other_connections(ws_factory, raw) -> None:
+    server = await ws_factory(password="geheim", push_interval=0.0)
+    from hub.ws.crypto import password_hash
+
+    logging_in = await raw(server.url, password="geheim")
+    await raw(server.url, password="geheim")  # someone else connects meanwhile
+    await raw(server.url, password="geheim")
+    await logging_in.send({"authorize": password_hash("geheim")})
+    assert await logging_in.recv() == {"authorized": True}  # its own answer comes first
+    assert await logging_in.recv() == {"error": False}

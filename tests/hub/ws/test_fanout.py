@@ -49,7 +49,11 @@ async def _reader(ws: ClientConnection, n: int, out: list[float]) -> None:
 
 async def test_fifty_clients_one_never_reads(ws_factory, hub: Hub) -> None:
     server = await ws_factory(
-        push_interval=0.01, send_queue_frames=50, slow_client_timeout=1.0, socket_send_buffer=8192
+        push_interval=0.01,
+        send_queue_frames=50,
+        slow_client_timeout=1.0,
+        socket_send_buffer=8192,
+        max_connections_per_address=50,  # all fifty come from 127.0.0.1
     )
     hub.signals.append("Fast", "Sig", [0.0], [0.0])
     readers = [await connect(server.url, compression=None) for _ in range(49)]
