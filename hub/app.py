@@ -128,17 +128,29 @@ class Hub:
         return self.writer.submit(job)
 
     def ingest_local(
-        self, device: str, name: str, x: list[float], y: list[float], unit: str = ""
-    ) -> None:
-        """Data made on the hub (websocket `y`, scripts, Telegram): live store now, then stored."""
+        self,
+        device: str,
+        name: str,
+        x: list[float],
+        y: list[float],
+        unit: str = "",
+        *,
+        wait: bool = True,
+    ) -> bool:
+        """Data made on the hub (websocket `y`, scripts, Telegram): live store now, then stored.
+
+        With `wait=False` a full writer queue is not waited for: False, and it is not stored.
+        """
         batch = Batch(
             agent=LOCAL_AGENT,
             seq=next(self._local_seq),
             signals=[Series(device, name, unit, [float(v) for v in x], [float(v) for v in y])],
         )
         self._apply_live(batch)
-        if self.writer is not None:
-            self.writer.submit(Job(kind="batch", batch=batch, received_at=time.time()))
+        if self.writer is None:
+            return False
+        job = Job(kind="batch", batch=batch, received_at=time.time())
+        return self.writer.submit(job, timeout=None if wait else 0)
 
     def add_event(self, event: EventRecord) -> None:
         """Record an event: stored, kept in memory, and told to listeners (ws, Telegram)."""

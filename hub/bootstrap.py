@@ -14,6 +14,7 @@ from .broker import EmbeddedBroker
 from .db.base import Store
 from .engine.wiring import attach_engine
 from .ingest import MqttIngest
+from .integrations import attach_integrations
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
             await bot.start()
             stack.push_async_callback(bot.stop)
             hub.bot = bot  # type: ignore[attr-defined]
+        await attach_integrations(hub, config, stack)
         yield hub
 
 

@@ -18,6 +18,12 @@ from edge_agent.config_schema import (
 )
 from edge_agent.wire import DEFAULT_PREFIX
 
+from .integrations.config import (
+    HOMEASSISTANT_SECTION,
+    METRICS_SECTION,
+    NOTIFY_SECTION,
+    SELF_SIGNALS_SECTION,
+)
 from .ws.config import WEBSOCKET_SECTION, WsConfig
 
 
@@ -107,6 +113,10 @@ SCHEMA = Section(
         "websocket": WEBSOCKET_SECTION,
         "telegram": TELEGRAM,
         "engine": ENGINE,
+        "selfsignals": SELF_SIGNALS_SECTION,
+        "metrics": METRICS_SECTION,
+        "homeassistant": HOMEASSISTANT_SECTION,
+        "notify": NOTIFY_SECTION,
     }
 )
 

@@ -129,6 +129,10 @@ def handle_http(hub: Any, connection: Any, request: Request) -> Response | None:
     """websockets `process_request` hook body: None lets a websocket upgrade through."""
     if is_upgrade(request):
         return None
+    from hub.integrations.metrics import metrics_response
+
+    if (resp := metrics_response(hub, request)) is not None:
+        return resp
     if not dashboard_enabled(hub):
         return text_response(404, "Not Found", "the dashboard is turned off on this hub")
     return static_response(request)
