@@ -85,7 +85,7 @@ async def test_webhook_retries_filters_by_priority_and_rate_limits(
         (target,) = hub.alert_targets
         hub.add_event(event(0, "just so you know"))
         hub.add_event(event(2, "too hot", float("nan")))
-        await async_wait_for(lambda: receiver.bodies, timeout=30, what="the webhook POST")
+        await async_wait_for(lambda: target.stats.sent == 1, timeout=30, what="the webhook POST")
         assert receiver.attempts == 3  # two 500s, then accepted
         body = receiver.bodies[0]
         assert body["text"] == "too hot" and body["priority"] == 2
@@ -95,7 +95,8 @@ async def test_webhook_retries_filters_by_priority_and_rate_limits(
         assert receiver.headers[0]["Authorization"] == "Bearer abc"
         for i in range(4):
             hub.add_event(event(1, f"warn {i}", i))
-        await async_wait_for(lambda: len(receiver.bodies) == 3, timeout=30, what="two more")
+        await async_wait_for(lambda: target.stats.sent == 3, timeout=30, what="two more sent")
+        assert len(receiver.bodies) == 3
         assert [b["text"] for b in receiver.bodies[1:]] == ["warn 0", "warn 1"]
         assert target.stats.rate_limited == 2
         assert target.stats.skipped_priority == 1
