@@ -5,6 +5,7 @@ DESIGN.md fixes the shapes; this module is the one place that encodes and checks
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,10 @@ DEFAULT_PREFIX = "opencontrol"
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 # Sample times the stores can hold: 1900-01-01 .. 3000-01-01 (a wrong clock is still data).
 T_MIN, T_MAX = -2_208_988_800.0, 32_503_680_000.0
+# seq is a 64-bit signed integer in both stores' ledgers.
+SEQ_MAX = 2**63 - 1
+MAX_EVENT_TEXT = 4000
+MAX_EVENT_ID = 200
 
 
 class WireError(ValueError):
@@ -110,6 +115,9 @@ class Batch:
     events: list[EdgeEvent] = field(default_factory=list)
     # Series the hub refused while decoding (each with the reason); the others are stored.
     refused: list[str] = field(default_factory=list)
+    # The hub's digest of the payload this batch was decoded from (None for batches made
+    # in code): the ledger tells a replay (same digest) from other content under that seq.
+    digest: bytes | None = field(default=None, compare=False)
 
     @property
     def sample_count(self) -> int:
@@ -195,8 +203,8 @@ def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
     if expected_agent is not None and agent != expected_agent:
         raise WireError(f"agent {agent!r} does not match the topic's agent {expected_agent!r}")
     seq = body.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise WireError(f"seq must be a non-negative integer, got {seq!r}")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= SEQ_MAX:
+        raise WireError(f"seq must be an integer from 0 to 2^63-1, got {seq!r}")
     raw_signals = body.get("signals")
     if not isinstance(raw_signals, list):
         raise WireError("signals must be a list")
@@ -211,7 +219,13 @@ def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
         raise WireError("clock_synced must be a boolean")
     events = _events(body.get("events", []))
     return Batch(
-        agent=agent, seq=seq, signals=series, clock_synced=synced, events=events, refused=refused
+        agent=agent,
+        seq=seq,
+        signals=series,
+        clock_synced=synced,
+        events=events,
+        refused=refused,
+        digest=hashlib.blake2b(payload, digest_size=16).digest(),
     )
 
 
@@ -244,33 +258,33 @@ def refused_reason(batch: Batch) -> str:
 def _events(raw: Any) -> list[EdgeEvent]:
     if not isinstance(raw, list) or len(raw) > 1000:
         raise WireError("events must be a list of at most 1000 objects")
-    out = []
-    for i, e in enumerate(raw):
-        if not isinstance(e, dict):
-            raise WireError(f"events[{i}] must be an object")
-        (t,) = _numbers([e.get("t")], f"events[{i}].t")
-        if not T_MIN <= t < T_MAX:
-            raise WireError(f"events[{i}].t is outside the years 1900..3000")
-        text, event_id = e.get("text"), e.get("id", "")
-        if not isinstance(text, str) or len(text) > 4000:
-            raise WireError(f"events[{i}].text must be a string of at most 4000 characters")
-        if not isinstance(event_id, str) or len(event_id) > 200:
-            raise WireError(f"events[{i}].id must be a string of at most 200 characters")
-        priority = e.get("priority", 0)
-        if priority not in (0, 1, 2) or isinstance(priority, bool):
-            raise WireError(f"events[{i}].priority must be 0, 1 or 2")
-        out.append(
-            EdgeEvent(
-                time=t,
-                device=_name(e.get("device"), f"events[{i}].device"),
-                signal=_name(e.get("signal"), f"events[{i}].signal"),
-                text=text,
-                priority=priority,
-                event_id=event_id,
-                value=e.get("value"),
-            )
-        )
-    return out
+    return [decode_event(e, f"events[{i}]") for i, e in enumerate(raw)]
+
+
+def decode_event(e: Any, where: str = "event") -> EdgeEvent:
+    """Check one event object (finite time within 1900..3000, bounded text and id)."""
+    if not isinstance(e, dict):
+        raise WireError(f"{where} must be an object")
+    (t,) = _numbers([e.get("t")], f"{where}.t")
+    if not T_MIN <= t < T_MAX:
+        raise WireError(f"{where}.t is outside the years 1900..3000")
+    text, event_id = e.get("text"), e.get("id", "")
+    if not isinstance(text, str) or len(text) > MAX_EVENT_TEXT:
+        raise WireError(f"{where}.text must be a string of at most {MAX_EVENT_TEXT} characters")
+    if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID:
+        raise WireError(f"{where}.id must be a string of at most {MAX_EVENT_ID} characters")
+    priority = e.get("priority", 0)
+    if priority not in (0, 1, 2) or isinstance(priority, bool):
+        raise WireError(f"{where}.priority must be 0, 1 or 2")
+    return EdgeEvent(
+        time=t,
+        device=_name(e.get("device"), f"{where}.device"),
+        signal=_name(e.get("signal"), f"{where}.signal"),
+        text=text,
+        priority=priority,
+        event_id=event_id,
+        value=e.get("value"),
+    )
 
 
 def _refuse_constant(name: str) -> Any:

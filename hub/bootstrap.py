@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from edge_agent.config_schema import ConfigError
@@ -15,6 +17,7 @@ from .db.base import Store
 from .engine.wiring import attach_engine
 from .ingest import MqttIngest
 from .integrations import attach_integrations
+from .mqtt_auth import HUB_USER, BrokerUsers
 
 log = logging.getLogger(__name__)
 
@@ -22,23 +25,28 @@ log = logging.getLogger(__name__)
 def make_store(config: dict[str, Any]) -> Store:
     """The store the config asks for (no I/O yet)."""
     store_cfg = config["store"]
+    store: Store
     if store_cfg["kind"] == "postgres":
         from .db.postgres import PostgresStore
 
         day = 86_400.0
         try:
-            return PostgresStore(
+            store = PostgresStore(
                 dsn=store_cfg["dsn"],
                 retention_s=store_cfg["retention_days"] * day or None,
                 compress_after_s=store_cfg["compress_after_days"] * day,
             )
         except ValueError as exc:
             raise ConfigError(f"[store]: {exc}") from exc
-    from .db.sqlite import SQLiteStore
+    else:
+        from .db.sqlite import SQLiteStore
 
-    return SQLiteStore(
-        path=store_cfg["path"], retention_s=store_cfg["retention_days"] * 86_400.0 or None
-    )
+        store = SQLiteStore(
+            path=store_cfg["path"], retention_s=store_cfg["retention_days"] * 86_400.0 or None
+        )
+    store.rejected_max_rows = store_cfg["rejected_max_rows"]
+    store.rejected_max_bytes = store_cfg["rejected_max_bytes"]
+    return store
 
 
 def broker_address(config: dict[str, Any]) -> tuple[str, int, bool]:
@@ -49,22 +57,55 @@ def broker_address(config: dict[str, Any]) -> tuple[str, int, bool]:
     return "127.0.0.1", mqtt["port"], True
 
 
+def embedded_broker(
+    config: dict[str, Any], host: str, port: int
+) -> tuple[EmbeddedBroker, tuple[str, str] | None]:
+    """The embedded broker as configured, and the hub's own credentials for it (made now,
+    never written down); anonymous only when the operator opted in."""
+    mqtt = config["mqtt"]
+    if mqtt["allow_anonymous"]:
+        log.warning(
+            "the embedded MQTT broker on %s:%d lets anyone in ([mqtt] allow_anonymous = "
+            "true): any local process can read all data and publish or command as any "
+            "agent (docs/security.md)",
+            host,
+            port,
+        )
+        return EmbeddedBroker(host=host, port=port), None
+    users = BrokerUsers(password_file=Path(mqtt["password_file"]), acl_file=Path(mqtt["acl_file"]))
+    try:
+        users.ensure_files(mqtt["prefix"])
+    except OSError as exc:
+        raise ConfigError(f"[mqtt] password_file / acl_file: {exc}") from exc
+    password = secrets.token_urlsafe(24)
+    rights = [("readwrite", f"{mqtt['prefix']}/#")]
+    if config["homeassistant"]["enabled"]:  # the bridge logs in as the hub
+        rights.append(("readwrite", f"{config['homeassistant']['discovery_prefix']}/#"))
+    users.add_runtime(HUB_USER, password, rights)
+    broker = EmbeddedBroker(
+        host=host, port=port, users=users, reserved_ids={config["hub"]["id"]: HUB_USER}
+    )
+    return broker, (HUB_USER, password)
+
+
 @contextlib.asynccontextmanager
 async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
     """Start every part of the hub; on exit stop them in reverse order, losing nothing."""
     hub = Hub(config=config, store=make_store(config))
     async with contextlib.AsyncExitStack() as stack:
         host, port, embedded = broker_address(config)
+        credentials = None
         if embedded:
-            broker = EmbeddedBroker(host=host, port=port)
+            broker, credentials = embedded_broker(config, host, port)
             await broker.start()
             stack.push_async_callback(broker.stop)
+            hub.broker = broker  # type: ignore[attr-defined]
         await hub.start()
         stack.push_async_callback(hub.stop)
         hub.engine = attach_engine(hub, config["engine"])
         stack.push_async_callback(hub.engine.stop)
         _operator_scripts(hub, config["engine"]["scripts"])
-        ingest = MqttIngest(hub=hub, host=host, port=port)
+        ingest = MqttIngest(hub=hub, host=host, port=port, credentials=credentials)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
         hub.ingest = ingest  # type: ignore[attr-defined]

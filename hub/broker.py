@@ -1,6 +1,8 @@
 """The embedded MQTT broker (amqtt) used when no external broker is configured.
 
 It runs inside the hub's event loop: one machine, no setup. Production uses Mosquitto.
+By default it authenticates every client and applies the ACL (hub/mqtt_auth.py); with
+`users=None` (the operator's `allow_anonymous = true`) anyone may do anything.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import logging
 import socket
 from typing import Any
+
+from .mqtt_auth import AuthFileError, BrokerUsers
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +23,23 @@ class StartupError(RuntimeError):
 class EmbeddedBroker:
     """An amqtt broker listening on host:port; start() and stop() on the running loop."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 1883) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        users: BrokerUsers | None = None,
+        reserved_ids: dict[str, str] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        self.users = users
+        # client id -> the only user who may connect with it (the hub's own id)
+        self.reserved_ids = dict(reserved_ids or {})
         self._broker: Any = None
 
     async def start(self) -> None:
         """Open the listener; raises OSError-derived errors when the port is taken."""
-        from amqtt.broker import Broker
-
         # amqtt logs every connection at INFO; keep our console for our own status.
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -40,7 +52,18 @@ class EmbeddedBroker:
             },
         }
         _check_free(self.host, self.port)  # a clear message instead of amqtt's traceback
-        self._broker = Broker(config)
+        if self.users is None:
+            from amqtt.broker import Broker
+
+            self._broker = Broker(config)
+        else:
+            try:
+                self.users.load()
+            except AuthFileError as exc:
+                raise StartupError(f"embedded MQTT broker: {exc}") from exc
+            from .broker_guard import GuardedBroker
+
+            self._broker = GuardedBroker(config, users=self.users, reserved_ids=self.reserved_ids)
         try:
             await self._broker.start()
         except Exception as exc:
@@ -49,6 +72,11 @@ class EmbeddedBroker:
                 f"embedded MQTT broker cannot listen on {self.host}:{self.port}: {exc}"
             ) from exc
         log.info("embedded MQTT broker listening on %s:%d", self.host, self.port)
+
+    @property
+    def refused(self) -> int:
+        """Connections refused so far (bad login, a client id of another user)."""
+        return int(getattr(self._broker, "refused", 0))
 
     async def stop(self) -> None:
         """Shut the broker down (connected clients are disconnected)."""

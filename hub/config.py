@@ -55,6 +55,24 @@ MQTT = Section(
         "tls_ca": Field(str, "", "CA file: connect with TLS when set"),
         "shared_group": Field(str, "", "MQTT shared subscription group for several hub processes"),
         "keepalive": Field(int, 30, check=positive),
+        "allow_anonymous": Field(
+            bool, False, "embedded broker: let anyone in without a password (warned at start)"
+        ),
+        "password_file": Field(str, "", "embedded broker users (default: <data_dir>/mqtt.passwd)"),
+        "acl_file": Field(str, "", "embedded broker ACL (default: <data_dir>/mqtt.acl)"),
+        "heartbeat": Field(
+            float,
+            5.0,
+            "seconds between the hub's heartbeats to itself through the broker",
+            positive,
+        ),
+        "trusted_event_agents": Field(
+            list, [], "agents whose event ids are taken as sent (may trigger hub actions)"
+        ),
+        "max_signals_per_agent": Field(int, 2000, check=positive),
+        "max_devices_per_agent": Field(int, 200, check=positive),
+        "max_messages_per_s": Field(float, 500.0, "per agent, sustained", positive),
+        "max_burst": Field(int, 5000, "per agent, messages above the rate at once", positive),
     }
 )
 
@@ -68,6 +86,10 @@ STORE = Section(
             int, 0, "drop raw samples older than this (0 = keep)", non_negative
         ),
         "compress_after_days": Field(int, 7, "TimescaleDB compression age", positive),
+        "rejected_max_rows": Field(int, 10_000, "refused messages kept (oldest pruned)", positive),
+        "rejected_max_bytes": Field(
+            int, 64 * 1024 * 1024, "bytes of refused payloads kept (oldest pruned)", positive
+        ),
     }
 )
 
@@ -148,6 +170,9 @@ def finish(cfg: dict[str, Any]) -> dict[str, Any]:
     WsConfig.from_mapping(cfg["websocket"])  # pairs of keys (tls_cert with tls_key)
     hub["data_dir"] = str(Path(hub["data_dir"] or default_data_dir()).expanduser())
     hub["config_dir"] = str(Path(hub["config_dir"] or hub["data_dir"]).expanduser())
+    mqtt = cfg["mqtt"]
+    for key, name in (("password_file", "mqtt.passwd"), ("acl_file", "mqtt.acl")):
+        mqtt[key] = str(Path(mqtt[key] or Path(hub["data_dir"]) / name).expanduser())
     if cfg["store"]["kind"] == "sqlite" and not cfg["store"]["path"]:
         cfg["store"]["path"] = str(Path(hub["data_dir"]) / "opencontrol.sqlite")
     if cfg["store"]["kind"] == "postgres" and not cfg["store"]["dsn"]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import hub_config
+from .mqtt_auth import set_password, write_private
 from .users import load_users, save_users
 
 AGENT_TOML = """\
@@ -33,6 +34,8 @@ spool_path = "{spool}"
 host = "127.0.0.1"
 port = {port}
 prefix = "opencontrol"
+username = "demo-agent"
+password = "{password}"
 
 [devices.Generator]
 driver = "generator"
@@ -119,8 +122,11 @@ def run_demo(
         return 2
     agent_cfg = root / "agent.toml"
     blocks = "".join(f"\n# simulated {h.name}\n{h.toml}" for h in handles)
-    agent_cfg.write_text(
-        AGENT_TOML.format(spool=root / "agent-spool.sqlite", port=mqtt_port) + blocks
+    password = _demo_agent_user(config)
+    write_private(
+        agent_cfg,
+        AGENT_TOML.format(spool=root / "agent-spool.sqlite", port=mqtt_port, password=password)
+        + blocks,
     )
     from .cli import _setup_logging
 
@@ -196,6 +202,13 @@ async def _demo_login(hub: Any, root: Path) -> str:
     return f"your users ({', '.join(users.names())}); manage them with `opencontrol ws users`"
 
 
+def _demo_agent_user(config: dict[str, Any]) -> str:
+    """Give the demo's agent its own MQTT user (a new password each run); return it."""
+    password = secrets.token_urlsafe(18)
+    set_password(config["mqtt"], "demo-agent", password)
+    return password
+
+
 def _count(config: dict[str, Any]) -> int:
     from .db.sqlite import SQLiteStore
 
@@ -220,7 +233,8 @@ async def _status_loop(hub: Any, stop: asyncio.Event, stored_before: int, agent:
         line = (
             f"agents online {st['agents_online']} | signals {st['signals']} | "
             f"{rate:7.1f} samples/s | stored {stored_before + st['samples']} | "
-            f"rejected {st['rejected']} | store {'ok' if st['store_ok'] else 'DOWN'}"
+            f"rejected {st['rejected']} | store {'ok' if st['store_ok'] else 'DOWN'} | "
+            f"mqtt {'ok' if st.get('mqtt_ok') else 'LOST'}"
         )
         if st["agent_spool_dropped_samples"]:
             line += f" | agent spool dropped {st['agent_spool_dropped_samples']} samples"

@@ -8,8 +8,9 @@ kept raw in the rejected-messages table with the reason, then acknowledged.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
+import socket
 import ssl
 import time
 import uuid
@@ -20,8 +21,12 @@ import paho.mqtt.client as mqtt
 from edge_agent.wire import WireError, decode_batch, encode_json, refused_reason
 
 from .app import Hub
-from .db.base import EventRecord
+from .db.base import EventRecord, SeqConflict
 from .db.writer import Job, Outcome
+from .loglimit import LogLimiter
+from .mqtt_guard import Guard
+from .mqtt_heartbeat import Heartbeat
+from .mqtt_probe import accepts_anonymous
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,9 @@ log = logging.getLogger(__name__)
 class MqttIngest:
     """Subscribes to agents' topics and feeds the hub; publishes acks, commands, hub state."""
 
-    def __init__(self, *, hub: Hub, host: str, port: int) -> None:
+    def __init__(
+        self, *, hub: Hub, host: str, port: int, credentials: tuple[str, str] | None = None
+    ) -> None:
         self.hub = hub
         self.host = host
         self.port = port
@@ -37,6 +44,7 @@ class MqttIngest:
         self.topics = hub.topics
         self.client_id = hub.config["hub"]["id"]
         self.shared_group = cfg["shared_group"]
+        self.credentials = credentials
         self.connected = False
         self.subscribed = False
         self._stopping = False
@@ -48,7 +56,9 @@ class MqttIngest:
             clean_session=False,
             manual_ack=True,
         )
-        if cfg["username"]:
+        if credentials is not None:  # the embedded broker's hub user, made at start
+            self._client.username_pw_set(*credentials)
+        elif cfg["username"]:
             self._client.username_pw_set(cfg["username"], cfg["password"] or None)
         if cfg["tls_ca"]:
             self._client.tls_set(ca_certs=cfg["tls_ca"], cert_reqs=ssl.CERT_REQUIRED)
@@ -61,19 +71,57 @@ class MqttIngest:
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._keepalive = cfg["keepalive"]
+        self._log = LogLimiter(log)
+        self.guard = Guard(hub.config, owner_of=hub.agents.device_owner, stats=hub.stats)
+        for name in ("mqtt_reconnects", "mqtt_lost"):
+            hub.stats.setdefault(name, 0)
+        hub.stats["mqtt_ok"] = 0
+        self._heartbeat_topic = f"{self.topics.hub_state}/heartbeat/{self.client_id}"
+        self.heartbeat = Heartbeat(
+            interval=cfg["heartbeat"],
+            publish=lambda nonce: self._client.publish(self._heartbeat_topic, nonce, qos=0),
+            lost=self._session_lost,
+        )
+        self._was_connected = False
+        self._probe: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect (retrying in the background if the broker is not up yet)."""
         self._loop = asyncio.get_running_loop()
+        self.guard.seed(
+            (row.agent, row.device, row.name)
+            for row in await self.hub.run_store(self.hub.store.signals)
+        )
+        self.heartbeat.start(lambda: self.connected)
         self.hub.on_committed.append(self._committed)
         self.hub.command_sender = self.send_command
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
         self._client.loop_start()
+        if self.credentials is None:  # an external broker (or an anonymous embedded one)
+            self._probe = asyncio.create_task(self._warn_if_anonymous(), name="mqtt-probe")
+
+    async def _warn_if_anonymous(self) -> None:
+        cfg = self.hub.config["mqtt"]
+        anonymous = await asyncio.to_thread(
+            accepts_anonymous, self.host, self.port, tls_ca=cfg["tls_ca"]
+        )
+        self.hub.stats["mqtt_anonymous"] = int(bool(anonymous))
+        if anonymous:
+            log.warning(
+                "the MQTT broker %s:%d accepts clients without a password: anyone who reaches "
+                "it can publish as any agent and read all data (docs/security.md)",
+                self.host,
+                self.port,
+            )
 
     async def stop(self) -> None:
         """Publish `offline`, disconnect cleanly (no last will), stop the network thread."""
         self._stopping = True
+        await self.heartbeat.stop()
+        if self._probe is not None:
+            self._probe.cancel()
+            await asyncio.gather(self._probe, return_exceptions=True)
         if self.connected:
             info = self._client.publish(self.topics.hub_state, b"offline", qos=1, retain=True)
             try:
@@ -94,7 +142,13 @@ class MqttIngest:
             log.error("MQTT broker %s:%d refused the hub: %s", self.host, self.port, rc)
             return
         self.connected = True
-        log.info("connected to MQTT broker %s:%d", self.host, self.port)
+        self.heartbeat.connected()
+        if self._was_connected:
+            self.hub.stats["mqtt_reconnects"] += 1
+            log.warning("reconnected to MQTT broker %s:%d; subscribing again", self.host, self.port)
+        else:
+            log.info("connected to MQTT broker %s:%d", self.host, self.port)
+        self._was_connected = True
         p = self.topics.prefix
         client.subscribe(
             [
@@ -102,8 +156,10 @@ class MqttIngest:
                 (self._sub(f"{p}/+/event"), 1),
                 (f"{p}/+/status", 1),
                 (f"{p}/+/cmd/result", 1),
+                (self._heartbeat_topic, 0),
             ]
         )
+        client.publish(self._heartbeat_topic, self.heartbeat.nonce, qos=0)
         client.publish(self.topics.hub_state, b"online", qos=1, retain=True)
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
@@ -117,24 +173,60 @@ class MqttIngest:
             log.warning("lost the MQTT broker (%s); reconnecting", rc)
         self.connected = False
         self.subscribed = False
+        self.hub.stats["mqtt_ok"] = 0
+
+    def _heartbeat_seen(self, payload: bytes) -> None:
+        self.heartbeat.seen(payload)
+        if self.heartbeat.ok and not self.hub.stats["mqtt_ok"]:
+            self.hub.stats["mqtt_ok"] = 1
+            log.info("MQTT session delivers (heartbeat back through the broker)")
+
+    def _session_lost(self, silent: float) -> None:
+        """No heartbeat came back: the session was taken or lost. Drop the connection;
+        paho reconnects and on_connect subscribes again."""
+        self.hub.stats["mqtt_ok"] = 0
+        self.hub.stats["mqtt_lost"] += 1
+        log.error(
+            "no heartbeat back through the MQTT broker for %.0f s: the hub's session (client "
+            "id %r) was taken over or lost; reconnecting and subscribing again",
+            silent,
+            self.client_id,
+        )
+        sock = self._client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         received = time.time()
+        if msg.topic == self._heartbeat_topic:
+            self._heartbeat_seen(msg.payload)
+            client.ack(msg.mid, msg.qos)
+            return
         parts = self.topics.split(msg.topic)
         if parts is None or parts[0] == "hub":
             client.ack(msg.mid, msg.qos)
             return
         agent, kind = parts
+        if not self.guard.allow_message(agent):
+            # Over the agent's rate: PUBACK only. A data batch is not acknowledged to the
+            # agent, so it stays in its spool and comes again; nothing is lost.
+            self._log.warning(agent, "agent %s is over its message rate; dropping", agent)
+            client.ack(msg.mid, msg.qos)
+            return
         try:
             if kind == "data":
                 self._on_data(agent, msg, received)
                 return  # acknowledged after commit
             if kind == "status":
-                self._call_soon(self._on_status, agent, msg.payload)
+                if msg.payload:  # empty: a cleared retained message
+                    self._call_soon(self._on_status, agent, self.guard.status(agent, msg.payload))
             elif kind == "cmd/result":
-                self._call_soon(self._on_cmd_result, msg.payload)
+                self._call_soon(self._on_cmd_result, self.guard.cmd_result(msg.payload))
             elif kind == "event":
-                self._call_soon(self._on_event, agent, msg.payload, received)
+                self._call_soon(self.hub.add_event, self._event(agent, msg.payload, received))
+        except WireError as exc:
+            self._reject(msg, str(exc), received, ack=False)
         except Exception:
             log.exception("failed to handle %s", msg.topic)
         client.ack(msg.mid, msg.qos)
@@ -145,26 +237,51 @@ class MqttIngest:
         except WireError as exc:
             self._reject(msg, str(exc), received)
             return
-        for s in batch.signals:
-            if not self.hub.agents.claim(agent, s.device):
-                owner = self.hub.agents.device_owner(s.device)
-                self._reject(msg, f"device {s.device!r} is owned by agent {owner!r}", received)
-                return
+        reason = self.guard.check_batch(agent, batch)
+        devices = {s.device for s in batch.signals} | {e.device for e in batch.events}
+        for device in devices:
+            if reason is None and not self.hub.agents.claim(agent, device):
+                owner = self.hub.agents.device_owner(device)
+                reason = f"device {device!r} is owned by agent {owner!r}"
+        if reason is not None:
+            self._reject(msg, reason, received)
+            return
+        jump = self.guard.seq_jump(agent, batch.seq)
+        if jump:
+            self._log.warning(
+                f"{agent} seq",
+                "agent %s jumped %d seqs ahead to %d: a new spool, or someone publishing as it",
+                agent,
+                jump,
+                batch.seq,
+            )
         if batch.refused:  # kept raw with the reasons; the batch's good series go on
             self._reject(msg, refused_reason(batch), received, ack=False)
         self.hub.submit(
-            Job(kind="batch", batch=batch, received_at=received, token=(msg.mid, msg.qos))
+            Job(
+                kind="batch",
+                batch=self.guard.own_events(agent, batch),
+                received_at=received,
+                token=(msg.mid, msg.qos),
+            )
         )
+
+    def _event(self, agent: str, payload: bytes, received: float) -> EventRecord:
+        return EventRecord(**vars(self.guard.event(agent, payload, received)))
 
     def _reject(
         self, msg: mqtt.MQTTMessage, reason: str, received: float, ack: bool = True
     ) -> None:
-        log.warning("refused message on %s (%d bytes): %s", msg.topic, len(msg.payload), reason)
+        """Keep a refused message with its reason; a data message is acked after that."""
+        agent = (self.topics.split(msg.topic) or ("?", ""))[0]
+        self._log.warning(
+            agent, "refused message on %s (%d bytes): %s", msg.topic, len(msg.payload), reason
+        )
         self.hub.submit(
             Job(
                 kind="rejected",
                 topic=msg.topic,
-                payload=bytes(msg.payload[:1_000_000]),
+                payload=bytes(msg.payload),
                 reason=reason,
                 received_at=received,
                 token=(msg.mid, msg.qos) if ack else None,  # acked on its own, or with the batch
@@ -177,6 +294,9 @@ class MqttIngest:
         job = outcome.job
         if job.token is None or outcome.error is not None:
             return  # local data, or a write that failed: not acknowledged, will come again
+        if isinstance(outcome.rejected, SeqConflict) and job.batch is not None:
+            self.hub.stats["seq_conflicts"] += 1
+            self._log.warning(job.batch.agent, "agent %s: %s", job.batch.agent, outcome.rejected)
         mid, qos = job.token
         self._client.ack(mid, qos)
         if job.kind == "batch" and job.batch is not None:
@@ -189,44 +309,13 @@ class MqttIngest:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _on_status(self, agent: str, payload: bytes) -> None:
-        if not payload:
-            return  # a cleared retained message
-        try:
-            body = json.loads(payload)
-            if not isinstance(body, dict):
-                raise ValueError("status must be a JSON object")
-        except ValueError as exc:
-            log.warning("agent %s sent a bad status message: %s", agent, exc)
-            return
+    def _on_status(self, agent: str, body: dict[str, Any]) -> None:
         self.hub.agents.update_status(agent, body)
 
-    def _on_cmd_result(self, payload: bytes) -> None:
-        try:
-            body = json.loads(payload)
-            fut = self._pending_cmds.pop(str(body.get("id")), None)
-        except (ValueError, AttributeError):
-            log.warning("bad cmd/result payload: %r", payload[:200])
-            return
+    def _on_cmd_result(self, body: dict[str, Any]) -> None:
+        fut = self._pending_cmds.pop(str(body.get("id")), None)
         if fut is not None and not fut.done():
             fut.set_result(body)
-
-    def _on_event(self, agent: str, payload: bytes, received: float) -> None:
-        try:
-            body = json.loads(payload)
-            event = EventRecord(
-                time=float(body.get("t", received)),
-                device=str(body.get("device", agent)),
-                signal=str(body.get("signal", "")),
-                text=str(body["text"]),
-                priority=int(body.get("priority", 0)) if body.get("priority") in (0, 1, 2) else 0,
-                event_id=str(body.get("id", "")),
-                value=body.get("value"),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("agent %s sent a bad event: %s", agent, exc)
-            return
-        self.hub.add_event(event)
 
     async def send_command(
         self, agent: str, body: dict[str, Any], timeout: float

@@ -14,6 +14,35 @@ import numpy as np
 
 from edge_agent.wire import Batch
 
+# A refused payload is kept up to this many bytes (the reason says how long it was).
+REJECTED_KEEP_BYTES = 64 * 1024
+
+
+def kept_rejected(payload: bytes, reason: str) -> tuple[bytes, str]:
+    """The part of a refused payload that is kept, and the reason saying if it was cut."""
+    if len(payload) <= REJECTED_KEEP_BYTES:
+        return payload, reason
+    return (
+        payload[:REJECTED_KEEP_BYTES],
+        f"{reason} (first {REJECTED_KEEP_BYTES} of {len(payload)} bytes kept)",
+    )
+
+
+class SeqConflict(str):
+    """What write_batches answers for a batch whose (agent, seq) the ledger already holds
+    with other content: the reason. The batch is kept in rejected_messages in the same
+    transaction; it is neither stored nor a duplicate."""
+
+
+def seq_conflict(batch: Batch, stored_digest: bytes | None) -> SeqConflict | None:
+    """A SeqConflict if the ledger's digest for the batch's seq differs from the batch's."""
+    if batch.digest is None or stored_digest is None or bytes(stored_digest) == batch.digest:
+        return None
+    return SeqConflict(
+        f"seq {batch.seq} of agent {batch.agent!r} was stored before with other content "
+        f"(digest {bytes(stored_digest).hex()}, this one {batch.digest.hex()}): refused"
+    )
+
 
 class StoreError(RuntimeError):
     """The store cannot do what was asked (down, broken schema); the message says why."""
@@ -58,6 +87,26 @@ class History:
 class Store(ABC):
     """A place samples, events, rejected messages and small documents live."""
 
+    # rejected_messages is pruned (oldest first) to about these bounds; set before open().
+    rejected_max_rows = 10_000
+    rejected_max_bytes = 64 * 1024 * 1024
+    rejected_pruned = 0  # rows pruned so far
+    _rejected_rows_since = 0
+    _rejected_bytes_since = 0
+
+    def _rejected_prune_due(self, nbytes: int) -> bool:
+        """Count a kept refused message; True when the table should be pruned now (every
+        1 % of either bound, so it never grows more than that beyond it)."""
+        self._rejected_rows_since += 1
+        self._rejected_bytes_since += nbytes
+        if (
+            self._rejected_rows_since >= max(1, self.rejected_max_rows // 100)
+            or self._rejected_bytes_since >= self.rejected_max_bytes // 100
+        ):
+            self._rejected_rows_since = self._rejected_bytes_since = 0
+            return True
+        return False
+
     @abstractmethod
     def open(self) -> None:
         """Connect and apply migrations."""
@@ -67,14 +116,15 @@ class Store(ABC):
         """Release connections."""
 
     @abstractmethod
-    def write_batch(self, batch: Batch, received_at: float) -> bool:
+    def write_batch(self, batch: Batch, received_at: float) -> bool | SeqConflict:
         """Store the batch and its (agent, seq) ledger row in one transaction.
 
-        Returns True when stored, False when the ledger already had it (a duplicate).
+        Returns True when stored, False when the ledger already had it with the same
+        content (a duplicate), a SeqConflict when it had other content under that seq.
         """
 
-    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool]:
-        """Store several batches in one transaction (group commit); per batch False = duplicate.
+    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool | SeqConflict]:
+        """Store several batches in one transaction (group commit); per batch as write_batch.
 
         All or nothing: on StoreError none is stored. ValueError means some batch can never
         be stored (nothing is stored then); the writer retries one batch at a time.
@@ -86,7 +136,8 @@ class Store(ABC):
 
     @abstractmethod
     def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
-        """Keep a refused message raw, with the reason."""
+        """Keep a refused message raw (its first REJECTED_KEEP_BYTES), with the reason;
+        prune the oldest beyond rejected_max_rows / rejected_max_bytes."""
 
     @abstractmethod
     def write_events(self, events: list[EventRecord]) -> None:

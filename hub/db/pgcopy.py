@@ -125,8 +125,11 @@ class PreparedBatch:
         self.lens = np.fromiter((len(s.t) for s in batch.signals), np.int64, len(batch.signals))
 
     def ledger_row(self) -> tuple[Any, ...]:
-        """(agent, seq, received_at, samples, tmin µs, tmax µs) for ingest_batches."""
+        """(agent, seq, received_at, samples, tmin µs, tmax µs, digest) for ingest_batches."""
+        import psycopg2
+
         has = len(self.t_us) > 0
+        digest = self.batch.digest
         return (
             self.batch.agent,
             self.batch.seq,
@@ -134,6 +137,7 @@ class PreparedBatch:
             len(self.t_us),
             int(self.t_us.min()) if has else None,
             int(self.t_us.max()) if has else None,
+            None if digest is None else psycopg2.Binary(digest),
         )
 
 
@@ -142,8 +146,8 @@ def insert_ledger(cur: Any, prepared: list[PreparedBatch]) -> list[bool]:
     if len(prepared) == 1:
         p = prepared[0]
         cur.execute(
-            "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
-            f" VALUES (%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})"
+            "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax, digest)"
+            f" VALUES (%s, %s, to_timestamp(%s), %s, {_TS}, {_TS}, %s)"
             " ON CONFLICT (agent, seq) DO NOTHING RETURNING id",
             p.ledger_row(),
         )
@@ -152,10 +156,10 @@ def insert_ledger(cur: Any, prepared: list[PreparedBatch]) -> list[bool]:
 
     rows = execute_values(
         cur,
-        "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax)"
+        "INSERT INTO ingest_batches (agent, seq, received_at, samples, tmin, tmax, digest)"
         " VALUES %s ON CONFLICT (agent, seq) DO NOTHING RETURNING agent, seq",
         [p.ledger_row() for p in prepared],
-        template=f"(%s, %s, to_timestamp(%s), %s, {_TS}, {_TS})",
+        template=f"(%s, %s, to_timestamp(%s), %s, {_TS}, {_TS}, %s)",
         fetch=True,
     )
     new = {(a, int(q)) for a, q in rows}
@@ -165,6 +169,19 @@ def insert_ledger(cur: Any, prepared: list[PreparedBatch]) -> list[bool]:
         out.append(key in new)
         new.discard(key)  # the same batch twice in one group: store it once
     return out
+
+
+def ledger_digests(cur: Any, keys: list[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+    """The ledger's digests of (agent, seq) keys (rows without a digest are left out)."""
+    if not keys:
+        return {}
+    cur.execute(
+        "SELECT l.agent, l.seq, l.digest FROM ingest_batches l"
+        " JOIN unnest(%s::text[], %s::bigint[]) AS k(agent, seq) USING (agent, seq)"
+        " WHERE l.digest IS NOT NULL",
+        ([a for a, _ in keys], [q for _, q in keys]),
+    )
+    return {(a, int(q)): bytes(d) for a, q, d in cur.fetchall()}
 
 
 def insert_signal(

@@ -17,7 +17,15 @@ import numpy as np
 
 from edge_agent.wire import Batch
 from hub.db import pghistory, rollups
-from hub.db.base import EventRecord, History, SignalRow, Store
+from hub.db.base import (
+    EventRecord,
+    History,
+    SeqConflict,
+    SignalRow,
+    Store,
+    kept_rejected,
+    seq_conflict,
+)
 from hub.db.migrate import apply_policies, migrate
 from hub.db.pgconn import ConnectionLost, PgConnections
 from hub.db.pgcopy import (
@@ -26,6 +34,7 @@ from hub.db.pgcopy import (
     insert_ledger,
     insert_rows,
     insert_signal,
+    ledger_digests,
 )
 
 DAY_S = 86_400.0
@@ -142,14 +151,14 @@ class PostgresStore(Store):
         self._signal_ids.update({(d, n): i for i, d, n in rows})
 
     # -- writes ------------------------------------------------------------------------
-    def write_batch(self, batch: Batch, received_at: float) -> bool:
+    def write_batch(self, batch: Batch, received_at: float) -> bool | SeqConflict:
         """Store the batch and its ledger row in one transaction; False for a duplicate.
 
         Raises ValueError for a batch that can never be stored (times out of range).
         """
         return self.write_batches([(batch, received_at)])[0]
 
-    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool]:
+    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool | SeqConflict]:
         """Store several batches in ONE transaction (one commit); per batch False = duplicate.
 
         A group commit: the writer may pass what is queued to save round trips and fsyncs.
@@ -164,7 +173,7 @@ class PostgresStore(Store):
             # even if the break hid a commit: the ledger turns a replay into a duplicate.
             return self._write_prepared(prepared)
 
-    def _write_prepared(self, prepared: list[PreparedBatch]) -> list[bool]:
+    def _write_prepared(self, prepared: list[PreparedBatch]) -> list[bool | SeqConflict]:
         with self._db.use("w") as conn:
             if self.flavour == "postgresql":
                 for p in prepared:
@@ -172,13 +181,14 @@ class PostgresStore(Store):
                         self._ensure_batch_partitions(conn, p.t_us)
             new_ids: dict[tuple[str, str], int] = {}
             with conn.cursor() as cur:
-                stored = insert_ledger(cur, prepared)
-                if not any(stored):
+                stored: list[bool | SeqConflict] = list(insert_ledger(cur, prepared))
+                conflicts = self._conflicts(cur, prepared, stored)
+                if not any(s is True for s in stored) and not conflicts:
                     conn.rollback()
                     return stored
                 parts = []
                 for p, ok in zip(prepared, stored, strict=True):
-                    if ok and len(p.t_us):
+                    if ok is True and len(p.t_us):
                         ids = self._ids_for(cur, p, new_ids)
                         parts.append((p.t_us, np.repeat(ids, p.lens), p.y))
                 if parts:
@@ -198,7 +208,10 @@ class PostgresStore(Store):
                     else:
                         insert_rows(cur, t_us, sid, y, page_size=self.insert_rows)
                 edge_events = [
-                    e for p, ok in zip(prepared, stored, strict=True) if ok for e in p.batch.events
+                    e
+                    for p, ok in zip(prepared, stored, strict=True)
+                    if ok is True
+                    for e in p.batch.events
                 ]
                 if edge_events:  # an edge event is stored with its batch: exactly once
                     self._insert_events(cur, [EventRecord(**vars(e)) for e in edge_events])
@@ -206,6 +219,30 @@ class PostgresStore(Store):
         # Only after the commit: a rolled-back signal row must not stay in the cache.
         self._signal_ids.update(new_ids)
         return stored
+
+    def _conflicts(
+        self, cur: Any, prepared: list[PreparedBatch], stored: list[bool | SeqConflict]
+    ) -> int:
+        """Mark batches whose seq the ledger holds with other content (kept as refused)."""
+        again = [i for i, ok in enumerate(stored) if not ok and prepared[i].batch.digest]
+        digests = ledger_digests(
+            cur, [(prepared[i].batch.agent, prepared[i].batch.seq) for i in again]
+        )
+        found = 0
+        for i in again:
+            b = prepared[i].batch
+            conflict = seq_conflict(b, digests.get((b.agent, b.seq)))
+            if conflict is not None:
+                stored[i] = conflict
+                self._insert_rejected(
+                    cur,
+                    f"(batch {b.agent}/{b.seq})",
+                    b.encode(),
+                    conflict,
+                    prepared[i].received_at,
+                )
+                found += 1
+        return found
 
     def _ids_for(
         self, cur: Any, p: PreparedBatch, new_ids: dict[tuple[str, str], int]
@@ -259,16 +296,31 @@ class PostgresStore(Store):
         return out
 
     def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
-        """Keep a refused message raw, with the reason."""
+        """Keep a refused message raw (its first part), with the reason; prune the oldest."""
+        with self._db.use("w") as conn, conn.cursor() as cur:
+            self._insert_rejected(cur, topic, payload, reason, received_at)
+            conn.commit()
+
+    def _insert_rejected(
+        self, cur: Any, topic: str, payload: bytes, reason: str, received_at: float
+    ) -> None:
         import psycopg2
 
-        with self._db.use("w") as conn, conn.cursor() as cur:
+        payload, reason = kept_rejected(payload, reason)
+        cur.execute(
+            "INSERT INTO rejected_messages (received_at, topic, payload, reason)"
+            " VALUES (to_timestamp(%s), %s, %s, %s)",
+            (received_at, topic, psycopg2.Binary(payload), reason),
+        )
+        if self._rejected_prune_due(len(payload)):
             cur.execute(
-                "INSERT INTO rejected_messages (received_at, topic, payload, reason)"
-                " VALUES (to_timestamp(%s), %s, %s, %s)",
-                (received_at, topic, psycopg2.Binary(payload), reason),
+                "DELETE FROM rejected_messages WHERE id <= (SELECT max(id) FROM (SELECT id,"
+                " count(*) OVER w AS n, sum(octet_length(payload) + octet_length(reason))"
+                " OVER w AS size FROM rejected_messages WINDOW w AS (ORDER BY id DESC)) t"
+                " WHERE n > %s OR size > %s)",
+                (self.rejected_max_rows, self.rejected_max_bytes),
             )
-            conn.commit()
+            self.rejected_pruned += cur.rowcount
 
     def write_events(self, events: list[EventRecord]) -> None:
         """Append events."""

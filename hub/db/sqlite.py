@@ -19,7 +19,16 @@ import numpy as np
 
 from edge_agent.wire import Batch
 
-from .base import EventRecord, History, SignalRow, Store, StoreError
+from .base import (
+    EventRecord,
+    History,
+    SeqConflict,
+    SignalRow,
+    Store,
+    StoreError,
+    kept_rejected,
+    seq_conflict,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS signals (
@@ -42,6 +51,7 @@ CREATE TABLE IF NOT EXISTS ingest_batches (
     seq INTEGER NOT NULL,
     received_at REAL NOT NULL,
     samples INTEGER NOT NULL,
+    digest BLOB,
     PRIMARY KEY (agent, seq)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -130,7 +140,11 @@ class SQLiteStore(Store):
         """Create the file and schema if missing (directory 0700, file 0600: hashes inside)."""
         create_private(self.path)
         try:
-            self._conn().executescript(SCHEMA)
+            conn = self._conn()
+            conn.executescript(SCHEMA)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(ingest_batches)")}
+            if "digest" not in columns:  # a store made before the ledger kept digests
+                conn.execute("ALTER TABLE ingest_batches ADD COLUMN digest BLOB")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable SQLite store: {exc}") from exc
         with self._ids_lock:
@@ -159,25 +173,39 @@ class SQLiteStore(Store):
         ).fetchone()[0]
         return sid
 
-    def write_batch(self, batch: Batch, received_at: float) -> bool:
+    def write_batch(self, batch: Batch, received_at: float) -> bool | SeqConflict:
         """Store samples and the ledger row in one transaction; False for a duplicate."""
         return self.write_batches([(batch, received_at)])[0]
 
-    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool]:
-        """Store several batches in one transaction; per batch False = already stored."""
+    def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool | SeqConflict]:
+        """Store several batches in one transaction; per batch False = already stored,
+        a SeqConflict = that seq was stored with other content (kept as refused)."""
         conn = self._conn()
         new_ids: dict[tuple[str, str], int] = {}
-        stored: list[bool] = []
+        stored: list[bool | SeqConflict] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for batch, received_at in items:
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO ingest_batches (agent, seq, received_at, samples) "
-                    "VALUES (?, ?, ?, ?)",
-                    (batch.agent, batch.seq, received_at, batch.sample_count),
+                    "INSERT OR IGNORE INTO ingest_batches (agent, seq, received_at, samples, "
+                    "digest) VALUES (?, ?, ?, ?, ?)",
+                    (batch.agent, batch.seq, received_at, batch.sample_count, batch.digest),
                 )
-                if cur.rowcount == 0:  # the ledger has it: a replay
-                    stored.append(False)
+                if cur.rowcount == 0:  # the ledger has it: a replay, or other content
+                    (digest,) = conn.execute(
+                        "SELECT digest FROM ingest_batches WHERE agent = ? AND seq = ?",
+                        (batch.agent, batch.seq),
+                    ).fetchone()
+                    conflict = seq_conflict(batch, digest)
+                    if conflict is not None:
+                        self._insert_rejected(
+                            conn,
+                            f"(batch {batch.agent}/{batch.seq})",
+                            batch.encode(),
+                            conflict,
+                            received_at,
+                        )
+                    stored.append(conflict or False)
                     continue
                 for s in batch.signals:
                     sid = self._signal_id(conn, s.device, s.signal, s.unit, batch.agent)
@@ -227,10 +255,30 @@ class SQLiteStore(Store):
         return dropped
 
     def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
-        self._conn().execute(
+        self._insert_rejected(self._conn(), topic, payload, reason, received_at)
+
+    def _insert_rejected(
+        self, conn: sqlite3.Connection, topic: str, payload: bytes, reason: str, at: float
+    ) -> None:
+        payload, reason = kept_rejected(payload, reason)
+        conn.execute(
             "INSERT INTO rejected_messages (received_at, topic, payload, reason) VALUES (?,?,?,?)",
-            (received_at, topic, payload, reason),
+            (at, topic, payload, reason),
         )
+        if self._rejected_prune_due(len(payload)):
+            self.rejected_pruned += self._prune_rejected(conn)
+
+    def _prune_rejected(self, conn: sqlite3.Connection) -> int:
+        """Delete the oldest refused messages beyond the row and byte bounds."""
+        row = conn.execute(
+            "SELECT max(id) FROM (SELECT id, count(*) OVER w AS n, sum(length(payload) + "
+            "length(reason)) OVER w AS size FROM rejected_messages WINDOW w AS (ORDER BY id "
+            "DESC)) WHERE n > ? OR size > ?",
+            (self.rejected_max_rows, self.rejected_max_bytes),
+        ).fetchone()
+        if row[0] is None:
+            return 0
+        return conn.execute("DELETE FROM rejected_messages WHERE id <= ?", (row[0],)).rowcount
 
     def write_events(self, events: list[EventRecord]) -> None:
         conn = self._conn()

@@ -162,7 +162,9 @@ class BatchWriter:
                 log.warning("store available again, catching up")
             self.store_ok, self.store_error = True, None
             for j, stored in zip(jobs, results, strict=True):
-                self.on_done(Outcome(j, stored))
+                # A SeqConflict (a str) was kept as refused in the batch's transaction.
+                conflict = stored if isinstance(stored, str) else None
+                self.on_done(Outcome(j, stored is True, rejected=conflict))
             return True
 
     def _reject(self, job: Job, reason: str) -> None:
@@ -185,7 +187,7 @@ class BatchWriter:
             except queue.Empty:
                 return
 
-    def _write(self, jobs: list[Job]) -> list[bool]:
+    def _write(self, jobs: list[Job]) -> list[bool | str]:
         job = jobs[0]
         if job.kind == "batch":
             items = [(j.batch, j.received_at) for j in jobs if j.batch is not None]

@@ -63,7 +63,10 @@ class HomeAssistantBridge:
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"{hub.config['hub']['id']}-ha"
         )
-        if mqtt_cfg["username"]:
+        own = getattr(getattr(hub, "ingest", None), "credentials", None)
+        if own is not None:  # the embedded broker: the hub's own user, made at start
+            self._client.username_pw_set(*own)
+        elif mqtt_cfg["username"]:
             self._client.username_pw_set(mqtt_cfg["username"], mqtt_cfg["password"] or None)
         if mqtt_cfg["tls_ca"]:
             self._client.tls_set(ca_certs=mqtt_cfg["tls_ca"], cert_reqs=ssl.CERT_REQUIRED)

@@ -25,11 +25,17 @@ class Collector:
         topics: list[str],
         ca: str | None = None,
         timeout: float = 10.0,
+        client_id: str | None = None,
+        clean_session: bool = True,
     ) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self.events: list[str] = []
         self.granted = 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"c-{os.urandom(4).hex()}")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"c-{os.urandom(4).hex()}",
+            clean_session=clean_session,
+        )
         self.client.username_pw_set(username, password)
         if ca:
             self.client.tls_set(ca_certs=ca)
@@ -63,13 +69,21 @@ class Collector:
         self.client.loop_stop()
 
 
-def forge(port: int, username: str, password: str, topic: str, ca: str | None = None) -> None:
+def forge(
+    port: int,
+    username: str,
+    password: str,
+    topic: str,
+    ca: str | None = None,
+    payload: bytes = b"forged",
+    retain: bool = False,
+) -> None:
     """Publish once (QoS 1) on a fresh connection and wait until the broker has dealt with
     it: a PUBACK, or (Mosquitto 2.0 with max_queued_messages 0) a disconnect for a publish
     the ACL denies. The client does not reconnect, so nothing is sent twice."""
     client = Collector(port=port, username=username, password=password, topics=[], ca=ca)
     try:
-        client.client.publish(topic, b"forged", qos=1)
+        client.client.publish(topic, payload, qos=1, retain=retain)
         wait_for(
             lambda: {"puback", "disconnected"} & set(client.events),
             10,
@@ -79,11 +93,23 @@ def forge(port: int, username: str, password: str, topic: str, ca: str | None = 
         client.close()
 
 
-def login_refused(port: int, username: str, password: str) -> bool:
-    """True when the broker refuses this login."""
+def login_refused(
+    port: int,
+    username: str | None,
+    password: str | None,
+    *,
+    client_id: str | None = None,
+    clean_session: bool = True,
+) -> bool:
+    """True when the broker refuses this login (username None: an anonymous client)."""
     codes: list[object] = []
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"l-{os.urandom(4).hex()}")
-    c.username_pw_set(username, password)
+    c = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id or f"l-{os.urandom(4).hex()}",
+        clean_session=clean_session,
+    )
+    if username is not None:
+        c.username_pw_set(username, password)
     c.reconnect_delay_set(120, 120)
     c.on_connect = lambda _c, _u, _f, rc, _p: codes.append(rc)
     c.connect("127.0.0.1", port)

@@ -25,6 +25,8 @@ status_interval = 1.0
 host = "127.0.0.1"
 port = {port}
 prefix = "{prefix}"
+username = "{username}"
+password = "{password}"
 reconnect_min = 0.1
 reconnect_max = 1.0
 
@@ -46,6 +48,8 @@ log_level = "info"
 host = "127.0.0.1"
 port = {port}
 prefix = "{prefix}"
+username = "{username}"
+password = "{password}"
 
 [store]
 kind = "{kind}"
@@ -67,6 +71,7 @@ def write_agent_config(
     rate: float = 50,
     enabled: bool = True,
     batch: int = 60,
+    users: dict[str, str] | None = None,
 ) -> Path:
     """An agent config with one generator device producing all six waveforms."""
     path.write_text(
@@ -79,15 +84,24 @@ def write_agent_config(
             rate=rate,
             enabled="true" if enabled else "false",
             batch=batch,
+            username=agent if users else "",
+            password=(users or {}).get(agent, ""),
         )
     )
     return path
 
 
 def write_hub_config(
-    path: Path, *, port: int, prefix: str, kind: str = "sqlite", dsn: str = ""
+    path: Path,
+    *,
+    port: int,
+    prefix: str,
+    kind: str = "sqlite",
+    dsn: str = "",
+    users: dict[str, str] | None = None,
 ) -> Path:
-    """A hub config on an external broker, websocket off, store in path's folder."""
+    """A hub config on an external broker, websocket off, store in path's folder; with
+    `users` (a broker with passwords) the hub logs in as `hub`."""
     data = path.parent / "hub-data"
     path.write_text(
         HUB_TOML.format(
@@ -97,6 +111,8 @@ def write_hub_config(
             kind=kind,
             path=data / "store.sqlite" if kind == "sqlite" else "",
             dsn=dsn,
+            username="hub" if users else "",
+            password=(users or {}).get("hub", ""),
         )
     )
     return path

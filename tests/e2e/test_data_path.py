@@ -12,14 +12,21 @@ import pytest
 from hub.bootstrap import running_hub
 from hub.client import OpenControlClient
 from hub.config import hub_config
+from hub.mqtt_auth import set_password
 from hub.users import Users, save_users
-from tests.fixtures.mosquitto import Mosquitto
+from tests.fixtures.mosquitto import AUTH_USERS, Mosquitto
 from tests.fixtures.net import async_wait_for, free_port, wait_for
 
 from . import procs
 
 
-async def _run_agent_into_hub(tmp_path: Path, config: dict, port: int, prefix: str) -> None:
+async def _run_agent_into_hub(
+    tmp_path: Path,
+    config: dict,
+    port: int,
+    prefix: str,
+    mqtt_users: dict[str, str] | None = None,
+) -> None:
     ws_port = config["websocket"]["port"]
     async with running_hub(config) as hub:
         await async_wait_for(lambda: hub.ingest.subscribed, what="hub subscribed")
@@ -27,7 +34,7 @@ async def _run_agent_into_hub(tmp_path: Path, config: dict, port: int, prefix: s
         users.add("reader", "s3cret-pass", "read")  # login is required by default
         await save_users(hub, users)
         agent_cfg = procs.write_agent_config(
-            tmp_path / "agent.toml", port=port, prefix=prefix, rate=20
+            tmp_path / "agent.toml", port=port, prefix=prefix, rate=20, users=mqtt_users
         )
         agent = procs.start("edge_agent", agent_cfg, tmp_path / "agent.log")
         try:
@@ -97,7 +104,8 @@ async def test_agent_to_sqlite_through_embedded_broker(tmp_path: Path, prefix: s
             "websocket": {"port": free_port(), "host": "127.0.0.1"},
         }
     )
-    await _run_agent_into_hub(tmp_path, config, port, prefix)
+    set_password(config["mqtt"], "agent1", AUTH_USERS["agent1"])  # `opencontrol mqtt add`
+    await _run_agent_into_hub(tmp_path, config, port, prefix, mqtt_users=AUTH_USERS)
 
 
 @pytest.mark.slow

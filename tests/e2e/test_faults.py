@@ -1,7 +1,8 @@
 """Fault tests with real processes: kill anything at any moment, every sample stored once.
 
-Each test runs a hub process and an agent process (generator at 50 Hz, six signals), does
-something nasty in the middle of the stream, then drains the agent's spool and checks the
+Each test runs a hub process and an agent process (generator at 50 Hz, six signals), both
+logged in to a Mosquitto with passwords and the Ansible role's ACL, does something nasty
+in the middle of the stream, then drains the agent's spool and checks the
 exactly-once figures: the ledger holds every batch the agent made once, without gaps, and
 the samples table holds exactly the ledger's samples, no (signal, time) twice.
 """
@@ -31,10 +32,20 @@ class Rig:
     def __init__(self, tmp: Path, broker: Mosquitto, prefix: str, kind: str, dsn: str) -> None:
         self.tmp, self.broker, self.prefix, self.kind, self.dsn = tmp, broker, prefix, kind, dsn
         self.hub_cfg = procs.write_hub_config(
-            tmp / "hub.toml", port=broker.port, prefix=prefix, kind=kind, dsn=dsn
+            tmp / "hub.toml",
+            port=broker.port,
+            prefix=prefix,
+            kind=kind,
+            dsn=dsn,
+            users=broker.users,
         )
         self.agent_cfg = procs.write_agent_config(
-            tmp / "agent.toml", port=broker.port, prefix=prefix, rate=50, batch=30
+            tmp / "agent.toml",
+            port=broker.port,
+            prefix=prefix,
+            rate=50,
+            batch=30,
+            users=broker.users,
         )
         self.spool = tmp / f"{AGENT}-spool.sqlite"
         self.store = tmp / "hub-data" / "store.sqlite"
@@ -66,7 +77,11 @@ class Rig:
         """Stop producing, send what the spool holds, stop everything, check exactly-once."""
         procs.stop(self.agent)
         procs.write_agent_config(
-            self.agent_cfg, port=self.broker.port, prefix=self.prefix, enabled=False
+            self.agent_cfg,
+            port=self.broker.port,
+            prefix=self.prefix,
+            enabled=False,
+            users=self.broker.users,
         )
         self.agent = procs.start("edge_agent", self.agent_cfg, self.tmp / "agent.log")
         try:
@@ -116,16 +131,16 @@ def rig_factory(
         rig.close()
 
 
-def test_kill_9_of_hub_mid_stream(rig_factory, mosquitto: Mosquitto) -> None:
-    rig = rig_factory(mosquitto)
+def test_kill_9_of_hub_mid_stream(rig_factory, auth_mosquitto: Mosquitto) -> None:
+    rig = rig_factory(auth_mosquitto)
     rig.wait_batches(5)
     rig.restart_hub(signal.SIGKILL, pause=0.5)
     rig.wait_batches(rig.ledger()["batches"] + 5)
     assert rig.drain_and_check()["stored"] > 0
 
 
-def test_hub_down_for_a_while_then_back(rig_factory, mosquitto: Mosquitto) -> None:
-    rig = rig_factory(mosquitto)
+def test_hub_down_for_a_while_then_back(rig_factory, auth_mosquitto: Mosquitto) -> None:
+    rig = rig_factory(auth_mosquitto)
     rig.wait_batches(5)
     before = rig.ledger()["batches"]
     rig.restart_hub(signal.SIGTERM, pause=3.0)  # the agent keeps producing meanwhile
@@ -133,17 +148,19 @@ def test_hub_down_for_a_while_then_back(rig_factory, mosquitto: Mosquitto) -> No
     rig.drain_and_check()
 
 
-def test_mosquitto_restarted_while_agent_publishes(rig_factory, own_mosquitto: Mosquitto) -> None:
-    rig = rig_factory(own_mosquitto)
+def test_mosquitto_restarted_while_agent_publishes(
+    rig_factory, own_auth_mosquitto: Mosquitto
+) -> None:
+    rig = rig_factory(own_auth_mosquitto)
     rig.wait_batches(5)
-    own_mosquitto.restart()
+    own_auth_mosquitto.restart()
     before = rig.ledger()["batches"]
     rig.wait_batches(before + 10)
     rig.drain_and_check()
 
 
-def test_agent_killed_and_restarted_replays_its_spool(rig_factory, mosquitto) -> None:
-    rig = rig_factory(mosquitto)
+def test_agent_killed_and_restarted_replays_its_spool(rig_factory, auth_mosquitto) -> None:
+    rig = rig_factory(auth_mosquitto)
     rig.wait_batches(5)
     procs.stop(rig.agent, signal.SIGKILL)
     rig.agent = procs.start("edge_agent", rig.agent_cfg, rig.tmp / "agent.log")
@@ -152,10 +169,10 @@ def test_agent_killed_and_restarted_replays_its_spool(rig_factory, mosquitto) ->
 
 
 def test_postgres_stopped_for_a_while(
-    tmp_path: Path, mosquitto: Mosquitto, prefix: str, own_pg
+    tmp_path: Path, auth_mosquitto: Mosquitto, prefix: str, own_pg
 ) -> None:
     dsn = own_pg.create_database()
-    rig = Rig(tmp_path, mosquitto, prefix, "postgres", dsn)
+    rig = Rig(tmp_path, auth_mosquitto, prefix, "postgres", dsn)
     try:
         rig.wait_batches(5)
         own_pg.stop("immediate")

@@ -9,6 +9,7 @@ import pytest
 
 from edge_agent.wire import Batch, EdgeEvent, Series
 from hub.app import Hub
+from hub.db.base import REJECTED_KEEP_BYTES
 from tests.fixtures.net import async_wait_for
 
 from .conftest import Peer
@@ -72,7 +73,7 @@ async def test_bad_payload_refused_kept_raw_and_next_good_batch_stored(
     assert len(rows) == 1
     _, topic, raw, why = rows[0]
     assert topic.endswith("/a1/data") and reason in why
-    assert bytes(raw) == payload[:1_000_000]
+    assert bytes(raw) == payload[:REJECTED_KEEP_BYTES]
     # The hub keeps running: the next good batch is stored and acknowledged.
     peer.publish(good(10))
     assert await acked(peer) == [10]
@@ -128,6 +129,8 @@ async def test_second_agent_claiming_a_device_is_refused(hub: Hub, peer: Peer, m
 
 
 async def test_bad_status_and_event_messages_do_not_stop_ingest(hub: Hub, peer: Peer) -> None:
+    peer.publish(good(1))  # a1's data makes it the owner of device Dev
+    assert await acked(peer) == [1]
     peer.publish(b"{broken", kind="status")
     peer.publish(b'{"no_text": 1}', kind="event")
     peer.publish(
@@ -140,6 +143,10 @@ async def test_bad_status_and_event_messages_do_not_stop_ingest(hub: Hub, peer: 
     assert hub.recent_events[-1].text == "hot"
     peer.publish(good(2))
     assert await acked(peer) == [2]
+    # Both bad messages are kept with their reasons, not only logged.
+    await async_wait_for(lambda: hub.stats["rejected"] == 2, what="both recorded")
+    reasons = sorted(r[3] for r in await hub.run_store(hub.store.rejected))
+    assert "event.text must be a string" in reasons[0] and "status is not JSON" in reasons[1]
 
 
 async def test_edge_events_in_a_batch_are_stored_and_announced_once(hub: Hub, peer: Peer) -> None:

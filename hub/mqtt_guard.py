@@ -1,0 +1,228 @@
+"""Checks on what arrives over MQTT, whoever sent it: sizes, JSON shape, ownership, bounds.
+
+An agent's password can leak and an operator can turn anonymous access on, so nothing an
+MQTT client sends is trusted: every check here answers with a reason (the message is then
+kept in `rejected_messages`) or lets it through. It runs in ingest's network thread; the
+counters it keeps are plain ints read by the hub's status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from edge_agent.wire import Batch, EdgeEvent, WireError, decode_event
+
+# Largest payloads of the small topics (a data batch has its own limit in wire.py).
+MAX_STATUS_BYTES = 256 * 1024
+MAX_EVENT_BYTES = 64 * 1024
+MAX_RESULT_BYTES = 1024 * 1024
+MAX_DEPTH = 32  # JSON nesting of status, event and cmd/result bodies
+MAX_INT = 2**63 - 1  # integers the stores, the websocket and the browser can carry
+SEQ_JUMP = 100_000  # a seq this far beyond the agent's last one is flagged
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        import orjson
+
+        return orjson.loads(payload)  # refuses NaN/Infinity and nesting beyond 1024
+    except ImportError:  # pragma: no cover - the hub installs orjson
+        return json.loads(payload, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def parse_body(payload: bytes, *, what: str, max_bytes: int) -> dict[str, Any]:
+    """A JSON object of at most max_bytes, MAX_DEPTH levels, finite numbers, 64-bit ints."""
+    if len(payload) > max_bytes:
+        raise WireError(f"{what} of {len(payload)} bytes exceeds the limit of {max_bytes}")
+    try:
+        body = _loads(payload)
+    except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise WireError(f"{what} is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(body, dict):
+        raise WireError(f"{what} must be a JSON object, got {type(body).__name__}")
+    check_json(body, what)
+    return body
+
+
+def check_json(value: Any, what: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, integers beyond 64 bits, non-finite floats."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                raise WireError(f"{what} holds an integer beyond 64 bits")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise WireError(f"{what} holds a non-finite number")
+            continue
+        if depth >= MAX_DEPTH:
+            raise WireError(f"{what} is nested deeper than {MAX_DEPTH} levels")
+        stack.extend((c, depth + 1) for c in children)
+
+
+class RateLimiter:
+    """A token bucket per key: `rate` per second sustained, `burst` at once.
+
+    Full buckets are forgotten, so memory follows the keys that are busy right now."""
+
+    def __init__(
+        self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate, self.burst, self.clock = rate, float(burst), clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1.0, now)
+        if len(self._buckets) > 10_000:
+            self._forget_full(now)
+        return True
+
+    def _forget_full(self, now: float) -> None:
+        self._buckets = {
+            k: (t, a)
+            for k, (t, a) in self._buckets.items()
+            if t + (now - a) * self.rate < self.burst
+        }
+
+
+class Guard:
+    """What ingest asks before it lets a message in; the counters it reports."""
+
+    COUNTERS = ("rate_limited", "over_bounds", "seq_jumps", "seq_conflicts")
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        owner_of: Callable[[str], str | None],
+        stats: dict[str, int] | None = None,
+    ) -> None:
+        mqtt = config["mqtt"]
+        self.max_signals = mqtt["max_signals_per_agent"]
+        self.max_devices = mqtt["max_devices_per_agent"]
+        self.trusted_event_agents = frozenset(mqtt["trusted_event_agents"])
+        self.rate = RateLimiter(rate=mqtt["max_messages_per_s"], burst=mqtt["max_burst"])
+        self.owner_of = owner_of
+        self.stats = stats if stats is not None else {}
+        for name in self.COUNTERS:
+            self.stats.setdefault(name, 0)
+        self._signals: dict[str, set[tuple[str, str]]] = {}
+        self._devices: dict[str, set[str]] = {}
+        self._last_seq: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def seed(self, signals: Iterable[tuple[str | None, str, str]]) -> None:
+        """Count signals already stored, as (agent, device, name)."""
+        with self._lock:
+            for agent, device, name in signals:
+                if agent:
+                    self._signals.setdefault(agent, set()).add((device, name))
+                    self._devices.setdefault(agent, set()).add(device)
+
+    # -- every message ---------------------------------------------------------------------
+    def allow_message(self, agent: str) -> bool:
+        """False when the agent sends faster than its rate (counted)."""
+        if self.rate.allow(agent):
+            return True
+        self.stats["rate_limited"] += 1
+        return False
+
+    # -- data ------------------------------------------------------------------------------
+    def check_batch(self, agent: str, batch: Batch) -> str | None:
+        """Why a decoded batch is refused (devices, bounds), or None; flags seq jumps."""
+        devices = {s.device for s in batch.signals} | {e.device for e in batch.events}
+        for device in sorted(devices):
+            owner = self.owner_of(device)
+            if owner is not None and owner != agent:
+                return f"device {device!r} is owned by agent {owner!r}"
+        keys = {(s.device, s.signal) for s in batch.signals}
+        with self._lock:
+            reason = self._over_bounds(agent, devices, keys)
+            if reason is None:
+                self._signals.setdefault(agent, set()).update(keys)
+                self._devices.setdefault(agent, set()).update(devices)
+        if reason is not None:
+            self.stats["over_bounds"] += 1
+        return reason
+
+    def _over_bounds(self, agent: str, devices: set[str], keys: set[tuple[str, str]]) -> str | None:
+        known_devices = self._devices.get(agent, set())
+        if len(known_devices | devices) > self.max_devices:
+            return f"agent {agent!r} would have more than {self.max_devices} devices"
+        known = self._signals.get(agent, set())
+        if len(known) + len(keys - known) > self.max_signals:
+            return f"agent {agent!r} would have more than {self.max_signals} signals"
+        return None
+
+    def seq_jump(self, agent: str, seq: int) -> int:
+        """How far beyond the agent's last seq this one is, if that is suspiciously far."""
+        last = self._last_seq.get(agent)
+        if last is None or seq > last:
+            self._last_seq[agent] = seq
+        if last is not None and seq - last > SEQ_JUMP:
+            self.stats["seq_jumps"] += 1
+            return seq - last
+        return 0
+
+    def own_events(self, agent: str, batch: Batch) -> Batch:
+        """The batch with its events' ids in the agent's id space."""
+        if not batch.events or agent in self.trusted_event_agents:
+            return batch
+        return dataclasses.replace(batch, events=[self._own_id(agent, e) for e in batch.events])
+
+    def _own_id(self, agent: str, event: EdgeEvent) -> EdgeEvent:
+        if agent in self.trusted_event_agents or not event.event_id:
+            return event
+        return dataclasses.replace(event, event_id=f"{agent}/{event.event_id}")
+
+    # -- the small topics ------------------------------------------------------------------
+    def event(self, agent: str, payload: bytes, received: float) -> EdgeEvent:
+        """A checked event from `<p>/<agent>/event`; WireError says why not."""
+        body = parse_body(payload, what="event", max_bytes=MAX_EVENT_BYTES)
+        body.setdefault("t", received)
+        event = decode_event(body)
+        owner = self.owner_of(event.device)
+        if owner != agent:
+            raise WireError(
+                f"event for device {event.device!r}, which "
+                + ("no agent has announced" if owner is None else f"agent {owner!r} owns")
+            )
+        return self._own_id(agent, event)
+
+    def status(self, agent: str, payload: bytes) -> dict[str, Any]:
+        """A checked status body (bounded size, nesting, devices)."""
+        body = parse_body(payload, what="status", max_bytes=MAX_STATUS_BYTES)
+        devices = body.get("devices")
+        if isinstance(devices, dict):
+            with self._lock:
+                known = self._devices.get(agent, set())
+                if len(known | set(devices)) > self.max_devices:
+                    self.stats["over_bounds"] += 1
+                    raise WireError(f"status announces more than {self.max_devices} devices")
+                self._devices.setdefault(agent, set()).update(devices)
+        return body
+
+    @staticmethod
+    def cmd_result(payload: bytes) -> dict[str, Any]:
+        """A checked command result body."""
+        return parse_body(payload, what="cmd/result", max_bytes=MAX_RESULT_BYTES)
