@@ -10,7 +10,8 @@ with the units that map to device classes) it builds the configs with
 hub/integrations/ha_discovery.py and checks, with Home Assistant's modules:
 - each discovery topic against the MQTT integration's discovery topic matcher;
 - each config against that platform's DISCOVERY_SCHEMA (the schema Home Assistant applies
-  to a discovery message: it raises on an unknown or badly typed key);
+  to a discovery message: it raises on a badly typed value and silently drops keys it
+  does not know, so every key sent must also come out of it, device keys included);
 - each sensor's unit against the units its device class takes, and its state class
   against the state classes the device class allows;
 - each value template rendered by Home Assistant's template engine against a sample state.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import json
 import re
 import sys
@@ -28,8 +30,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "hub" / "integrations"))
-ha_discovery = importlib.import_module("ha_discovery")  # stdlib only: no hub imports
+# Loaded by path: it is stdlib only, so Home Assistant's Python needs none of the hub's deps.
+_spec = importlib.util.spec_from_file_location(
+    "ha_discovery", ROOT / "hub" / "integrations" / "ha_discovery.py"
+)
+assert _spec is not None and _spec.loader is not None
+ha_discovery = importlib.util.module_from_spec(_spec)
+sys.modules["ha_discovery"] = ha_discovery  # dataclasses look their module up
+_spec.loader.exec_module(ha_discovery)
 
 SAMPLE = {
     "state": "online",
@@ -80,6 +88,20 @@ PARAMS = {
     "Power meter": {"relay": False, "label": "x"},
 }
 
+# What each value template must render to from STATES/PARAMS ("None" is what Home
+# Assistant's MQTT sensor takes as unknown).
+EXPECTED = {
+    "Gen Square": "1.0",
+    "Gen Sinus": "None",
+    "Gen waveform": "Sinus",
+    "Gen gen_freq": "1.5",
+    "Gen count": "3",
+    "Power meter relay": "OFF",
+    "Power meter label": "x",
+    "Gen last command": "reset: ok",
+    "Power meter last command": "reset: ok",
+}
+
 
 def fail(msg: str) -> None:
     print(f"FAIL {msg}")
@@ -114,6 +136,10 @@ async def main() -> None:
                 validated = platform.DISCOVERY_SCHEMA(dict(e.config))
             except Exception as exc:  # voluptuous.Invalid
                 fail(f"{e.topic}: {component} DISCOVERY_SCHEMA refused it: {exc}")
+            dropped = set(e.config) - set(validated)
+            dropped |= {f"device.{k}" for k in set(e.config["device"]) - set(validated["device"])}
+            if dropped:
+                fail(f"{e.topic}: {component} ignores {sorted(dropped)}")
             if component == "sensor" and validated.get("device_class"):
                 dc = validated["device_class"]
                 unit = validated.get("unit_of_measurement")

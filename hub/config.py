@@ -23,6 +23,7 @@ from .integrations.config import (
     METRICS_SECTION,
     NOTIFY_SECTION,
     SELF_SIGNALS_SECTION,
+    check_integrations,
 )
 from .ws.config import WEBSOCKET_SECTION, WsConfig
 
@@ -168,6 +169,8 @@ def finish(cfg: dict[str, Any]) -> dict[str, Any]:
             f"at most {limit} (16 signals in its memory)"
         )
     WsConfig.from_mapping(cfg["websocket"])  # pairs of keys (tls_cert with tls_key)
+    if problem := check_integrations(cfg):
+        raise ConfigError(problem)
     hub["data_dir"] = str(Path(hub["data_dir"] or default_data_dir()).expanduser())
     hub["config_dir"] = str(Path(hub["config_dir"] or hub["data_dir"]).expanduser())
     mqtt = cfg["mqtt"]

@@ -116,3 +116,10 @@ NOTIFY_SECTION = Section(
         "email": Section(items=EMAIL, doc="[notify.email.NAME] SMTP targets"),
     },
 )
+
+
+def check_integrations(cfg: dict[str, Any]) -> str | None:
+    """What the sections cannot say alone: /metrics needs the websocket server's port."""
+    if cfg["metrics"]["enabled"] and not cfg["websocket"]["enabled"]:
+        return "metrics: [metrics] enabled needs [websocket] enabled (it serves /metrics)"
+    return None

@@ -173,3 +173,13 @@ async def test_a_real_prometheus_scrapes_the_hub_and_answers_a_query(
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_metrics_without_the_websocket_server_is_refused_at_load(tmp_path: Path) -> None:
+    from edge_agent.config_schema import ConfigError
+    from hub.config import hub_config
+
+    with pytest.raises(ConfigError, match=r"\[metrics\] enabled needs \[websocket\] enabled"):
+        hub_config({"websocket": {"enabled": False}, "metrics": {"enabled": True}})
+    cfg = hub_config({"hub": {"data_dir": str(tmp_path)}, "metrics": {"enabled": True}})
+    assert cfg["metrics"]["enabled"] and cfg["websocket"]["enabled"]
