@@ -183,3 +183,12 @@ def test_metrics_without_the_websocket_server_is_refused_at_load(tmp_path: Path)
         hub_config({"websocket": {"enabled": False}, "metrics": {"enabled": True}})
     cfg = hub_config({"hub": {"data_dir": str(tmp_path)}, "metrics": {"enabled": True}})
     assert cfg["metrics"]["enabled"] and cfg["websocket"]["enabled"]
+
+
+def test_the_integrations_example_loads_with_every_integration_on() -> None:
+    from hub.config import load_hub_config
+
+    root = Path(__file__).resolve().parents[3]
+    cfg = load_hub_config(root / "examples" / "integrations.toml")
+    assert all(cfg[s]["enabled"] for s in ("selfsignals", "metrics", "homeassistant"))
+    assert set(cfg["notify"]["webhook"]) == {"phone"} and set(cfg["notify"]["email"]) == {"ops"}
