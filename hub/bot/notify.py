@@ -4,12 +4,15 @@
 unreachable Telegram never slows ingest: each chat has a deque of at most `max_queue`
 lines (oldest dropped and counted) and its own sender task that waits for the chat's
 send interval, takes everything queued (up to `max_group` lines) as one message, and
-honours flood control (`retry_after`) and network errors (exponential backoff).
+honours flood control (`retry_after`) and network errors (exponential backoff). With
+`lines`, each message takes its turn on the chat's line (chatline.py), so it never
+goes out while the chat is held, and a flood wait it meets holds the chat's replies too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import time
@@ -21,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from .chatline import ChatLines
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +82,10 @@ class Notifier:
         backoff_min: float = 1.0,
         backoff_max: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        lines: ChatLines | None = None,
     ) -> None:
         self.send = send
+        self.lines = lines
         self.max_queue = max_queue
         self.interval = interval
         self.max_group = max_group
@@ -152,9 +159,12 @@ class Notifier:
             last_seq = batch[-1][0]
             text = _group([t for _, t in batch], total=len(chat.items))
             try:
-                await self.send(chat_id, text)
+                async with self._turn(chat_id):
+                    await self.send(chat_id, text)
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
+                if self.lines is not None:
+                    self.lines.hold(chat_id, wait)
                 self.stats.retries += 1
                 log.warning("telegram flood control for chat %s: waiting %.1f s", chat_id, wait)
                 chat.next_send = self.clock() + wait
@@ -179,6 +189,9 @@ class Notifier:
             self.stats.sent_messages += 1
             self.stats.sent_events += sent
             chat.next_send = self.clock() + self.interval
+
+    def _turn(self, chat_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.lines.turn(chat_id) if self.lines is not None else contextlib.nullcontext()
 
     def _give_up(self, chat: _Chat, last_seq: int, exc: BaseException) -> None:
         n = _pop_through(chat.items, last_seq)

@@ -72,7 +72,7 @@ class Chat:
         return await self._wait(before, expect, 30.0, data)
 
     async def _wait(self, before: int, expect: int, timeout: float, what: str) -> list[Call]:
-        await async_wait_for(
+        await self.standin.wait(
             lambda: len(self.received()) >= before + expect,
             timeout,
             what=f"{expect} replies to {what!r} in chat {self.chat_id}",

@@ -85,7 +85,7 @@ async def press(standin: BotApiStandIn, chat: Chat, data: str) -> Call:
     def answers() -> list[Call]:
         return [c for c in chat.received()[before:] if is_answer(c)]
 
-    await async_wait_for(answers, 30.0, what=f"the reply to {data!r} in chat {chat.chat_id}")
+    await standin.wait(answers, 30.0, what=f"the reply to {data!r} in chat {chat.chat_id}")
     return answers()[0]
 
 
