@@ -54,7 +54,11 @@ class Agent:
         self._mono = mono
         self._synced = clock_synced or SyncCheck(mono=mono)
         self.spool = Spool(
-            path=a["spool_path"], agent=self.agent_id, max_bytes=a["spool_max_bytes"], wall=wall
+            path=a["spool_path"],
+            agent=self.agent_id,
+            max_bytes=a["spool_max_bytes"],
+            memory_age=a["spool_memory_age"],
+            wall=wall,
         )
         self.batcher = Batcher(
             sink=self._store_batch,
@@ -260,6 +264,8 @@ class Agent:
             try:
                 self.batcher.poll()
                 self._spool_pending_events()
+                if self.spool.memory_age > 0:
+                    self.spool.flush_older(self._wall())
             except Exception:
                 log.exception("cannot store a batch in the spool")
             now = self._mono()

@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config_schema import ConfigError, Field, Section, port, positive, read_toml, validate
+from .config_schema import (
+    ConfigError,
+    Field,
+    Section,
+    non_negative,
+    port,
+    positive,
+    read_toml,
+    validate,
+)
 from .drivers.base import DriverError, check_signal_names
 from .drivers.registry import UnknownDriver, driver_class
 from .wire import DEFAULT_PREFIX
@@ -47,6 +56,9 @@ AGENT_SCHEMA = Section(
                 "id": Field(str, doc="unique agent id", check=_agent_id),
                 "spool_path": Field(str, "spool.sqlite", doc="SQLite spool file (tmpfs is fine)"),
                 "spool_max_bytes": Field(int, 50_000_000, check=positive),
+                # > 0: batches wait in memory this long for their ack before being written
+                # (fewer SD-card writes; a power cut loses what is held). docs/pi.md
+                "spool_memory_age": Field(float, 0.0, check=non_negative),
                 "batch_max_samples": Field(int, 500, check=positive),
                 "batch_max_age": Field(float, 0.2, check=positive),
                 "status_interval": Field(float, 10.0, check=positive),
