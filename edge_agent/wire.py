@@ -1,6 +1,6 @@
 """The MQTT wire format shared by agents and the hub: topics and the data batch.
 
-DESIGN.md fixes the shapes; this module is the one place that encodes and checks them.
+docs/DESIGN.md fixes the shapes; this module is the one place that encodes and checks them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class WireError(ValueError):
 
 @dataclass(frozen=True)
 class Topics:
-    """Topic names under one prefix (DESIGN.md, "MQTT topics")."""
+    """Topic names under one prefix (docs/DESIGN.md, "MQTT topics")."""
 
     prefix: str = DEFAULT_PREFIX
 

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_ships_migrations_and_dashboard(tmp_path: Path) -> None:
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -25,7 +25,10 @@ def test_wheel_ships_migrations_and_dashboard(tmp_path: Path) -> None:
         ],
         check=True,
         capture_output=True,
+        text=True,
     )
+    # No deprecation wall from the build backend (e.g. a `license = {text = ...}` table).
+    assert "deprecat" not in (built.stdout + built.stderr).lower(), built.stderr
     (wheel,) = tmp_path.glob("opencontrol-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     migrations = sorted(p.name for p in (REPO / "sql").glob("*.sql"))
@@ -33,3 +36,20 @@ def test_wheel_ships_migrations_and_dashboard(tmp_path: Path) -> None:
     assert shipped == migrations and migrations
     assert "hub/ws/static/index.html" in names
     assert not any(n.startswith("tests/") for n in names)
+
+
+def test_dev_script_prints_no_terminal_escapes_into_a_log(tmp_path: Path) -> None:
+    # A Python too old: scripts/dev says so through its `say` and stops, installing nothing.
+    old = tmp_path / "python3"
+    old.write_text("#!/bin/sh\nexit 1\n")
+    old.chmod(0o755)
+    out = subprocess.run(
+        [str(REPO / "scripts" / "dev"), "lint"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": str(old)},
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert out.stdout.startswith("[opencontrol] Python 3.11 or newer is needed"), out.stdout
+    assert "\x1b" not in out.stdout + out.stderr

@@ -1,5 +1,5 @@
 """Two hub processes share one subscription (MQTT shared subscriptions) and one PostgreSQL:
-each batch is stored exactly once, whichever hub took it (DESIGN.md, "Scale")."""
+each batch is stored exactly once, whichever hub took it (docs/DESIGN.md, "Scale")."""
 
 from __future__ import annotations
 
