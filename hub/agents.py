@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .loglimit import LogLimiter
+
 log = logging.getLogger(__name__)
+_limited = LogLimiter(log)  # an agent decides how often it sends its status
 
 
 @dataclass
@@ -88,7 +91,13 @@ class AgentDirectory:
                 else:
                     msg = f"device {name!r} is owned by agent {self._owner[name]!r}"
                     info.conflicts.append(msg)
-                    log.error("agent %s: %s; its data for that device is refused", agent, msg)
+                    _limited.log(
+                        logging.ERROR,
+                        agent,
+                        "agent %s: %s; its data for that device is refused",
+                        agent,
+                        msg,
+                    )
         self._changed(agent)
 
     def mark_offline(self, agent: str) -> None:
