@@ -5,7 +5,8 @@
 lock so only one process polls per token, keeps the HTTP client's loggers at WARNING
 (they log request URLs, which contain the token), and turns hub events into queued
 notifications that never block the caller. Everything sent to a chat goes through that
-chat's line (chatline.py): in order, and held while Telegram asks that chat to wait.
+chat's line (chatline.py): in order, and held while Telegram asks that chat to wait;
+delivery.py sends the replies.
 """
 
 from __future__ import annotations
@@ -21,18 +22,14 @@ from edge_agent.config_schema import ConfigError
 
 from .actions import CustomAction, load_actions
 from .chatline import ChatLines
+from .delivery import Delivery
 from .handlers import BotCore
-from .notify import Notifier, format_event, retry_seconds
+from .notify import Notifier, format_event
 from .plots import Renderer
 from .security import AlreadyPolling, PollerLock, quiet_http_loggers, resolve_token
-from .ui import Reply, markup
 from .users import DOC_KEY, Permission, UserDirectory, import_rtoc_clients
 
 log = logging.getLogger(__name__)
-
-MAX_FLOOD_WAIT = 60.0  # a reply that Telegram makes wait longer is dropped (the hold stays)
-ATTEMPTS = 3  # per reply: flood waits, and network errors of an edit
-EDIT_BACKOFF = 0.5  # seconds before the first retry of an edit after a network error
 
 __all__ = ["AlreadyPolling", "PollerLock", "TelegramBot", "resolve_token"]
 
@@ -73,6 +70,7 @@ class TelegramBot:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.errors = 0
         self.lines = ChatLines(on_error=self._on_send_error)
+        self.delivery = Delivery(bot=lambda: self.app.bot, lines=self.lines, users=self.users)
 
     async def __aenter__(self) -> TelegramBot:
         await self.start()
@@ -255,7 +253,7 @@ class TelegramBot:
     async def _send_notification(self, chat_id: int, text: str) -> None:
         await self.app.bot.send_message(chat_id=chat_id, text=text[:4096], parse_mode="HTML")
 
-    # ---- updates ---------------------------------------------------------------------
+    # ---- updates --------------------------------------------------------------------
     async def _on_message(self, update: Any, context: Any) -> None:
         msg, who = update.effective_message, update.effective_user
         if msg is None or who is None or update.effective_chat is None:
@@ -265,7 +263,7 @@ class TelegramBot:
         replies = await self.core.handle(
             chat_id, who.first_name or "", who.last_name or "", text=msg.text or ""
         )
-        self.lines.submit(chat_id, lambda: self._send(chat_id, replies))
+        self.lines.submit(chat_id, lambda: self.delivery.send(chat_id, replies))
 
     async def _on_callback(self, update: Any, context: Any) -> None:
         query = update.callback_query
@@ -274,126 +272,14 @@ class TelegramBot:
         if update.effective_chat.type != "private":
             return
         chat_id = update.effective_chat.id
-        self.lines.submit(chat_id, lambda: self._answer(query))
+        self.lines.submit(chat_id, lambda: self.delivery.answer(query))
         who = update.effective_user
         assert self.core is not None
         replies = await self.core.handle(
             chat_id, who.first_name or "", who.last_name or "", data=query.data or ""
         )
         message_id = query.message.message_id if query.message is not None else None
-        self.lines.submit(chat_id, lambda: self._send(chat_id, replies, edit=message_id))
-
-    async def _answer(self, query: Any) -> None:
-        try:
-            await query.answer()
-        except Exception as exc:  # an expired query must not stop the action
-            log.debug("answerCallbackQuery failed: %s", type(exc).__name__)
-
-    async def _send(self, chat_id: int, replies: list[Reply], *, edit: int | None = None) -> None:
-        """Send the replies to an update (on the chat's line); with `edit`, a menu replaces
-        the inline menu whose button was pressed instead of arriving as a new message."""
-        first = replies[0] if replies else None
-        if (
-            edit is not None
-            and first is not None
-            and first.menu is not None
-            and first.photo is None
-            and first.document is None
-            and self.users.inline_menu
-            and await self._edit(chat_id, edit, first)
-        ):
-            replies = replies[1:]
-        for r in replies:
-            await self._send_one(chat_id, r)
-
-    async def _edit(self, chat_id: int, message_id: int, r: Reply) -> bool:
-        """Replace the menu message the button belonged to. False only when it cannot be
-        edited (too old, deleted): then a new message is sent instead.
-
-        A flood wait is honoured on the chat's line and the edit retried; a network error
-        (the edit may or may not have arrived) retries the edit — repeating an edit is
-        harmless, "not modified" means it had arrived — and never sends a second menu.
-        """
-        from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
-
-        backoff = EDIT_BACKOFF
-        for _ in range(ATTEMPTS):
-            try:
-                await self.app.bot.edit_message_text(
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    text=r.text[:4096] or "…",
-                    parse_mode="HTML",
-                    reply_markup=markup(r.menu, inline=True),
-                )
-                return True
-            except RetryAfter as exc:
-                if not await self._flood_wait(chat_id, exc):
-                    return True
-            except BadRequest as exc:
-                if "not modified" in exc.message.lower():
-                    return True
-                log.debug("edit refused (%s); sending a new message", exc.message)
-                return False
-            except Forbidden:
-                log.info("chat %s blocked the bot; menu not sent", chat_id)
-                return True
-            except NetworkError as exc:  # TimedOut included
-                log.debug("edit failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(backoff)
-                backoff *= 2
-        log.warning("chat %s: a menu edit failed %d times; given up", chat_id, ATTEMPTS)
-        return True
-
-    async def _flood_wait(self, chat_id: int, exc: Any) -> bool:
-        """Hold the chat's line for Telegram's `retry_after` and wait it out; False (the
-        reply is dropped, the hold stays) when the wait is too long to keep a reply for."""
-        wait = retry_seconds(exc)
-        self.lines.hold(chat_id, wait)
-        if wait > MAX_FLOOD_WAIT:
-            log.warning("telegram flood control for chat %s: %.0f s; reply dropped", chat_id, wait)
-            return False
-        log.info("telegram flood control for chat %s: waiting %.1f s", chat_id, wait)
-        await self.lines.quiet(chat_id)
-        return True
-
-    async def _send_one(self, chat_id: int, r: Reply) -> None:
-        from telegram.error import RetryAfter
-
-        for _ in range(ATTEMPTS):
-            try:
-                await self._post(chat_id, r)
-                return
-            except RetryAfter as exc:
-                if not await self._flood_wait(chat_id, exc):
-                    return
-        log.warning("chat %s: a reply met flood control %d times; dropped", chat_id, ATTEMPTS)
-
-    async def _post(self, chat_id: int, r: Reply) -> None:
-        kb = markup(r.menu, inline=self.users.inline_menu)
-        bot = self.app.bot
-        if r.photo is not None:
-            await bot.send_photo(
-                chat_id=chat_id,
-                photo=r.photo,
-                caption=r.text[:1024],
-                parse_mode="HTML",
-                reply_markup=kb,
-            )
-        elif r.document is not None:
-            name, data = r.document
-            await bot.send_document(
-                chat_id=chat_id,
-                document=data,
-                filename=name,
-                caption=r.text[:1024],
-                parse_mode="HTML",
-                reply_markup=kb,
-            )
-        else:
-            await bot.send_message(
-                chat_id=chat_id, text=r.text[:4096] or "…", parse_mode="HTML", reply_markup=kb
-            )
+        self.lines.submit(chat_id, lambda: self.delivery.send(chat_id, replies, edit=message_id))
 
     async def _on_error(self, update: object, context: Any) -> None:
         """The one error handler: log the failure once, without the token."""

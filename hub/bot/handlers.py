@@ -31,6 +31,7 @@ from .access import (
     Route,
 )
 from .actions import CustomAction, fill_placeholders
+from .admin_handlers import AdminHandlers
 from .automation import automation_menu, automation_press, automation_text
 from .device_handlers import DeviceHandlers
 from .periods import PRESETS, parse_period, preset_range
@@ -47,7 +48,7 @@ P = Permission
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
 
 
-class BotCore(DeviceHandlers):
+class BotCore(DeviceHandlers, AdminHandlers):
     """Menus, permissions and actions for all chats; `handle()` is called per update."""
 
     def __init__(
@@ -291,65 +292,6 @@ class BotCore(DeviceHandlers):
 
     async def _on_gen(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.general_info(self.hub)
-
-    async def _on_bot(self, user: User, perm: Permission, session: Session) -> Reply:
-        return menus.bot_menu(self.users, user)
-
-    async def _on_inl(self, user: User, perm: Permission, session: Session) -> Reply:
-        self.users.inline_menu = not self.users.inline_menu
-        await self.save_users()
-        return menus.bot_menu(self.users, user)
-
-    async def _on_oa(self, user: User, perm: Permission, session: Session) -> Reply:
-        self.users.only_admin = not self.users.only_admin
-        await self.save_users()
-        return menus.bot_menu(self.users, user)
-
-    async def _on_prev(self, user: User, perm: Permission, session: Session, level: str) -> Reply:
-        user.preview = Permission.parse(level)
-        await self.save_users()
-        new = self.users.effective(user)
-        return self._main(user, new, session, f"Preview as {new.label}.")
-
-    async def _on_xprev(self, user: User, perm: Permission, session: Session) -> Reply:
-        user.preview = None
-        await self.save_users()
-        return self._main(user, self.users.effective(user), session, "Preview ended.")
-
-    async def _on_users(self, user: User, perm: Permission, session: Session) -> Reply:
-        return menus.users_menu(self.users, user)
-
-    async def _on_u(self, user: User, perm: Permission, session: Session, chat_id: str) -> Reply:
-        try:
-            target = self.users.target(user, int(chat_id))
-        except (PermissionError, KeyError) as exc:
-            return menus.users_menu(self.users, user, html.escape(str(exc)))
-        return menus.user_menu(target)
-
-    async def _on_ul(
-        self, user: User, perm: Permission, session: Session, chat_id: str, level: str
-    ) -> Reply:
-        new = Permission.parse(level)
-        if new == Permission.ADMIN:  # admin is confirmed on a screen of its own
-            try:
-                target = self.users.target(user, int(chat_id))
-            except (PermissionError, KeyError) as exc:
-                return menus.users_menu(self.users, user, html.escape(str(exc)))
-            return menus.confirm_admin_menu(target)
-        return await self._set_permission(user, int(chat_id), new)
-
-    async def _on_uadm(self, user: User, perm: Permission, session: Session, chat_id: str) -> Reply:
-        return await self._set_permission(user, int(chat_id), Permission.ADMIN)
-
-    async def _set_permission(self, user: User, chat_id: int, level: Permission) -> Reply:
-        try:
-            target = self.users.set_permission(user, chat_id, level)
-        except (PermissionError, KeyError) as exc:
-            return menus.users_menu(self.users, user, html.escape(str(exc)))
-        await self.save_users()
-        return menus.users_menu(
-            self.users, user, f"{html.escape(target.name)} is now {target.permission.label}."
-        )
 
     # ---- custom actions, create, automation -----------------------------------------
     async def _on_act(self, user: User, perm: Permission, session: Session, index: str) -> Reply:
