@@ -59,7 +59,7 @@ class Peer:
         self.client.connect("127.0.0.1", port)
         self.client.subscribe(f"{prefix}/{agent}/ack", qos=1)
         self.client.loop_start()
-        ready.wait(5)
+        assert ready.wait(30), "the peer's subscription was not confirmed"
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.acks.put(json.loads(msg.payload)["seq"])
@@ -69,7 +69,7 @@ class Peer:
             5
         )
 
-    def acked(self, timeout: float = 10.0) -> list[int]:
+    def acked(self, timeout: float = 30.0) -> list[int]:
         return self.acks.get(timeout=timeout)
 
     def close(self) -> None:

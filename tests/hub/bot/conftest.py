@@ -96,7 +96,7 @@ async def make_bot(hub: Hub, telegram_standin: BotApiStandIn) -> AsyncIterator[A
         await bot.start()
         bots.append(bot)
         if wait:
-            await asyncio.wait_for(bot.ready.wait(), 10.0)
+            await asyncio.wait_for(bot.ready.wait(), 30.0)
         return bot
 
     yield start

@@ -79,7 +79,7 @@ async def test_only_one_process_polls_per_token(
     await first.stop()
     third = TelegramBot(hub=hub, config=bot_config(telegram_standin))
     await third.start()
-    await asyncio.wait_for(third.ready.wait(), 10)
+    await asyncio.wait_for(third.ready.wait(), 30)
     await third.stop()
 
 
@@ -94,7 +94,7 @@ async def test_telegram_down_at_start_does_not_delay_the_hub(
     hub.add_event(EventRecord(time=time.time(), device="A", signal="b", text="queued", priority=2))
     await async_wait_for(lambda: bot.notifier.pending(1) == 1, what="notification queued")
     telegram_standin.set_down(False)
-    await asyncio.wait_for(bot.ready.wait(), 10)
+    await asyncio.wait_for(bot.ready.wait(), 30)
     await async_wait_for(
         lambda: any("queued" in c.text for c in telegram_standin.sent(1)),
         what="queued notification delivered",
@@ -215,7 +215,7 @@ async def test_bootstrap_starts_the_bot_from_the_hub_config(
     )
     async with running_hub(cfg) as hub:
         bot = hub.bot
-        await asyncio.wait_for(bot.ready.wait(), 10)
+        await asyncio.wait_for(bot.ready.wait(), 30)
         (menu,) = await chat_factory(1).say("/start")
         assert "Devices" in menu.buttons()
     # Stopped with the hub: the poller lock is free again.

@@ -61,16 +61,16 @@ class Raw:
         """Send a frame as is."""
         await self.ws.send(text)
 
-    async def recv(self, timeout: float = 5.0) -> Any:
+    async def recv(self, timeout: float = 30.0) -> Any:
         """The next frame, decoded."""
         frame = await asyncio.wait_for(self.ws.recv(), timeout)
         return decrypt_json(frame, self.key) if self.key else json.loads(frame)
 
-    async def recv_raw(self, timeout: float = 5.0) -> str | bytes:
+    async def recv_raw(self, timeout: float = 30.0) -> str | bytes:
         """The next frame as sent."""
         return await asyncio.wait_for(self.ws.recv(), timeout)
 
-    async def recv_until(self, pred: Callable[[Any], bool], timeout: float = 5.0) -> list[Any]:
+    async def recv_until(self, pred: Callable[[Any], bool], timeout: float = 30.0) -> list[Any]:
         """Frames up to and including the first one matching `pred`."""
         out: list[Any] = []
         loop = asyncio.get_running_loop()
@@ -81,7 +81,7 @@ class Raw:
             if pred(msg):
                 return out
 
-    async def request(self, obj: Any, timeout: float = 5.0) -> tuple[list[Any], Any]:
+    async def request(self, obj: Any, timeout: float = 30.0) -> tuple[list[Any], Any]:
         """Send; return (pushes before the response, the response with `error`)."""
         await self.send(obj)
         frames = await self.recv_until(lambda m: isinstance(m, dict) and "error" in m, timeout)

@@ -24,10 +24,10 @@ async def test_client_in_password_mode(ws_factory, hub: Hub) -> None:
         latest = await c.latest(["Lab.T"])
         assert latest["Lab.T"][1:] == [20.5, "°C"]
         await c.subscribe("Lab.T")
-        news = [await c.next_push(2), await c.next_push(2)]  # the two new-signal pushes
+        news = [await c.next_push(30), await c.next_push(30)]  # the two new-signal pushes
         assert {p["signal"]["sname"] for p in news} == {"T", "P"}
         hub.signals.append("Lab", "T", [1e9], [21.0])
-        push = await c.next_push(2)
+        push = await c.next_push(30)
         assert push["signal"]["x"] == [1e9] and push["signal"]["y"] == [21.0]
         with pytest.raises(ClientError, match=r"unknown signal 'No\.pe'"):
             await c.latest(["No.pe"])
@@ -38,7 +38,7 @@ async def test_client_in_password_mode(ws_factory, hub: Hub) -> None:
 async def test_client_wrong_password_is_refused(ws_factory) -> None:
     server = await ws_factory(password="geheim")
     with pytest.raises(ClientError, match="authorization refused"):
-        async with OpenControlClient(server.url, "wrong", timeout=3):
+        async with OpenControlClient(server.url, "wrong", timeout=30):
             pass
 
 
