@@ -140,8 +140,11 @@ class HomeAssistantBridge:
         info = self.hub.agents.get(agent)
         if info is None or not self.connected:
             return
+        # The devices as last announced: an offline message (the last will) lists none, and
+        # an agent going offline must not remove its entities, only make them unavailable.
+        status = {"version": info.version, "devices": info.devices}
         entities = agent_entities(
-            self.topics, agent, info.raw, commands=self.may_write, origin_sw=self._sw
+            self.topics, agent, status, commands=self.may_write, origin_sw=self._sw
         )
         self._publish_configs(agent, entities)
         self._pub(self.topics.agent_availability(agent), "online" if info.online else "offline")

@@ -152,6 +152,8 @@ async def test_agent_appears_as_a_device_and_takes_commands(
             lambda: observer.last.get(f"{prefix}/hub/ha/pi1/availability") == b"offline",
             what="agent offline",
         )
+        assert len(observer.configs("sensor")) == 7  # unavailable, not removed
+        assert hub.homeassistant.stats["removed"] == 0
     assert observer.last.get(f"{prefix}/hub/ha/availability") == b"offline"
 
 
