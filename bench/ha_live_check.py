@@ -186,10 +186,11 @@ async def main() -> None:
             await wait(lambda: hub.agents.device("Gen"), 30, "the agent's status")
             reports = Reports(port)
             t0 = time.monotonic()
+            ha_log = (tmp / "ha.log").open("wb")  # noqa: SIM115 (the child writes it)
             ha = subprocess.Popen(
                 [ha_python, "-m", "homeassistant", "-c", str(ha_dir), "--skip-pip"],
-                stdout=open(tmp / "ha.log", "wb"),
-                stderr=subprocess.STDOUT,  # noqa: SIM115
+                stdout=ha_log,
+                stderr=subprocess.STDOUT,
             )
             states = await wait(
                 lambda: (
