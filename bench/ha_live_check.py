@@ -186,7 +186,7 @@ async def main() -> None:
             await wait(lambda: hub.agents.device("Gen"), 30, "the agent's status")
             reports = Reports(port)
             t0 = time.monotonic()
-            ha_log = (tmp / "ha.log").open("wb")  # noqa: SIM115 (the child writes it)
+            ha_log = (tmp / "ha.log").open("wb")
             ha = subprocess.Popen(
                 [ha_python, "-m", "homeassistant", "-c", str(ha_dir), "--skip-pip"],
                 stdout=ha_log,
