@@ -190,22 +190,23 @@ class HomeAssistantBridge:
             await asyncio.sleep(self.state_interval)
 
     def publish_states(self) -> None:
-        """The latest value of every announced signal, one JSON object per device."""
+        """The latest value of every announced signal, one JSON object per device.
+
+        A signal without data yet is null (Home Assistant shows it as unknown): a missing
+        key would make its value template warn at every update.
+        """
         if not self.connected:
             return
         for agent, info in self.hub.agents.all().items():
             for device, desc in info.devices.items():
                 values: dict[str, float | None] = {}
                 for s in desc.get("signals") or []:
-                    sig = (
-                        self.hub.signals.find(device, s.get("name", ""))
-                        if isinstance(s, dict)
-                        else None
-                    )
+                    if not isinstance(s, dict) or not isinstance(s.get("name"), str):
+                        continue
+                    sig = self.hub.signals.find(device, s["name"])
                     last = sig.latest() if sig is not None else None
-                    if last is not None:
-                        values[s["name"]] = _finite(last[1])
-                if values:
+                    values[s["name"]] = _finite(last[1]) if last is not None else None
+                if any(v is not None for v in values.values()):
                     topic = self.topics.device_topic(agent, device, "state")
                     self._pub(topic, json.dumps(values), retain=False)
 

@@ -112,6 +112,8 @@ async def test_agent_appears_as_a_device_and_takes_commands(
                 lambda: observer.json(square["state_topic"]), what="sensor state"
             )
             assert isinstance(state["Square"], float)
+            # every announced signal has its key (null until it has data): no template warns
+            assert set(state) == {"Square", "Sawtooth", "Random", "Sinus", "AC", "DC"}
 
             numbers = observer.configs("number")
             freq = numbers[f"{node}_Gen_param_gen_freq"]
