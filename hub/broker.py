@@ -47,6 +47,7 @@ class EmbeddedBroker:
             "listeners": {
                 "default": {"type": "tcp", "bind": f"{self.host}:{self.port}"},
             },
+            # Only the anonymous mode asks this plugin; GuardedBroker decides itself.
             "plugins": {
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
             },

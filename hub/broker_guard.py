@@ -38,7 +38,7 @@ class GuardedBroker(Broker):
         self.refused = 0
         self._log = LogLimiter(log)
 
-    async def _check(self, session: Session, peer: str) -> str | None:
+    async def _check(self, session: Session) -> str | None:
         """Why this CONNECT is refused, or None: password, client id owner, will topic."""
         user, cid = session.username, session.client_id or ""
         try:
@@ -73,13 +73,14 @@ class GuardedBroker(Broker):
             raise MQTTError(exc) from exc
         except NoDataError as exc:
             raise AMQTTError(exc) from exc
-        reason = await self._check(session, peer)
+        reason = await self._check(session)
         session.oc_auth = reason is None  # type: ignore[attr-defined]
         if reason is not None:
             # Refused before any session is looked up: a fresh throwaway id, so no existing
             # session (the hub's) is deleted, taken over or handed to this client.
             self.refused += 1
-            self._log.warning(peer, "MQTT connection from %s refused: %s", peer, reason)
+            # One budget of log lines per address (its ports change with every connect).
+            self._log.warning(remote_address, "MQTT connection from %s refused: %s", peer, reason)
             session.oc_refused = True  # type: ignore[attr-defined]
             session.client_id = gen_client_id()
             session.clean_session = True

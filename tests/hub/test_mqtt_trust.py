@@ -215,7 +215,7 @@ async def test_5_the_hubs_session_cannot_be_taken_over_quietly(
     async with make_rig() as rig:
         p, hub = rig.prefix, rig.hub
         hub_id = f"hub-{p}"
-        for i in range(7):  # strangers and an agent, clean session on and off
+        for i in range(4):  # strangers and an agent, clean session on and off
             kw = {"client_id": hub_id, "clean_session": bool(i % 2)}
             refused = await asyncio.to_thread(login_refused, rig.port, None, None, **kw)
             assert refused
@@ -246,7 +246,9 @@ async def test_5_the_hubs_session_cannot_be_taken_over_quietly(
         await rig.publish(a1, f"{p}/a1/data", batch("a1", 1))
         await wait_ack(a1, rig, "a1", 1)
         if rig.kind == "embedded":
-            assert hub.broker.refused >= 14
+            assert hub.broker.refused >= 8
+            refusals = [r for r in caplog.records if "MQTT connection from" in r.getMessage()]
+            assert 1 <= len(refusals) <= 5  # logged, but a few lines a minute per address
         a1.close()
 
 
