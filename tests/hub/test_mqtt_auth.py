@@ -23,7 +23,7 @@ from hub.mqtt_auth import (
     render_acl,
     verify_password,
 )
-from tests.ansible.mqttc import login_refused
+from tests.ansible.mqttc import Collector, login_refused
 from tests.fixtures.mosquitto import AUTH_USERS, Mosquitto
 from tests.fixtures.net import async_wait_for, free_port
 
@@ -169,3 +169,32 @@ async def test_an_external_broker_that_lets_anyone_in_is_warned_about(
             await async_wait_for(lambda: "mqtt_anonymous" in hub.stats, what="the probe")
             assert hub.stats["mqtt_anonymous"] == (not auth)
     assert ("accepts clients without a password" in caplog.text) == (not auth)
+
+
+async def test_the_home_assistant_bridge_logs_in_to_the_embedded_broker_as_the_hub(
+    tmp_path: Path, prefix: str
+) -> None:
+    cfg = hub_config(
+        {
+            "hub": {"data_dir": str(tmp_path)},
+            "mqtt": {"port": free_port(), "prefix": prefix},
+            "websocket": {"enabled": False},
+            "homeassistant": {"enabled": True, "discovery_prefix": f"ha{prefix}"},
+        }
+    )
+    async with running_hub(cfg) as hub:
+        await async_wait_for(lambda: hub.homeassistant.connected, what="bridge connected")
+        user, password = hub.ingest.credentials
+        seen = await asyncio.to_thread(
+            Collector,
+            port=cfg["mqtt"]["port"],
+            username=user,
+            password=password,
+            topics=[hub.homeassistant.topics.availability],
+        )
+        try:  # the bridge's retained availability got through the ACL
+            await async_wait_for(lambda: seen.messages, what="availability")
+            assert seen.messages[-1][1] == b"online"
+        finally:
+            seen.close()
+        assert hub.broker.refused == 0
