@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -89,8 +90,13 @@ def embedded_broker(
 
 
 @contextlib.asynccontextmanager
-async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
-    """Start every part of the hub; on exit stop them in reverse order, losing nothing."""
+async def running_hub(
+    config: dict[str, Any], *, broker_patience: float = 10.0
+) -> AsyncIterator[Hub]:
+    """Start every part of the hub; on exit stop them in reverse order, losing nothing.
+
+    An external broker that cannot be reached within `broker_patience` seconds is said
+    in the log (ingest keeps trying)."""
     hub = Hub(config=config, store=make_store(config))
     async with contextlib.AsyncExitStack() as stack:
         host, port, embedded = broker_address(config)
@@ -108,6 +114,11 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
         ingest = MqttIngest(hub=hub, host=host, port=port, credentials=credentials)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
+        if not embedded:
+            watch = asyncio.get_running_loop().create_task(
+                _say_unreachable(ingest, host, port, broker_patience), name="broker-watch"
+            )
+            stack.callback(watch.cancel)
         hub.ingest = ingest  # type: ignore[attr-defined]
         if config["websocket"]["enabled"]:
             from .ws.server import serve
@@ -124,6 +135,18 @@ async def running_hub(config: dict[str, Any]) -> AsyncIterator[Hub]:
             hub.bot = bot  # type: ignore[attr-defined]
         await attach_integrations(hub, config, stack)
         yield hub
+
+
+async def _say_unreachable(ingest: MqttIngest, host: str, port: int, after: float) -> None:
+    await asyncio.sleep(after)
+    if not ingest.connected:
+        log.error(
+            "cannot reach the MQTT broker at %s:%d after %g s: no agent data arrives until it "
+            "is reachable (still trying)",
+            host,
+            port,
+            after,
+        )
 
 
 def _operator_scripts(hub: Hub, scripts: dict[str, Any]) -> None:

@@ -101,9 +101,15 @@ WEBSOCKET_SECTION = Section(
         ),
         "max_points_per_second": Field(
             float,
-            2_000_000.0,
-            "signal points one client may ask for per second (getSession, getSignal); "
-            "a bigger answer waits for the client's allowance to refill",
+            500_000.0,
+            "signal points one client may get per second in getSession/getSignal answers "
+            "(also the largest single answer); more is refused until the allowance refills",
+            positive,
+        ),
+        "max_points_per_second_all": Field(
+            float,
+            1_000_000.0,
+            "signal points all clients together may get per second in such answers",
             positive,
         ),
         "send_queue_bytes": Field(
@@ -147,7 +153,8 @@ class WsConfig:
     max_connections_per_address: int = 32
     server_names: tuple[str, ...] = ()
     send_queue_bytes: int = 64_000_000
-    max_points_per_second: float = 2_000_000.0
+    max_points_per_second: float = 500_000.0
+    max_points_per_second_all: float = 1_000_000.0
     auth_timeout: float = 30.0
     max_events: int = 10_000
     anonymous_read: bool = False

@@ -10,7 +10,7 @@ from hub.db.base import EventRecord
 
 from . import signals_req
 from .crypto import password_hash
-from .session import ClientSession
+from .session import ClientSession, TokenBucket
 from .state import RequestError, ServerState, event_row
 
 ORDER = (
@@ -219,6 +219,8 @@ class Dispatcher:
         self.logger = logger
         self.automation = automation
         self.after_plugin = after_plugin
+        # signal points per second to all clients together (each also has its own bucket)
+        self.all_points = TokenBucket(rate=state.config.max_points_per_second_all)
 
     def _afford(self, s: ClientSession, points: int) -> None:
         """Refuse an answer of `points` points the client has no allowance or room for.
@@ -243,6 +245,12 @@ class Dispatcher:
             refusal = (
                 f"over this client's allowance of {cfg.max_points_per_second:g} points per "
                 "second of signal data: wait a moment, or ask for less"
+            )
+        elif not self.all_points.take(max(points, 1)):
+            s.points.spend(-max(points, 1))  # not this client's fault: give it back
+            refusal = (
+                f"the hub is sending its {cfg.max_points_per_second_all:g} points per second "
+                "of signal data to other clients: wait a moment"
             )
         if refusal is not None:
             self.st.stats["refused_cost"] += 1
@@ -306,5 +314,7 @@ class Dispatcher:
         if "automation" in req:
             resp["automation"] = await self.automation.automation(s, req["automation"])
         if costly(req):  # what the answer held beyond what was known before: owed
-            s.points.spend(signals_req.points_in(resp) - s.points_charged)
+            owed = signals_req.points_in(resp) - s.points_charged
+            s.points.spend(owed)
+            self.all_points.spend(owed)
         return resp

@@ -7,6 +7,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from hub.config import max_record_length
 from hub.db.sqlite import SQLiteStore
 from tests.fixtures.net import free_port
@@ -90,3 +92,23 @@ def test_store_is_created_private(tmp_path: Path) -> None:
         assert store.get_doc("users") == {"alice": "scrypt$hash"}
     finally:
         store.close()
+
+
+async def test_unreachable_external_broker_is_said_at_run_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hub.bootstrap import running_hub
+    from hub.config import hub_config
+    from tests.fixtures.net import async_wait_for
+
+    port = free_port()
+    cfg = hub_config(
+        {
+            "hub": {"data_dir": str(tmp_path / "data")},
+            "mqtt": {"host": "127.0.0.1", "port": port},
+            "websocket": {"enabled": False},
+        }
+    )
+    async with running_hub(cfg, broker_patience=0.2):
+        await async_wait_for(lambda: "cannot reach the MQTT broker" in caplog.text, 10)
+    assert f"127.0.0.1:{port}" in caplog.text

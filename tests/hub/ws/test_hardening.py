@@ -93,6 +93,60 @@ async def test_get_latest_is_json_whatever_the_buffer_holds(server, hub: Hub, ra
     assert _strict(await r.recv_raw())["latest"]["Raw.s"][1] is None  # type: ignore[index]
 
 
+# --- 3, 4 and 8. user code ------------------------------------------------------------------
+
+# The CPU attack first: it is the one that takes long enough to watch the hub during it.
+SCRIPT_ATTACKS = [
+    "x = sum([[0]]*60000, [])",
+    "a = np.ones(300, 'U1000000')",
+    "a = np.full(150, 'a'*2000000)",
+    "s = 'a'*2000000\nt = str([s]*600)",
+    "s = 'a'*2000000\nprint([s]*600)",
+    "a = np.maximum(np.zeros([12000, 1]), list(range(12000)))",
+    "stream(float('nan'), 'Bad', 'X')",
+    "stream(1.0, 'Square', 'Gen')",  # the agent's device
+]
+
+
+async def test_script_attacks_leave_the_hub_serving(ws_factory, hub: Hub, raw, agent) -> None:
+    server = await ws_factory()
+    writer = await raw(server.url, authorize=True)
+    other = await raw(server.url, authorize=True)
+    await async_wait_for(lambda: hub.store.sample_count() > 0, 30, "agent data stored")
+    async with Watch(hub, other) as watch:
+        for i, src in enumerate(SCRIPT_ATTACKS):
+            send = asyncio.get_running_loop().create_task(
+                writer.request(
+                    {
+                        "automation": {
+                            "setScript": {"name": "evil", "script": src},
+                            "runScript": "evil",
+                        }
+                    },
+                    timeout=60,
+                )
+            )
+            await watch.still_served()
+            if i == 0:  # seconds of CPU in one C call: the hub answered all along
+                assert not send.done()
+            _, resp = await send
+            run = resp["automation"]["runScript"]
+            assert run["ok"] is False, (src, run)
+            assert "refused" in run["value"] or "finite" in run["value"] or "agent" in run["value"]
+    _, resp = await writer.request(
+        {
+            "automation": {
+                "setScript": {"name": "fine", "script": "stream(2.0, 'ok', 'Local')"},
+                "runScript": "fine",
+            }
+        }
+    )
+    assert resp["automation"]["runScript"]["ok"] is True
+    await async_wait_for(lambda: "Local.ok" in hub.signals, what="stream after the attacks")
+    assert "X.Bad" not in hub.signals
+    assert hub.store.sample_count() > watch.stored_before
+
+
 # --- 5. costly requests -------------------------------------------------------------------
 
 
@@ -122,6 +176,17 @@ async def test_get_session_is_limited_by_points_and_others_stay_served(
     r = await raw(small.url, authorize=True)
     _, resp = await r.request({"getSession": True})
     assert resp["error"] and "more than one client may get at once" in resp["reason"]
+
+
+async def test_all_clients_together_share_one_allowance(ws_factory, hub: Hub, raw) -> None:
+    hub.signals.append("Big", "s", list(range(50_000)), [1.0] * 50_000)
+    server = await ws_factory(max_points_per_second=100_000.0, max_points_per_second_all=60_000.0)
+    a = await raw(server.url, authorize=True)
+    b = await raw(server.url, authorize=True)
+    assert (await a.request({"getSession": True}))[1]["error"] is False
+    _, resp = await b.request({"getSession": True})  # b's own allowance is untouched
+    assert resp["error"] and "to other clients" in resp["reason"]
+    assert b.ws.state.name == "OPEN" and server.stats["refused_cost"] == 1
 
 
 async def test_client_that_never_reads_is_cut_off_by_bytes(ws_factory, hub: Hub) -> None:
