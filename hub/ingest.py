@@ -72,7 +72,12 @@ class MqttIngest:
         self._client.on_subscribe = self._on_subscribe
         self._keepalive = cfg["keepalive"]
         self._log = LogLimiter(log)
-        self.guard = Guard(hub.config, owner_of=hub.agents.device_owner, stats=hub.stats)
+        self.guard = Guard(
+            hub.config,
+            owner_of=hub.agents.device_owner,
+            claim=hub.agents.claim,
+            stats=hub.stats,
+        )
         for name in ("mqtt_reconnects", "mqtt_lost"):
             hub.stats.setdefault(name, 0)
         hub.stats["mqtt_ok"] = 0
@@ -238,11 +243,6 @@ class MqttIngest:
             self._reject(msg, str(exc), received)
             return
         reason = self.guard.check_batch(agent, batch)
-        devices = {s.device for s in batch.signals} | {e.device for e in batch.events}
-        for device in devices:
-            if reason is None and not self.hub.agents.claim(agent, device):
-                owner = self.hub.agents.device_owner(device)
-                reason = f"device {device!r} is owned by agent {owner!r}"
         if reason is not None:
             self._reject(msg, reason, received)
             return

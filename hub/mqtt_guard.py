@@ -115,6 +115,7 @@ class Guard:
         config: dict[str, Any],
         *,
         owner_of: Callable[[str], str | None],
+        claim: Callable[[str, str], bool] | None = None,
         stats: dict[str, int] | None = None,
     ) -> None:
         mqtt = config["mqtt"]
@@ -123,6 +124,7 @@ class Guard:
         self.trusted_event_agents = frozenset(mqtt["trusted_event_agents"])
         self.rate = RateLimiter(rate=mqtt["max_messages_per_s"], burst=mqtt["max_burst"])
         self.owner_of = owner_of
+        self.claim = claim or (lambda _agent, _device: True)
         self.stats = stats if stats is not None else {}
         for name in self.COUNTERS:
             self.stats.setdefault(name, 0)
@@ -149,12 +151,12 @@ class Guard:
 
     # -- data ------------------------------------------------------------------------------
     def check_batch(self, agent: str, batch: Batch) -> str | None:
-        """Why a decoded batch is refused (devices, bounds), or None; flags seq jumps."""
+        """Why a decoded batch is refused (another agent's device, bounds), or None; a batch
+        let through makes the agent the owner of its devices."""
         devices = {s.device for s in batch.signals} | {e.device for e in batch.events}
         for device in sorted(devices):
-            owner = self.owner_of(device)
-            if owner is not None and owner != agent:
-                return f"device {device!r} is owned by agent {owner!r}"
+            if (reason := self._foreign(agent, device)) is not None:
+                return reason
         keys = {(s.device, s.signal) for s in batch.signals}
         with self._lock:
             reason = self._over_bounds(agent, devices, keys)
@@ -163,7 +165,17 @@ class Guard:
                 self._devices.setdefault(agent, set()).update(devices)
         if reason is not None:
             self.stats["over_bounds"] += 1
-        return reason
+            return reason
+        for device in sorted(devices):  # claimed only now: a refused batch claims nothing
+            if not self.claim(agent, device):
+                return self._foreign(agent, device)
+        return None
+
+    def _foreign(self, agent: str, device: str) -> str | None:
+        owner = self.owner_of(device)
+        if owner is None or owner == agent:
+            return None
+        return f"device {device!r} is owned by agent {owner!r}"
 
     def _over_bounds(self, agent: str, devices: set[str], keys: set[tuple[str, str]]) -> str | None:
         known_devices = self._devices.get(agent, set())
