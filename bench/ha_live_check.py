@@ -17,6 +17,7 @@ that its commands reached the agent, prints what it saw, and exits 1 on a failur
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +76,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ha_config(directory: Path, broker_port: int) -> None:
+def ha_config(directory: Path, broker_port: int, http_port: int) -> None:
     """configuration.yaml and an MQTT config entry, as the UI would have stored it."""
     (directory / ".storage").mkdir(parents=True)
     (directory / "configuration.yaml").write_text(
         "homeassistant:\n  name: OpenControl check\n  time_zone: UTC\n  latitude: 0\n"
-        "  longitude: 0\n  elevation: 0\n  unit_system: metric\n" + AUTOMATION % {"report": REPORT}
+        "  longitude: 0\n  elevation: 0\n  unit_system: metric\n"
+        f"http:\n  server_host: 127.0.0.1\n  server_port: {http_port}\n"
+        + AUTOMATION
+        % {"report": REPORT}
     )
     entry = {
         "entry_id": "01opencontrolmqtt",
@@ -159,7 +165,8 @@ async def main() -> None:
         [mosquitto, "-c", str(tmp / "mosquitto.conf")], stderr=subprocess.DEVNULL
     )
     ha_dir = tmp / "ha"
-    ha_config(ha_dir, port)
+    http_port = free_port()
+    ha_config(ha_dir, port, http_port)
     cfg = hub_config(
         {
             "hub": {"data_dir": str(tmp / "hub")},
@@ -222,6 +229,8 @@ async def main() -> None:
             float(states["sensor.pi1_gen_square"])  # a number
             kinds = {e.split(".")[0] for e in states}
             assert kinds >= {"sensor", "number", "select", "button"}, kinds
+            if SCREENSHOT is not None:
+                await screenshot_device_page(f"http://127.0.0.1:{http_port}", tmp, SCREENSHOT)
             ha.terminate()  # Home Assistant writes its registries on the way out
             ha.wait(60)
             devices = json.loads((ha_dir / ".storage" / "core.device_registry").read_text())
@@ -246,6 +255,93 @@ async def main() -> None:
         broker.wait(10)
     print(f"OK (Home Assistant's log: {tmp / 'ha.log'})")
 
+
+def _http(
+    url: str, body: dict[str, Any] | None = None, *, token: str = "", form: bool = False
+) -> Any:
+    """One request to Home Assistant's HTTP API; the JSON answer."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:
+        if form:
+            data = urllib.parse.urlencode(body).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+async def screenshot_device_page(base: str, tmp: Path, out: Path) -> None:
+    """Onboard Home Assistant (owner user), log a browser in, screenshot the agent's device page."""
+    import websockets
+
+    from tests.fixtures.browser import Browser
+
+    client = base + "/"
+    user = {"username": "owner", "password": "opencontrol-check-pw"}
+    code = (
+        await asyncio.to_thread(
+            _http,
+            base + "/api/onboarding/users",
+            {"client_id": client, "name": "Owner", "language": "en", **user},
+        )
+    )["auth_code"]
+    token = (
+        await asyncio.to_thread(
+            _http,
+            base + "/auth/token",
+            {"grant_type": "authorization_code", "code": code, "client_id": client},
+            form=True,
+        )
+    )["access_token"]
+    for step, body in (
+        ("core_config", {}),
+        ("analytics", {}),
+        ("integration", {"client_id": client, "redirect_uri": client}),
+    ):
+        await asyncio.to_thread(_http, f"{base}/api/onboarding/{step}", body, token=token)
+    async with websockets.connect(base.replace("http", "ws") + "/api/websocket") as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "auth", "access_token": token}))
+        await ws.recv()
+        await ws.send(json.dumps({"id": 1, "type": "config/device_registry/list"}))
+        devices = json.loads(await ws.recv())["result"]
+    (device,) = [d for d in devices if d["manufacturer"] == "OpenControl"]
+    flow = await asyncio.to_thread(
+        _http,
+        base + "/auth/login_flow",
+        {
+            "client_id": client,
+            "handler": ["homeassistant", None],
+            "redirect_uri": client + "?auth_callback=1",
+        },
+    )
+    login = await asyncio.to_thread(
+        _http, f"{base}/auth/login_flow/{flow['flow_id']}", {"client_id": client, **user}
+    )
+    state = base64.b64encode(json.dumps({"hassUrl": base, "clientId": client}).encode())
+    url = (
+        f"{base}/config/devices/device/{device['id']}?auth_callback=1"
+        f"&code={login['result']}&state={urllib.parse.quote(state.decode())}"
+    )
+    browser = Browser(profile=tmp / "chromium", width=1280, height=900)
+    await browser.start()
+    try:
+        page = await browser.new_page()
+        await page.goto(url, timeout=30)
+        await asyncio.sleep(15)  # the frontend loads its panels lazily; a bench may wait
+        res = await page.send("Page.captureScreenshot", {"format": "png"})
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(base64.b64decode(res["data"]))
+        print(f"screenshot of the device page: {out}")
+    finally:
+        await browser.close()
+
+
+SCREENSHOT = Path(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--screenshot" else None
 
 if __name__ == "__main__":
     asyncio.run(main())

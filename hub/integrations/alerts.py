@@ -41,13 +41,15 @@ class AlertStats:
 
 
 def jsonable(value: Any) -> Any:
-    """An event value as JSON allows it: non-finite numbers become None, others text."""
+    """A value as JSON allows it: non-finite numbers become None, unknown types text."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value[:1000]]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in list(value.items())[:1000]}
     try:
         f = float(value)
     except (TypeError, ValueError):

@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import ssl
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from .alerts import jsonable
 from .ha_discovery import Command, Entity, HaTopics, agent_entities, parse_command
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class HomeAssistantBridge:
         self._pub(self.topics.agent_availability(agent), "online" if info.online else "offline")
         for device, desc in info.devices.items():
             params = {
-                p["name"]: _finite(p.get("value"))
+                p["name"]: jsonable(p.get("value"))
                 for p in desc.get("params") or []
                 if isinstance(p, dict) and isinstance(p.get("name"), str)
             }
@@ -205,7 +205,7 @@ class HomeAssistantBridge:
                         continue
                     sig = self.hub.signals.find(device, s["name"])
                     last = sig.latest() if sig is not None else None
-                    values[s["name"]] = _finite(last[1]) if last is not None else None
+                    values[s["name"]] = jsonable(last[1]) if last is not None else None
                 if any(v is not None for v in values.values()):
                     topic = self.topics.device_topic(agent, device, "state")
                     self._pub(topic, json.dumps(values), retain=False)
@@ -240,20 +240,5 @@ class HomeAssistantBridge:
         text = (f"{cmd.name}: ok" if ok else f"{cmd.name}: {result.get('error', 'failed')}")[:250]
         body = {"text": text, "ok": ok, "op": cmd.op, "name": cmd.name}
         if ok and "result" in result:
-            body["result"] = _jsonable(result["result"])
+            body["result"] = jsonable(result["result"])
         self._pub(self.topics.device_topic(cmd.agent, cmd.device, "result"), json.dumps(body))
-
-
-def _finite(value: Any) -> Any:
-    """Numbers as JSON allows (non-finite: None); other values as they are."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return str(value)[:250]
-    return value
