@@ -154,7 +154,6 @@ class Engine:
         max_depth: int = 3,
         config_dir: Path | None = None,
         worker_limits: WorkerLimits | None = None,
-        isolate: bool = True,
         max_waiting_runs: int = 64,
         max_condition_queue: int = 16,
     ) -> None:
@@ -185,9 +184,7 @@ class Engine:
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = 0
-        # user code in worker processes (isolate=False: in a thread, for tests of the
-        # language itself); each worker has one thread talking to it
-        self.isolate = isolate
+        # user code runs in worker processes, started lazily; each has one thread talking to it
         self.worker_limits = worker_limits or WorkerLimits(
             cpu_seconds=self.limits.max_seconds, wall_seconds=2 * self.limits.max_seconds
         )
@@ -222,15 +219,14 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-script")
         self._queue = asyncio.Queue(maxsize=self._max_queue)
         self._runner = asyncio.create_task(self._run_actions(), name="engine-actions")
-        if self.isolate:
-            self.script_worker = Worker(name="scripts", limits=self.worker_limits)
-            self.condition_worker = Worker(name="conditions", limits=self.worker_limits)
-            self._cond_executor = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="engine-conditions"
-            )
-            self._cond_queue = asyncio.Queue(maxsize=self._max_cond_queue)
-            self._cond_runner = asyncio.create_task(self._run_conditions(), name="conditions")
-            self.events.offload = self._offload
+        self.script_worker = Worker(name="scripts", limits=self.worker_limits)
+        self.condition_worker = Worker(name="conditions", limits=self.worker_limits)
+        self._cond_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="engine-conditions"
+        )
+        self._cond_queue = asyncio.Queue(maxsize=self._max_cond_queue)
+        self._cond_runner = asyncio.create_task(self._run_conditions(), name="conditions")
+        self.events.offload = self._offload
         return _Started()
 
     async def stop(self) -> None:
@@ -390,12 +386,14 @@ class Engine:
 
     async def _run_conditions(self) -> None:
         assert self._cond_queue is not None and self._loop is not None
-        host = _Host(self, self._loop, 0)
-        serve = serve_callbacks(store=self.store, param=self.param, host=host)
         while True:
             ev, sig, x, y, history, clock = await self._cond_queue.get()
+            e = ev.expr
             try:
-                result = await self._condition(ev, sig.key, x, y, history, clock, serve)
+                result = await self._ask_conditions(
+                    ("cond", e.text, e.relax, e.limits, sig.key, x, y, history, clock),
+                    lambda why: (None, None, None, why),
+                )
                 fired: list[Any] = []
                 self.events.finish(ev, sig, x, y, result, fired)
                 self.stats.conditions_offloaded += 1
@@ -405,33 +403,26 @@ class Engine:
             except Exception as exc:  # keep the runner alive whatever happens
                 self._error(f"condition {ev.defn.name}: {type(exc).__name__}: {exc}")
 
-    async def _condition(
-        self,
-        ev: CompiledEvent,
-        key: str,
-        x: np.ndarray,
-        y: np.ndarray,
-        history: tuple[np.ndarray, np.ndarray] | None,
-        clock: float,
-        serve: Callable[[tuple[Any, ...]], Any],
-    ) -> tuple[Any, ...]:
+    async def _ask_conditions(self, request: tuple[Any, ...], failed: Callable[[str], Any]) -> Any:
+        """The condition worker's answer to `request`, or `failed(reason)` when it was
+        stopped or took too long; waited for on a thread, with a timeout."""
         worker = self.condition_worker
         assert worker is not None and self._loop is not None
-        e = ev.expr
-        request = ("cond", e.text, e.relax, e.limits, key, x, y, history, clock)
+        serve = serve_callbacks(store=self.store, param=self.param, host=_Host(self, self._loop, 0))
 
-        def run() -> tuple[Any, ...]:
+        def run() -> Any:
             try:
-                return worker.call(request, serve)  # type: ignore[no-any-return]
+                return worker.call(request, serve)
             except WorkerKilled as exc:
-                return (None, None, None, f"refused: {exc}")
+                return failed(f"refused: {exc}")
 
-        timeout = self.worker_limits.wall_seconds + self.worker_limits.start_seconds + 5.0
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(
+                self.worker_limits.wall_seconds + self.worker_limits.start_seconds + 5.0
+            ):
                 return await self._loop.run_in_executor(self._cond_executor, run)
         except TimeoutError:
-            return (None, None, None, "refused: no result in time")
+            return failed("refused: no result in time")
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until queued actions have run (tests, shutdown)."""
@@ -478,21 +469,9 @@ class Engine:
             ok, value, rec = self.events.test(name)
         else:
             e, clock = ev.expr, self.clock()
-            serve = serve_callbacks(
-                store=self.store, param=self.param, host=_Host(self, self._loop, 0)
+            ok, value = await self._ask_conditions(
+                ("test_cond", e.text, e.relax, e.limits, clock), lambda why: (False, why)
             )
-            worker = self.condition_worker
-
-            def run() -> tuple[bool, Any]:
-                try:
-                    return worker.call(("test_cond", e.text, e.relax, e.limits, clock), serve)  # type: ignore[no-any-return]
-                except WorkerKilled as exc:
-                    return False, f"refused: {exc}"
-
-            async with asyncio.timeout(
-                self.worker_limits.wall_seconds + self.worker_limits.start_seconds + 5.0
-            ):
-                ok, value = await self._loop.run_in_executor(self._cond_executor, run)
             rec = self.events.test_record(ev, clock) if ok else None
         if rec is not None:
             self._emit(rec)

@@ -83,9 +83,9 @@ class ScriptCompiler(Compiler):
                 except (_Return, _Break, _Continue):
                     raise
                 except MemoryError:
-                    err = SandboxError("out of memory (the worker's memory limit)")
-                    err.line = lineno  # type: ignore[attr-defined]
-                    raise err from None
+                    refused = SandboxError("out of memory (the worker's memory limit)")
+                    refused.line = lineno  # type: ignore[attr-defined]
+                    raise refused from None
                 except Exception as exc:  # anything Python raised inside: the script's error
                     err = EvalError(f"{type(exc).__name__}: {exc}")
                     err.line = lineno  # type: ignore[attr-defined]

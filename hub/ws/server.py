@@ -236,9 +236,9 @@ class WebsocketServer:
         this hub serves, so a DNS-rebinding page (Host and Origin both `evil.example`)
         gets nowhere.
         """
-        for name in ("Host", "Origin", "Upgrade"):
-            if len(request.headers.get_all(name)) > 1:
-                return 400, f"more than one {name} header\n"
+        for header in ("Host", "Origin", "Upgrade"):
+            if len(request.headers.get_all(header)) > 1:
+                return 400, f"more than one {header} header\n"
         value = request.headers.get("Host")
         if value is None:
             return None
@@ -425,8 +425,9 @@ class WebsocketServer:
             req = parse_request(text)
         except ValueError as exc:
             st.stats["errors"] += 1
-            s.send(_error(f"not JSON: {exc}"))
-            if not s.authorized:  # nobody logged in sends garbage twice
+            if s.authorized:
+                s.send(_error(f"not JSON: {exc}"))
+            else:  # nobody logged in sends garbage twice: the close says why
                 self._drop(s, 1008, f"not JSON: {exc}"[:120])
             return
         if not isinstance(req, dict) or not req:
