@@ -27,20 +27,23 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-async def _until_signal() -> None:
-    """Wait for SIGINT or SIGTERM."""
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (from now on: one during start-up counts too)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 async def _run_hub(config: dict[str, Any]) -> None:
     from .bootstrap import running_hub
 
+    # Before start-up: ingest may take batches while the rest still starts, and a SIGTERM
+    # then must stop the hub cleanly, not kill it.
+    stop = _stop_on_signals()
     async with running_hub(config):
-        await _until_signal()
+        await stop.wait()
         logging.getLogger("hub").info("stopping: draining the writer, then disconnecting")
 
 

@@ -382,3 +382,12 @@ def test_markdown_links_point_at_files_in_the_checkout() -> None:
                 broken.append(f"{doc.relative_to(REPO)} -> {target}")
     assert broken == []
     assert (REPO / "docs" / "DESIGN.md").is_file()
+
+
+def test_readme_says_what_the_first_test_run_downloads() -> None:
+    readme = (REPO / "README.md").read_text()
+    for words in ("PGlite", "not a TimescaleDB server", "430 MB", "RTOC 3.0's own client"):
+        assert words in readme, f"README.md no longer says {words!r}"
+    # and the suite really is set up that way
+    assert "pglite" in (REPO / "tests" / "node" / "package.json").read_text()
+    assert "debootstrap" in (REPO / "tests" / "ansible" / "rootfs.py").read_text()

@@ -59,7 +59,7 @@ class Rig:
             return procs.ledger_check(self.store, AGENT)
         return procs.pg_ledger_check(self.dsn, AGENT)
 
-    def wait_batches(self, more_than: int, timeout: float = 30) -> None:
+    def wait_batches(self, more_than: int, timeout: float = 90) -> None:
         wait_for(lambda: self._safe_batches() > more_than, timeout=timeout, what="batches stored")
 
     def _safe_batches(self) -> int:
