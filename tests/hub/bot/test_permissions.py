@@ -1,12 +1,15 @@
 """Permission is checked at the moment of the action: every button at every level, as documented.
 
-The button table of docs/telegram.md is parsed here and is the expectation: a crawl through
-the real bot collects every button it sends, and a user of each level presses each one.
+The button table of docs/telegram.md is parsed here and is the expectation: an admin's
+crawl through the running bot collects every button it sends, and a user of each level
+presses each one. Presses enter the bot's core as its Telegram handler passes them (the
+buttons' callback data is the data of these buttons, one for one); the Telegram side of
+refused presses is tested through the Bot API stand-in below and in test_scenarios.py.
 """
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import re
 from collections import deque
 from pathlib import Path
@@ -14,19 +17,17 @@ from pathlib import Path
 from edge_agent.agent import Agent
 from hub.app import Hub
 from hub.bot.app import TelegramBot
-from hub.bot.handlers import NO_PERMISSION, NOT_ALLOWED, ROUTES
-from hub.bot.notify import PRIORITY_LABEL
+from hub.bot.handlers import NO_PERMISSION, NOT_ALLOWED, ROUTES, TEXT_ROUTES
+from hub.bot.ui import Reply
 from hub.bot.users import Permission, Shortcut
 from hub.engine.automation import ADMIN, handle_automation
 from tests.fixtures.net import async_wait_for
-from tests.fixtures.telegram_standin import BotApiStandIn, Call
 
-from .conftest import Chat, CommandTap, settle, tmp_actions
+from .conftest import CommandTap, settle, tmp_actions
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "telegram.md"
 LEVELS = [p.label for p in Permission]
 REFUSALS = (NOT_ALLOWED, NO_PERMISSION)
-NOTICES = tuple(PRIORITY_LABEL.values())
 
 
 def _cells(line: str) -> list[str]:
@@ -71,78 +72,52 @@ OWN_SHORTCUTS = [
 RESTORE = {"inl": "inl", "oa": "oa", "prev": "xprev"}
 
 
-def is_answer(call: Call) -> bool:
-    """A reply to a press, not a notification ("X joined", an event, a group of events)."""
-    t = call.text
-    return not ("joined the bot" in t or t.startswith(NOTICES) or re.match(r"<b>\d+ events</b>", t))
-
-
-async def press(standin: BotApiStandIn, chat: Chat, data: str) -> Call:
-    """Press a button carrying `data`; the one reply to it."""
-    before = len(chat.received())
-    standin.press(chat.chat_id, data)
-
-    def answers() -> list[Call]:
-        return [c for c in chat.received()[before:] if is_answer(c)]
-
-    await standin.wait(answers, 30.0, what=f"the reply to {data!r} in chat {chat.chat_id}")
-    return answers()[0]
-
-
-async def press_restoring(standin: BotApiStandIn, chat: Chat, data: str) -> Call:
-    """Press, then undo a change that would alter every later press."""
-    reply = await press(standin, chat, data)
-    undo = RESTORE.get(data.split(":")[0])
-    if undo is not None and reply.text not in REFUSALS:
-        await press(standin, chat, undo)
+async def press(bot: TelegramBot, chat_id: int, data: str) -> Reply:
+    """Press a button carrying `data` (into the bot's core, as its Telegram handler does)."""
+    (reply,) = await bot.core.handle(chat_id, data=data)
     return reply
 
 
-def inline_data(call: Call) -> list[str]:
-    markup = call.params.get("reply_markup") or {}
-    return [b["callback_data"] for row in markup.get("inline_keyboard") or [] for b in row]
+async def press_restoring(bot: TelegramBot, chat_id: int, data: str) -> Reply:
+    """Press, then undo a change that would alter every later press."""
+    reply = await press(bot, chat_id, data)
+    undo = RESTORE.get(data.split(":")[0])
+    if undo is not None and reply.text not in REFUSALS:
+        await press(bot, chat_id, undo)
+    return reply
 
 
-async def crawl(hub: Hub, standin: BotApiStandIn, admin: Chat) -> dict[str, Call]:
+def menu_data(reply: Reply) -> list[str]:
+    return [b.data for row in reply.menu or [] for b in row]
+
+
+async def crawl(hub: Hub, bot: TelegramBot, chat_id: int) -> dict[str, Reply]:
     """Every button the bot sends, found by an admin pressing every button from the main
     menu on; the reply to each press, by button data."""
-    (menu,) = await admin.say("/start")
-    todo = deque(inline_data(menu))
-    replies: dict[str, Call] = {}
+    (menu,) = await bot.core.handle(chat_id, text="/start")
+    todo = deque(menu_data(menu))
+    replies: dict[str, Reply] = {}
     while todo:
         data = todo.popleft()
         if data in replies:
             continue
-        replies[data] = reply = await press_restoring(standin, admin, data)
-        todo.extend(inline_data(reply))
+        replies[data] = reply = await press_restoring(bot, chat_id, data)
+        todo.extend(menu_data(reply))
         if data.startswith("stop:"):  # Start shows once the agent reports the device stopped
             device = data.split(":")[1]
             await async_wait_for(lambda d=device: not hub.agents.device(d)["running"], what="stop")
-            todo.extend(inline_data(await press(standin, admin, f"d:{device}")))
+            todo.extend(menu_data(await press(bot, chat_id, f"d:{device}")))
     return replies
 
 
-def to_press(buttons: list[str], table: dict[str, dict[str, str]]) -> list[str]:
-    """The buttons a user presses at each level: one of each kind whose row allows or refuses
-    outright, every one of a kind whose row depends on what it carries (own, action)."""
-    out: list[str] = []
-    kinds: set[str] = set()
-    for data in buttons:
-        prefix = data.split(":")[0]
-        if {"own", "action"} & set(table[prefix].values()) or prefix not in kinds:
-            out.append(data)
-            kinds.add(prefix)
-    return out
-
-
 async def walk(
-    standin: BotApiStandIn, chat: Chat, level: Permission, buttons: list[str], table
+    bot: TelegramBot, chat_id: int, level: Permission, buttons: list[str], table
 ) -> dict[str, bool]:
-    """One user presses each button; asserts each outcome against the table."""
+    """A user of `level` presses each button; asserts each outcome against the table."""
     outcomes = {}
     for data in buttons:
         prefix = data.split(":")[0]
-        reply = await press_restoring(standin, chat, data)
+        reply = await press(bot, chat_id, data)
         allowed = reply.text not in REFUSALS
         want = expected(prefix, data, level, table[prefix][level.label])
         assert allowed == want, f"{level.label} pressing {data!r}: {reply.text[:80]!r}"
@@ -172,8 +147,6 @@ async def test_every_button_at_every_level_is_allowed_or_refused_as_the_doc_tabl
     hub: Hub,
     agent: Agent,
     make_bot,
-    chat_factory,
-    telegram_standin: BotApiStandIn,
     command_tap: CommandTap,
     tmp_path: Path,
 ) -> None:
@@ -199,15 +172,13 @@ async def test_every_button_at_every_level_is_allowed_or_refused_as_the_doc_tabl
         ADMIN,
     )
     assert not answer.get("errors"), answer
-    bot: TelegramBot = await make_bot(inline_menu=True, actions_dir=tmp_actions(tmp_path, ACTIONS))
-    admin = chat_factory(1, "Ann")
-    await admin.say("/start")
-    await chat_factory(9, "Zed").say("/start")  # someone for the Users menu
-    await settle(bot)
+    bot: TelegramBot = await make_bot(actions_dir=tmp_actions(tmp_path, ACTIONS))
+    await bot.core.handle(1, "Ann", text="/start")  # the first user: admin
+    await bot.core.handle(9, "Zed", text="/start")  # someone for the Users menu
 
     # The admin's crawl presses every button the bot sends; each is allowed as the table says.
     n = len(command_tap.commands)
-    crawled = await crawl(hub, telegram_standin, admin)
+    crawled = await crawl(hub, bot, 1)
     buttons = list(crawled)
     prefixes = {d.split(":")[0] for d in buttons}
     assert "r" not in prefixes, "names in this test fit in the callback data"
@@ -219,36 +190,19 @@ async def test_every_button_at_every_level_is_allowed_or_refused_as_the_doc_tabl
     await command_tap.barrier(hub)
     assert {("stop", None), ("start", None), ("get", "gen_freq")} <= set(command_tap.since(n))
 
-    # Every other level, from fresh chats holding the same two shortcuts.
-    walkers = {level: chat_factory(20 + int(level), level.label) for level in Permission}
-    del walkers[Permission.ADMIN]
-    for level, chat in walkers.items():
-        await chat.say("/start")
-        user = bot.users.get(chat.chat_id)
-        user.permission = level
-        user.shortcuts = list(OWN_SHORTCUTS)
-    await settle(bot)
-    presses = to_press(buttons, table)
-    below = [lvl for lvl in walkers if lvl < Permission.WRITE]
-    n = len(command_tap.commands)
-    outcomes = dict(
-        zip(
-            below,
-            await asyncio.gather(
-                *(walk(telegram_standin, walkers[lvl], lvl, presses, table) for lvl in below)
-            ),
-            strict=True,
-        )
-    )
-    await command_tap.barrier(hub)
-    reached = [c for c in command_tap.since(n) if c != ("get", "tap-marker")]
-    assert reached == [], f"{reached} reached the agent from users below write"
-    n = len(command_tap.commands)
-    outcomes[Permission.WRITE] = await walk(
-        telegram_standin, walkers[Permission.WRITE], Permission.WRITE, presses, table
-    )
-    await command_tap.barrier(hub)
-    assert {("stop", None), ("get", "gen_freq")} <= set(command_tap.since(n))
+    # Every other level presses every button, from chats holding the same two shortcuts.
+    outcomes: dict[Permission, dict[str, bool]] = {}
+    for level in (Permission.BLOCKED, Permission.CUSTOM, Permission.READ, Permission.WRITE):
+        user, _ = bot.users.register(20 + int(level), level.label)
+        user.permission, user.shortcuts = level, list(OWN_SHORTCUTS)
+        n = len(command_tap.commands)
+        outcomes[level] = await walk(bot, user.chat_id, level, buttons, table)
+        await command_tap.barrier(hub)
+        reached = set(command_tap.since(n)) - {("get", "tap-marker")}
+        if level < Permission.WRITE:
+            assert reached == set(), f"{reached} reached the agent from a {level.label} user"
+        else:  # the tap does see device control when it is allowed
+            assert {("stop", None), ("start", None), ("get", "gen_freq")} <= reached
 
     # Blocked is refused everything; custom, read and write each something, not everything.
     assert not any(outcomes[Permission.BLOCKED].values())
@@ -311,3 +265,27 @@ async def test_a_demoted_user_cannot_use_an_old_shortcut_nor_send_an_asked_for_v
     assert gen.params["gen_freq"] == 0.7
     (reply,) = await bea.press_data("p:Generator:waveform")  # not her shortcut
     assert reply.text == NOT_ALLOWED
+    # Forged data that fits no route is answered, and runs nothing.
+    for data, answer in [
+        ("p:Generator", "That button is malformed."),
+        ("sc:0:extra", "That button is malformed."),
+        ("zz:1", "Unknown button; here is the main menu."),
+    ]:
+        (reply,) = await bea.press_data(data)
+        assert reply.text == answer, data
+    assert gen.params["gen_freq"] == 0.7
+
+
+def test_each_route_declares_the_arguments_its_handler_takes() -> None:
+    """The table's arity and the handlers' signatures cannot drift apart."""
+    for kind, routes, fixed in (("button", ROUTES, 4), ("typed", TEXT_ROUTES, 5)):
+        for name, route in routes.items():
+            # (self, user, perm, session[, text]) come first; then what the data carries.
+            params = list(inspect.signature(route.handler).parameters.values())[fixed:]
+            required = [p for p in params if p.default is p.empty]
+            assert (len(required), len(params) - len(required)) == (
+                route.args,
+                route.optional,
+            ), f"{kind} {name}"
+    # A typed value is judged by the rule of the button that asked for it.
+    assert TEXT_ROUTES["p"].rule is ROUTES["p"].rule and TEXT_ROUTES["f"].rule is ROUTES["f"].rule
