@@ -182,7 +182,10 @@ async def test_removing_a_device_removes_its_entities_and_read_only_has_no_comma
     peer = Peer(mosquitto.port, prefix)
     try:
         async with running_hub(cfg) as hub:
-            await async_wait_for(lambda: hub.homeassistant.connected, what="bridge connected")
+            await async_wait_for(
+                lambda: hub.homeassistant.connected and hub.ingest.subscribed,
+                what="bridge connected, hub subscribed (the peer's status is not retained)",
+            )
             peer.publish(
                 status({"Relay": RELAY, "Meter": {"signals": [{"name": "T", "unit": "°C"}]}}),
                 kind="status",
@@ -221,9 +224,15 @@ async def test_write_permission_gives_switch_text_and_button(
     peer = Peer(mosquitto.port, prefix)
     try:
         async with running_hub(cfg) as hub:
-            await async_wait_for(lambda: hub.homeassistant.connected, what="bridge connected")
+            await async_wait_for(
+                lambda: hub.homeassistant.connected and hub.ingest.subscribed,
+                what="bridge connected, hub subscribed (the peer's status is not retained)",
+            )
             peer.publish(status({"Relay": RELAY}), kind="status")
-            switch = await async_wait_for(lambda: observer.configs("switch"), what="switch config")
+            switch = await async_wait_for(
+                lambda: observer.configs("button") and observer.configs("switch"),
+                what="switch and button configs",
+            )
             (sw,) = switch.values()
             assert sw["payload_on"] == "ON" and "value_json" in sw["value_template"]
             assert len(observer.configs("text")) == 1  # 'serial' is not writable
