@@ -89,6 +89,7 @@ class MqttIngest:
         )
         self._was_connected = False
         self._probe: asyncio.Task[None] | None = None
+        self._handling_since: float | None = None  # monotonic start of the message in hand
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -98,7 +99,7 @@ class MqttIngest:
             (row.agent, row.device, row.name)
             for row in await self.hub.run_store(self.hub.store.signals)
         )
-        self.heartbeat.start(lambda: self.connected)
+        self.heartbeat.start(self._delivering)
         self.hub.on_committed.append(self._committed)
         self.hub.command_sender = self.send_command
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
@@ -180,6 +181,12 @@ class MqttIngest:
         self.subscribed = False
         self.hub.stats["mqtt_ok"] = 0
 
+    def _delivering(self) -> bool:
+        """Connected, and the network thread is not held up by a full writer queue (then a
+        missing heartbeat says nothing about the session)."""
+        since = self._handling_since
+        return self.connected and (since is None or time.monotonic() - since < 1.0)
+
     def _heartbeat_seen(self, payload: bytes) -> None:
         self.heartbeat.seen(payload)
         if self.heartbeat.ok and not self.hub.stats["mqtt_ok"]:
@@ -203,6 +210,13 @@ class MqttIngest:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self._handling_since = time.monotonic()
+        try:
+            self._handle(client, msg)
+        finally:
+            self._handling_since = None
+
+    def _handle(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         received = time.time()
         if msg.topic == self._heartbeat_topic:
             self._heartbeat_seen(msg.payload)

@@ -47,9 +47,10 @@ class Heartbeat:
             self._since = self.clock()
             self.ok = True
 
-    def check(self, is_connected: bool) -> None:
-        """One tick: publish, and report a loss when nothing came back for too long."""
-        if not is_connected:
+    def check(self, delivering: bool) -> None:
+        """One tick: publish, and report a loss when nothing came back for too long.
+        `delivering` False (not connected, or the receiving side held up): no verdict."""
+        if not delivering:
             self.ok = False
             self._since = self.clock()
             return
@@ -60,11 +61,11 @@ class Heartbeat:
             self._since = self.clock()  # one report per loss; the reconnect resets it
             self.lost(silent)
 
-    def start(self, is_connected: Callable[[], bool]) -> None:
+    def start(self, delivering: Callable[[], bool]) -> None:
         async def run() -> None:
             while True:
                 await asyncio.sleep(self.interval)
-                self.check(is_connected())
+                self.check(delivering())
 
         self._task = asyncio.get_running_loop().create_task(run(), name="mqtt-heartbeat")
 
