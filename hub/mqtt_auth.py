@@ -26,6 +26,8 @@ HUB_USER = "hub"
 # the random passwords `opencontrol mqtt add` makes.
 ITERATIONS = 1000
 _AGENT_WRITES = ("data", "event", "status", "cmd/result")
+# Everything below this line of the ACL file is the operator's, kept by `opencontrol mqtt`.
+OWN_RULES = "# ---- your own rules below: `opencontrol mqtt` keeps them ----\n"
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as the agent's config checks it
 
 
@@ -107,9 +109,15 @@ def write_passwords(path: Path, users: dict[str, str]) -> None:
 
 
 def save_users(mqtt: dict[str, Any], users: dict[str, str]) -> None:
-    """Write the password file and the ACL rendered from it (paths and prefix of `[mqtt]`)."""
+    """Write the password file and the ACL rendered from it (paths and prefix of `[mqtt]`),
+    keeping the operator's own rules below OWN_RULES in the ACL file."""
+    acl_file = Path(mqtt["acl_file"])
+    try:
+        own = acl_file.read_text().partition(OWN_RULES)[2]
+    except FileNotFoundError:
+        own = ""
     write_passwords(Path(mqtt["password_file"]), users)
-    write_private(Path(mqtt["acl_file"]), render_acl(mqtt["prefix"], users))
+    write_private(acl_file, render_acl(mqtt["prefix"], users, own=own))
 
 
 def set_password(mqtt: dict[str, Any], agent: str, password: str) -> None:
@@ -120,8 +128,12 @@ def set_password(mqtt: dict[str, Any], agent: str, password: str) -> None:
 
 
 # -- the ACL -------------------------------------------------------------------------------
-def render_acl(prefix: str, agents: Iterable[str], *, hub_user: str = HUB_USER) -> str:
-    """The ACL for the hub and `agents`: the rules of ansible/roles/mosquitto/templates/acl.j2."""
+def render_acl(
+    prefix: str, agents: Iterable[str], *, hub_user: str = HUB_USER, own: str = ""
+) -> str:
+    """The ACL for the hub and `agents`: the rules of ansible/roles/mosquitto/templates/acl.j2;
+    then the operator's `own` rules (their `user`s get no agent rules: Home Assistant's)."""
+    others = set(Acl.parse(own).users)
     out = [
         "# Written by `opencontrol mqtt` (the rules of the Ansible role's acl.j2).",
         "# The hub reads and writes everything under the prefix.",
@@ -129,7 +141,7 @@ def render_acl(prefix: str, agents: Iterable[str], *, hub_user: str = HUB_USER) 
         f"topic readwrite {prefix}/#",
         "",
     ]
-    for agent in sorted(set(agents) - {hub_user}):
+    for agent in sorted(set(agents) - {hub_user} - others):
         out += [
             f"# Agent {agent}: writes its own data, events, status and command results;",
             "# reads only its own commands and acks, and the hub's state.",
@@ -143,7 +155,7 @@ def render_acl(prefix: str, agents: Iterable[str], *, hub_user: str = HUB_USER) 
             f"topic read {prefix}/hub/state",
             "",
         ]
-    return "\n".join(out)
+    return "\n".join(out) + OWN_RULES + own
 
 
 @dataclass

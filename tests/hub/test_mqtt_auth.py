@@ -15,6 +15,7 @@ from hub.bootstrap import running_hub
 from hub.cli import main
 from hub.config import hub_config, load_hub_config
 from hub.mqtt_auth import (
+    OWN_RULES,
     Acl,
     AuthFileError,
     BrokerUsers,
@@ -122,6 +123,18 @@ async def test_opencontrol_mqtt_manages_agents_of_a_running_hub(
         assert password not in passwd.read_text()
         acl = (tmp_path / "data" / "mqtt.acl").read_text()
         assert f"topic write {prefix}/pi1/data" in acl
+        # The operator's own rules below the marker line are kept, and their users (Home
+        # Assistant's) get no agent rules.
+        acl_file = tmp_path / "data" / "mqtt.acl"
+        own = "user homeassistant\ntopic read homeassistant/#\n"
+        acl_file.write_text(acl_file.read_text() + own)
+        assert (await cli("add", "homeassistant"))[0] == 0
+        assert (await cli("acl"))[0] == 0
+        text = acl_file.read_text()
+        assert text.endswith(OWN_RULES + own) and f"{prefix}/homeassistant/data" not in text
+        rules = Acl.parse(text)
+        assert rules.allows("homeassistant", "c", "homeassistant/x", "read")
+        assert rules.allows("pi1", "c", f"{prefix}/pi1/data", "write")
         assert (await cli("remove", "pi1"))[0] == 0
         assert await asyncio.to_thread(refused, "pi1", password)
         code, _, err = await cli("add", "hub")
