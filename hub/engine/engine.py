@@ -39,7 +39,7 @@ from hub.engine.rtoc_import import (
     event_to_rtoc,
 )
 from hub.engine.script import Script, ScriptResult, compile_script
-from hub.engine.scripts import ScriptManager
+from hub.engine.scripts import MAX_REFUSALS, ScriptManager
 from hub.engine.worker import Worker, WorkerKilled, WorkerLimits
 from hub.signals import Signal, SignalStore
 
@@ -397,11 +397,22 @@ class Engine:
                 fired: list[Any] = []
                 self.events.finish(ev, sig, x, y, result, fired)
                 self.stats.conditions_offloaded += 1
+                self._count_refusal(ev, result[3])
                 for rec in sorted_records(fired):
                     self.stats.events_fired += 1
                     self._emit(rec)
             except Exception as exc:  # keep the runner alive whatever happens
                 self._error(f"condition {ev.defn.name}: {type(exc).__name__}: {exc}")
+
+    def _count_refusal(self, ev: CompiledEvent, error: str | None) -> None:
+        """A condition the worker had to stop again and again is turned off (it would
+        cost a CPU and a restarted worker on every batch)."""
+        st = ev.state
+        st.refusals = st.refusals + 1 if error and error.startswith("refused") else 0
+        if st.refusals >= MAX_REFUSALS and ev.defn.active:
+            ev.defn.active = False
+            st.error = f"{error} — turned off after {MAX_REFUSALS} refusals in a row"
+            self._error(f"condition {ev.defn.name}: {st.error}")
 
     async def _ask_conditions(self, request: tuple[Any, ...], failed: Callable[[str], Any]) -> Any:
         """The condition worker's answer to `request`, or `failed(reason)` when it was

@@ -100,6 +100,7 @@ class EventState:
     evaluations: int = 0
     fired: int = 0
     errors: int = 0
+    refusals: int = 0  # evaluations refused in a row (the worker stopped them)
 
 
 @dataclass(eq=False)
@@ -369,7 +370,9 @@ def evaluate_batch(
     with np.errstate(all="ignore"):  # IEEE results (inf/nan), as in scalar evaluation
         try:
             return _evaluate(expr, key, x, y, frame, history, limits)
-        except (EvalError, SandboxError) as exc:
+        except SandboxError as exc:  # a limit, as scripts say it
+            return None, None, None, f"refused: {exc}"
+        except EvalError as exc:
             return None, None, None, str(exc)
         except Exception as exc:  # whatever Python raised: this condition's error only
             return None, None, None, f"{type(exc).__name__}: {exc}"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hub.engine.engine import Engine
 
 MODES = ("rate", "signal")
+MAX_REFUSALS = 3  # refused runs in a row after which a job (or a condition) stops
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_-]+\.py$")
 
 
@@ -148,6 +149,7 @@ class ScriptJob:
     last: ScriptResult | None = None
     task: asyncio.Task[None] | None = None
     pending: bool = False
+    refusals: int = 0  # runs refused in a row (the worker stopped them)
 
 
 class ScriptManager:
@@ -323,6 +325,12 @@ class ScriptManager:
         job.last = res
         if not res.ok:
             job.failures += 1
+        refused = not res.ok and (res.error or "").startswith("refused")
+        job.refusals = job.refusals + 1 if refused else 0
+        if job.refusals >= MAX_REFUSALS and job.running:
+            # each such run costs a CPU for seconds and a restarted worker: stop the job
+            res.error = f"{res.error} — stopped after {MAX_REFUSALS} refused runs in a row"
+            job.running = False
         return res
 
     async def _rate_loop(self, job: ScriptJob) -> None:

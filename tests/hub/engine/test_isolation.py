@@ -151,3 +151,25 @@ async def _until(pred: Any, timeout: float = 10.0) -> None:
     while not pred():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
+
+
+async def test_a_job_refused_again_and_again_is_stopped(rig) -> None:
+    engine, *_ = rig
+    job = engine.scripts.add("hog", "a = np.ones(300, 'U1000000')", mode="rate", rate=20)
+    engine.scripts.start("hog")
+    await _until(lambda: not job.running, 60)
+    assert job.runs == 3 and "stopped after 3 refused runs" in job.last.error
+    assert engine.scripts.describe()["hog"]["running"] is False
+
+
+async def test_a_condition_refused_again_and_again_is_turned_off(rig) -> None:
+    engine, hub, *_ = rig
+    engine.set_event(
+        EventDef(name="hog", cond="len(np.ones(300, 'U1000000')) > 0 or A.s.latest > 0")
+    )
+    for i in range(5):
+        hub.store.append("A", "s", [float(i)], [1.0])
+        await _until(lambda n=i: engine.stats.conditions_offloaded > min(n, 2), 30)
+    ev = engine.events.events["hog"]
+    assert ev.defn.active is False and "turned off after 3 refusals" in ev.state.error
+    assert ev.state.refusals == 3 and engine.stats.conditions_offloaded == 3

@@ -147,6 +147,32 @@ async def test_script_attacks_leave_the_hub_serving(ws_factory, hub: Hub, raw, a
     assert hub.store.sample_count() > watch.stored_before
 
 
+async def test_costly_condition_on_an_agents_signal_leaves_the_hub_serving(
+    ws_factory, hub: Hub, raw, agent
+) -> None:
+    server = await ws_factory()
+    writer = await raw(server.url, authorize=True)
+    other = await raw(server.url, authorize=True)
+    await async_wait_for(lambda: "Gen.Square" in hub.signals, 30, "agent signal")
+    slow = {
+        "name": "slow",
+        "cond": "sum([[0]]*60000, []) == [] or Gen.Square.latest > 100",
+        "id": "slowID",
+        "trigger": "rising",
+        "active": True,
+    }
+    _, resp = await writer.request({"automation": {"setEvent": slow}})
+    assert resp["automation"]["setEvent"] is True
+    engine = hub.engine
+    assert engine is not None
+    async with Watch(hub, other) as watch:
+        await async_wait_for(lambda: engine.stats.conditions_offloaded >= 2, 60, "evaluated")
+        await watch.still_served()
+    state = engine.events.events["slow"].state
+    assert state.error is not None and "refused" in state.error
+    assert not any(e.event_id == "slowID" for e in hub.recent_events)
+
+
 # --- 5. costly requests -------------------------------------------------------------------
 
 
