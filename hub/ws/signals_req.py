@@ -92,9 +92,17 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
         gy.append(yy)
         if u:
             groups[n] = (gx, gy, u)
+    not_kept = []
     for n, (gx, gy, u) in groups.items():
         order = np.argsort(np.asarray(gx), kind="stable")
-        st.hub.ingest_local(dname, n, [gx[i] for i in order], [gy[i] for i in order], u)
+        xs, ys = [gx[i] for i in order], [gy[i] for i in order]
+        if st.hub.ingest_local(dname, n, xs, ys, u) is False:
+            not_kept.append(n)
+    if not_kept:  # live already; the store is too far behind to take more now
+        st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
+        raise RequestError(
+            f"live but not stored: the store is behind ({dname}: {', '.join(not_kept)})"
+        )
     return True
 
 
