@@ -303,6 +303,11 @@ except ImportError:  # the agent: stdlib json
     pass
 
 
+def parse_json(payload: bytes) -> Any:
+    """JSON as the hub reads it: NaN/Infinity refused (ValueError); orjson when installed."""
+    return _loads(payload)
+
+
 def encode_json(obj: Any) -> bytes:
     """Compact JSON for the small control messages (status, cmd, ack, event)."""
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()

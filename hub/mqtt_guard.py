@@ -9,14 +9,13 @@ counters it keeps are plain ints read by the hub's status.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from edge_agent.wire import Batch, EdgeEvent, WireError, decode_event
+from edge_agent.wire import Batch, EdgeEvent, WireError, decode_event, parse_json
 
 # Largest payloads of the small topics (a data batch has its own limit in wire.py).
 MAX_STATUS_BYTES = 256 * 1024
@@ -27,25 +26,12 @@ MAX_INT = 2**63 - 1  # integers the stores, the websocket and the browser can ca
 SEQ_JUMP = 100_000  # a seq this far beyond the agent's last one is flagged
 
 
-def _loads(payload: bytes) -> Any:
-    try:
-        import orjson
-
-        return orjson.loads(payload)  # refuses NaN/Infinity and nesting beyond 1024
-    except ImportError:  # pragma: no cover - the hub installs orjson
-        return json.loads(payload, parse_constant=_no_constant)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"non-finite number {name} is not allowed")
-
-
 def parse_body(payload: bytes, *, what: str, max_bytes: int) -> dict[str, Any]:
     """A JSON object of at most max_bytes, MAX_DEPTH levels, finite numbers, 64-bit ints."""
     if len(payload) > max_bytes:
         raise WireError(f"{what} of {len(payload)} bytes exceeds the limit of {max_bytes}")
     try:
-        body = _loads(payload)
+        body = parse_json(payload)
     except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
         raise WireError(f"{what} is not JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):

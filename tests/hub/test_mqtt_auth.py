@@ -8,7 +8,6 @@ import logging
 import subprocess
 from pathlib import Path
 
-import jinja2
 import pytest
 
 from hub.bootstrap import running_hub
@@ -25,10 +24,8 @@ from hub.mqtt_auth import (
     verify_password,
 )
 from tests.ansible.mqttc import Collector, login_refused
-from tests.fixtures.mosquitto import AUTH_USERS, Mosquitto
+from tests.fixtures.mosquitto import AUTH_USERS, Mosquitto, role_acl
 from tests.fixtures.net import async_wait_for, free_port
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_hashes_are_mosquittos_both_ways(tmp_path: Path) -> None:
@@ -47,13 +44,7 @@ def test_hashes_are_mosquittos_both_ways(tmp_path: Path) -> None:
 
 def test_the_acl_is_the_roles_template(tmp_path: Path) -> None:
     """render_acl gives the rules acl.j2 renders for the same hub and agents."""
-    template = (REPO / "ansible/roles/mosquitto/templates/acl.j2").read_text()
-    role = jinja2.Template(template).render(
-        ansible_managed="x",
-        mosquitto_hub_username="hub",
-        mosquitto_prefix="oc",
-        mosquitto_agent_ids=["pi-kitchen", "workshop"],
-    )
+    role = role_acl("oc", ["pi-kitchen", "workshop"])
 
     def rules(text: str) -> list[str]:
         return [ln.strip() for ln in text.splitlines() if ln.strip() and ln[0] != "#"]
