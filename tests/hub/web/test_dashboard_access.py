@@ -204,7 +204,7 @@ async def test_rtoc_password_mode_is_explained_not_a_blank_page(
         await page.wait_for(
             "!document.getElementById('login').hidden && "
             "document.getElementById('login-error').innerText.includes('password mode')",
-            5,
+            30,
             "the explanation, visible",
         )
         assert "encrypted frames" in await page.text("#conn")

@@ -64,11 +64,19 @@ export class RtocClient extends EventTarget {
       };
       ws.onclose = (ev) => {
         const was = this.open;
+        // RTOC password mode: a plain frame does not decrypt, and the hub closes with
+        // 1008 "wrong password" (it sends nothing encrypted to a client without the key)
+        const passwordMode = !this.authorized && ev.code === 1008 && ev.reason === "wrong password";
         this.open = false;
         this.authorized = false;
         for (const p of this.pending.splice(0)) {
           clearTimeout(p.timer);
-          p.reject(new Error("connection closed"));
+          p.reject(passwordMode ? new PasswordMode() : new Error("connection closed"));
+        }
+        if (passwordMode) {
+          // retrying cannot help until the hub's configuration changes: say so and stop
+          this.dispatchEvent(new CustomEvent("garbage", { detail: ev.reason }));
+          return;
         }
         if (was) this.dispatchEvent(new CustomEvent("close", { detail: ev }));
       };
@@ -86,7 +94,7 @@ export class RtocClient extends EventTarget {
     try {
       msg = JSON.parse(text);
     } catch (_e) {
-      // not JSON: RTOC's password mode encrypts frames for clients it does not trust
+      // not JSON: an RTOC hub in password mode that answers with encrypted frames
       for (const p of this.pending.splice(0)) {
         clearTimeout(p.timer);
         p.reject(new PasswordMode());
