@@ -21,10 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.app import Hub  # noqa: E402
-from hub.config import hub_config  # noqa: E402
-from hub.db.sqlite import SQLiteStore  # noqa: E402
-from hub.integrations.metrics import registry_of  # noqa: E402
+from hub.app import Hub
+from hub.config import hub_config
+from hub.db.sqlite import SQLiteStore
+from hub.integrations.metrics import registry_of
 
 
 def hub_with(agents: int, tmp: Path) -> Hub:
