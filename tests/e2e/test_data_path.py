@@ -47,12 +47,30 @@ async def _run_agent_into_hub(
         finally:
             assert procs.stop(agent) == 0, (tmp_path / "agent.log").read_text()[-2000:]
         # Nothing lost: every batch the agent made is stored, or still waits in its spool.
-        pending, next_seq = procs.spool_contents(tmp_path / "agent1-spool.sqlite")
+        spool = tmp_path / "agent1-spool.sqlite"
+        pending, next_seq = procs.spool_contents(spool)
         figures = procs.ledger_check(Path(config["store"]["path"]), "agent1")
         assert figures["last_seq"] - figures["first_seq"] + 1 == figures["batches"]
         # (a batch may be both: stored, but its ack came after the agent exited)
         made = set(range(figures["first_seq"], next_seq))
         assert made == set(range(figures["first_seq"], figures["last_seq"] + 1)) | set(pending)
+        # Drain: the agent with its device disabled sends only what its spool holds. Then
+        # every batch made is stored and none is in flight: the store is final.
+        await async_wait_for(lambda: hub.agents.online_count() == 0, what="agent offline")
+        procs.write_agent_config(
+            agent_cfg, port=port, prefix=prefix, enabled=False, users=mqtt_users
+        )
+        agent = procs.start("edge_agent", agent_cfg, tmp_path / "agent.log")
+        try:  # running (online again, so it stops cleanly) and its spool empty
+            await async_wait_for(
+                lambda: hub.agents.online_count() == 1 and procs.spool_state(spool)[0] == 0,
+                timeout=60,
+                what="draining agent online, spool drained",
+            )
+        finally:
+            assert procs.stop(agent) == 0, (tmp_path / "agent.log").read_text()[-2000:]
+        figures = procs.ledger_check(Path(config["store"]["path"]), "agent1")
+        assert set(range(figures["first_seq"], figures["last_seq"] + 1)) == made
         assert figures["stored"] == figures["ledger_samples"] == figures["distinct"]
         stored_total = await hub.run_store(hub.store.sample_count)
         # Committed batches reach the live store through the event loop: let them land.
