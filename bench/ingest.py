@@ -85,7 +85,7 @@ class StorePath:
         self.done.clear()
         start = time.perf_counter()
         for b in batches:
-            self.writer.submit(Job(kind="batch", batch=b, received_at=time.time()))
+            self.writer.submit(Job(kind="batch", batch=b, received_at=time.time()), wait=60.0)
         self.done.wait()
         return self.count[1], time.perf_counter() - start
 

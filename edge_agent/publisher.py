@@ -3,7 +3,10 @@
 A batch leaves the spool only when the hub's `<p>/<agent>/ack` lists its seq. At most
 `max_inflight` batches are unacknowledged at a time; they are sent again after
 `ack_timeout`, after a reconnect and when the hub comes back online. While the hub's
-retained state says `offline`, nothing is sent (the spool keeps growing, bounded).
+retained state says `offline`, nothing is sent (the spool keeps growing, bounded). While
+it says the hub's store is down, new batches are sent once as they are made (the hub shows
+them live; acks wait for the store) and nothing is resent; when the store is back, every
+unacknowledged batch is sent again at once, oldest first, in the window.
 The retained birth status is published on every connect; the last will says offline.
 """
 
@@ -62,6 +65,16 @@ def parse_hub_state(payload: bytes) -> str | None:
     return text if text in ("online", "offline") else None
 
 
+def parse_store_state(payload: bytes) -> str | None:
+    """`up`/`down`: the hub's store as its JSON state message says, else None."""
+    try:
+        body: Any = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    found = body.get("store") if isinstance(body, dict) else None
+    return found if found in ("up", "down") else None
+
+
 class Publisher:
     """The agent's MQTT side: birth/will, acks, commands, and the send window over the spool."""
 
@@ -108,6 +121,7 @@ class Publisher:
         self.connected = False
         self._status_lock = threading.Lock()
         self.hub_state: str | None = None
+        self.store_down = False  # the hub said its store is down: send live, resend nothing
         self._inflight: dict[int, float] = {}
         self._last_sent = 0
         self._resend_all = False
@@ -224,6 +238,9 @@ class Publisher:
 
     def _send_due(self) -> None:
         now = self._mono()
+        if self.store_down:
+            self._send_live(now)
+            return
         with self._lock:
             if self._resend_all:
                 self._inflight.clear()
@@ -247,6 +264,18 @@ class Publisher:
             if not self.connected:
                 return
             self._publish_batch(batch.seq, batch.payload, now)
+            self.stats.sent += 1
+            with self._lock:
+                self._last_sent = max(self._last_sent, batch.seq)
+
+    def _send_live(self, now: float) -> None:
+        """Store down: each new batch once, untracked (all are sent again when it is back)."""
+        with self._lock:
+            after = self._last_sent
+        for batch in self.spool.pending(after=after, limit=self.max_inflight):
+            if not self.connected or not self.store_down:
+                return
+            self._client.publish(self.topics.data(self.agent), batch.payload, qos=1)
             self.stats.sent += 1
             with self._lock:
                 self._last_sent = max(self._last_sent, batch.seq)
@@ -322,11 +351,17 @@ class Publisher:
         if state is None:
             log.warning("ignoring unknown hub state %r", payload[:50])
             return
+        was_down = self.store_down
+        self.store_down = state == "online" and parse_store_state(payload) == "down"
         previous, self.hub_state = self.hub_state, state
-        if state == previous:
+        back = was_down and not self.store_down
+        if state == previous and self.store_down == was_down:
             return
-        log.info("hub is %s", state)
-        if state == "online":
+        if state != previous:
+            log.info("hub is %s", state)
+        if self.store_down != was_down:
+            log.info("hub store is %s", "down: sending live only" if self.store_down else "back")
+        if (state == "online" and state != previous) or back:
             with self._lock:
                 self._resend_all = True
         self._wake.set()

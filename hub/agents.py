@@ -100,6 +100,22 @@ class AgentDirectory:
                     )
         self._changed(agent)
 
+    def restore(self, agent: str, devices: dict[str, dict[str, Any]]) -> None:
+        """An agent's last known devices (from the store on start), offline until it speaks."""
+        info = self._agents.setdefault(agent, AgentInfo(agent=agent))
+        if info.last_status:
+            return  # it spoke already: what it said is newer
+        info.devices = {n: d for n, d in devices.items() if self.claim(agent, n)}
+        self._changed(agent)
+
+    def known_devices(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Each agent's devices without their counters: what is kept for the next start."""
+        return {
+            a: {n: {k: v for k, v in d.items() if k != "stats"} for n, d in info.devices.items()}
+            for a, info in self._agents.items()
+            if info.devices
+        }
+
     def mark_offline(self, agent: str) -> None:
         info = self._agents.get(agent)
         if info is not None and info.online:

@@ -21,6 +21,7 @@ from edge_agent.wire import Batch, Series, Topics
 from .agents import AgentDirectory
 from .db.base import EventRecord, History, Store
 from .db.writer import BatchWriter, Job, Outcome
+from .flow import LocalWrites, SeenWindow, check_event, check_finite
 from .signals import SignalStore
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,21 @@ LOCAL_AGENT = "hub"
 CommandSender = Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
 
 
+# A write that has run this long means the store hangs: agents are told it is down.
+STALL_S = 3.0
+# Places in the writer queue kept for the hub's own data (events, hub-made samples).
+RESERVED = 16
+LOCAL_FLUSH_S = 0.2
+DOC_AGENTS = "hub.agents"  # each agent's last known devices, for the next start
+
+
 class Hub:
-    """Live state and services of one hub process."""
+    """Live state and services of one hub process.
+
+    Agent batches go live (signal store, engine, websocket pushes, bot) the moment they
+    arrive, then are queued for the writer; the store's speed or absence never holds the
+    live side. See docs/ARCHITECTURE.md, "Live before stored".
+    """
 
     def __init__(self, *, config: dict[str, Any], store: Store) -> None:
         self.config = config
@@ -42,13 +56,17 @@ class Hub:
         self.on_event: list[Callable[[EventRecord], None]] = []
         self.on_stats: list[Callable[[], None]] = []
         self.stats: dict[str, int] = {
-            "batches": 0,
+            "batches": 0,  # committed
             "samples": 0,
             "duplicates": 0,
             "rejected": 0,
             "events": 0,
             "write_errors": 0,
             "unsynced_samples": 0,  # stamped before the agent's clock was synchronised
+            "live_batches": 0,  # went live in this process
+            "redelivered": 0,  # arrived again after going live: not applied twice
+            "write_deferred": 0,  # writer queue full: not queued, the agent sends it again
+            "dropped_events": 0,  # fired but lost before a store write (stopping, full)
         }
         self.started_at = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -57,54 +75,127 @@ class Hub:
         self.on_committed: list[Callable[[Outcome], None]] = []  # ingest acks here
         self._local_seq = itertools.count(int(time.time() * 1000))
         self.engine: Any = None  # the automation engine, when wired
+        self._seen = SeenWindow(config["hub"]["live_window"])
+        self._queued: set[tuple[str, int]] = set()  # agent batches in the writer queue
+        self._local = LocalWrites(config["hub"]["local_pending"])
+        self._flush: asyncio.TimerHandle | None = None
+        self._fired: list[EventRecord] | None = None  # events raised by the batch going live
+        self._devices_kept: dict[str, Any] = {}  # what DOC_AGENTS holds (or is queued)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the store (in a thread) and start the writer."""
+        """Open the store (in a thread), fill the live view from it, start the writer."""
         self.loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.store.open)
+        await self._reload()
+        self.agents.on_change.append(lambda _agent: self._schedule_flush())
         self.writer = BatchWriter(
             store=self.store,
             on_done=self._writer_done,
-            max_queue=self.config["store"]["queue_batches"],
+            max_queue=self.config["store"]["queue_batches"] + RESERVED,
         )
         self.writer.start()
 
     async def stop(self) -> None:
-        """Drain the writer and close the store."""
+        """Hand the hub's own pending data to the writer, drain it, close the store."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         if self.writer is not None:
+            await asyncio.to_thread(self._flush_local, 5.0)
             await asyncio.to_thread(self.writer.stop)
             self.writer = None
         await asyncio.to_thread(self.store.close)
 
-    # -- writes ----------------------------------------------------------------------------
-    def _writer_done(self, outcome: Outcome) -> None:
-        """Called in the writer thread: hand the outcome to the loop and to ingest's acks."""
-        for listener in list(self.on_committed):
-            listener(outcome)
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self._apply_outcome, outcome)
+    async def _reload(self) -> None:
+        """The live view as the store left it: signals, recent samples, agents' devices.
 
-    def _apply_outcome(self, outcome: Outcome) -> None:
-        job = outcome.job
-        if outcome.error is not None:
-            self.stats["write_errors"] += 1
+        At most `reload_samples` (≤ record_length) newest samples per signal, loaded for at
+        most `reload_seconds`; signals after that get their latest sample only.
+        """
+        hub_cfg = self.config["hub"]
+        n = min(hub_cfg["reload_samples"], self.signals.record_length)
+        budget = hub_cfg["reload_seconds"]
+
+        def read() -> tuple[list[Any], Any]:
+            deadline = time.monotonic() + budget
+            loaded = []
+            for row in self.store.signals():
+                take = n if time.monotonic() < deadline else 1
+                loaded.append((row, *self.store.recent(row.id, take)))
+            return loaded, self.store.get_doc(DOC_AGENTS)
+
+        try:
+            loaded, devices = await asyncio.to_thread(read)
+        except Exception as exc:  # the hub still starts, with an empty live view
+            log.warning("live view not reloaded from the store: %s", exc)
             return
-        if outcome.rejected is not None:
-            self.stats["rejected"] += 1
+        for row, x, y in loaded:
+            self.signals.append(row.device, row.name, x, y, row.unit, row.agent)
+        if isinstance(devices, dict):
+            for agent, devs in devices.items():
+                if isinstance(devs, dict):
+                    self.agents.restore(str(agent), devs)
+            self._devices_kept = devices
+        log.info(
+            "live view reloaded: %d signals, %d samples",
+            len(loaded),
+            sum(len(r[1]) for r in loaded),
+        )
+
+    # -- agent batches ---------------------------------------------------------------------
+    def receive(self, job: Job, handled: Callable[[], None]) -> None:
+        """From ingest's network thread: live and queued on the loop, then `handled()`.
+
+        `handled` (ingest's MQTT PUBACK) runs once the job is live and queued or deferred,
+        so the broker's in-flight window never waits for the store.
+        """
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return  # not acknowledged: it comes again
+        loop.call_soon_threadsafe(self._receive, job, handled)
+
+    def _receive(self, job: Job, handled: Callable[[], None]) -> None:
+        try:
+            if job.kind == "batch" and job.batch is not None:
+                self._go_live(job)
+                self._queue_batch(job)
+            elif not self._submit(job, reserve=RESERVED):
+                self.stats["write_deferred"] += 1
+                log.warning("writer queue full: refused message on %s not kept", job.topic)
+        finally:
+            handled()
+
+    def _go_live(self, job: Job) -> None:
+        """Apply a batch to the live side once per process; events it raises ride with it."""
+        assert job.batch is not None
+        if not self._seen.add((job.batch.agent, job.batch.seq)):
+            self.stats["redelivered"] += 1
             return
-        if job.kind == "batch" and job.batch is not None:
-            if not outcome.stored:
-                self.stats["duplicates"] += 1
-                return
-            self.stats["batches"] += 1
-            self.stats["samples"] += job.batch.sample_count
-            if not job.batch.clock_synced:
-                self.stats["unsynced_samples"] += job.batch.sample_count
-            if job.batch.agent != LOCAL_AGENT:  # local data went live in ingest_local
-                self._apply_live(job.batch)
-        elif job.kind == "rejected":
-            self.stats["rejected"] += 1
+        self.stats["live_batches"] += 1
+        self._fired = []
+        try:
+            self._apply_live(job.batch)
+        finally:
+            job.events, self._fired = self._fired, None
+
+    def _queue_batch(self, job: Job) -> None:
+        assert job.batch is not None
+        key = (job.batch.agent, job.batch.seq)
+        if key in self._queued:
+            pass  # the queued copy will be acknowledged when committed
+        elif self._submit(job, reserve=RESERVED):
+            self._queued.add(key)
+            return
+        else:
+            self.stats["write_deferred"] += 1  # not acknowledged: the agent sends it again
+        if job.events:  # fired now, so stored now, apart from the batch
+            self._local.add_events(job.events)
+            job.events = []
+            self._schedule_flush()
+
+    def _submit(self, job: Job, *, reserve: int = 0) -> bool:
+        return self.writer is not None and self.writer.submit(job, reserve=reserve)
 
     def _apply_live(self, batch: Batch) -> None:
         if batch.agent != LOCAL_AGENT:
@@ -117,49 +208,123 @@ class Hub:
             if len(s.t) > 1 and s.t != sorted(s.t):  # C-speed for the usual short series
                 order = np.argsort(x, kind="stable")
                 x, y = x[order], y[order]
+            if batch.agent != LOCAL_AGENT:
+                x, y = self._newer(s.device, s.signal, x, y)
+                if not len(x):
+                    continue
             self.signals.append(s.device, s.signal, x, y, s.unit, batch.agent)
         for e in batch.events:  # stored in the batch's transaction: only announced here
             self._announce(EventRecord(**vars(e)))
 
-    def submit(self, job: Job) -> bool:
-        """Queue a write job (blocks while the writer queue is full)."""
-        if self.writer is None:
-            return False
-        return self.writer.submit(job)
+    def _newer(
+        self, device: str, name: str, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Only samples after the live signal's newest: the live view stays in time order."""
+        sig = self.signals.find(device, name)
+        last = sig.latest() if sig is not None else None
+        if last is None or x[0] > last[0]:
+            return x, y
+        keep = x > last[0]
+        return x[keep], y[keep]
 
+    # -- outcomes (writer thread, then the loop) -------------------------------------------
+    def _writer_done(self, outcome: Outcome) -> None:
+        """Called in the writer thread: hand the outcome to the loop and to ingest's acks."""
+        for listener in list(self.on_committed):
+            listener(outcome)
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._apply_outcome, outcome)
+
+    def _apply_outcome(self, outcome: Outcome) -> None:
+        job = outcome.job
+        batch = job.batch
+        if job.kind == "batch" and batch is not None:
+            self._queued.discard((batch.agent, batch.seq))
+        if outcome.error is not None:
+            self.stats["write_errors"] += 1
+            return
+        if outcome.rejected is not None:
+            self.stats["rejected"] += 1
+            if not outcome.stored:
+                return
+        if job.kind == "batch" and batch is not None:
+            if not outcome.stored:
+                # The ledger had it from an earlier process: so had the events it raised.
+                self.stats["duplicates"] += 1
+                return
+            self.stats["batches"] += 1
+            self.stats["samples"] += batch.sample_count
+            if not batch.clock_synced:
+                self.stats["unsynced_samples"] += batch.sample_count
+        elif job.kind == "rejected":
+            self.stats["rejected"] += 1
+
+    # -- hub-made data ---------------------------------------------------------------------
     def ingest_local(
-        self,
-        device: str,
-        name: str,
-        x: list[float],
-        y: list[float],
-        unit: str = "",
-        *,
-        wait: bool = True,
+        self, device: str, name: str, x: list[float], y: list[float], unit: str = ""
     ) -> bool:
-        """Data made on the hub (websocket `y`, scripts, Telegram): live store now, then stored.
+        """Data made on the hub (websocket `y`, scripts, Telegram): live now, stored in batches.
 
-        With `wait=False` a full writer queue is not waited for: False, and it is not stored.
+        False when it could not be kept for the store (too much waits already); it never
+        waits. Raises ValueError for a non-finite value (nothing of the call is kept then).
         """
-        batch = Batch(
-            agent=LOCAL_AGENT,
-            seq=next(self._local_seq),
-            signals=[Series(device, name, unit, [float(v) for v in x], [float(v) for v in y])],
-        )
+        xs, ys = [float(v) for v in x], [float(v) for v in y]
+        if len(xs) != len(ys):
+            raise ValueError(f"{device}.{name}: {len(xs)} times for {len(ys)} values")
+        check_finite(f"{device}.{name} time", xs)
+        check_finite(f"{device}.{name} value", ys)
+        batch = Batch(LOCAL_AGENT, 0, [Series(device, name, unit, xs, ys)])
         self._apply_live(batch)
-        if self.writer is None:
-            return False
-        job = Job(kind="batch", batch=batch, received_at=time.time())
-        return self.writer.submit(job, timeout=None if wait else 0)
+        kept = self._local.add_samples(device, name, unit, xs, ys)
+        self._schedule_flush()
+        return kept
 
     def add_event(self, event: EventRecord) -> None:
-        """Record an event: stored, kept in memory, and told to listeners (ws, Telegram)."""
-        if self.writer is not None:
-            self.writer.submit(Job(kind="events", events=[event]), timeout=1.0)
+        """Record an event: stored, kept in memory, and told to listeners (ws, Telegram).
+
+        Raises ValueError for a non-finite time or value. An event raised while an agent
+        batch goes live is stored in that batch's transaction.
+        """
+        check_event(event)
+        if self._fired is not None:
+            self._fired.append(event)
+        else:
+            self._local.add_events([event])
+            self._schedule_flush()
         self._announce(event)
 
+    def _schedule_flush(self) -> None:
+        if self._flush is None and self.loop is not None and not self.loop.is_closed():
+            self._flush = self.loop.call_later(LOCAL_FLUSH_S, self._flush_timer)
+
+    def _flush_timer(self) -> None:
+        self._flush = None
+        if not self._flush_local():
+            self._schedule_flush()  # the writer had no room: try again later
+
+    def _flush_local(self, wait: float = 0.0) -> bool:
+        """Hand pending hub-made samples and events to the writer; True when all went."""
+        writer = self.writer
+        if writer is None:
+            return False
+        batch = self._local.take_batch(LOCAL_AGENT, next(self._local_seq))
+        if batch is not None:
+            job = Job(kind="batch", batch=batch, received_at=time.time())
+            if not writer.submit(job, wait=wait):
+                self._local.put_back(batch)
+        events = self._local.take_events()
+        if events and not writer.submit(Job(kind="events", events=events), wait=wait):
+            self._local.add_events(events)
+        self.stats["dropped_events"] = self._local.dropped
+        devices = self.agents.known_devices()
+        if devices != self._devices_kept:
+            if not writer.submit(Job(kind="doc", doc=(DOC_AGENTS, devices)), wait=wait):
+                return False
+            self._devices_kept = devices
+        return len(self._local) == 0
+
     def _announce(self, event: EventRecord) -> None:
-        """Keep an (already stored) event in memory and tell the listeners."""
+        """Keep an event in memory and tell the listeners."""
         self.recent_events.append(event)
         self.stats["events"] += 1
         for listener in list(self.on_event):
@@ -167,6 +332,16 @@ class Hub:
                 listener(event)
             except Exception:
                 log.exception("event listener failed")
+
+    def store_state(self) -> dict[str, Any]:
+        """What agents are told on `<p>/hub/state`: store up/down and the writer's queue."""
+        w = self.writer
+        down = w is None or not w.store_ok or w.stalled_for() > STALL_S
+        return {
+            "store": "down" if down else "up",
+            "queue": w.backlog if w else 0,
+            "queue_max": w.max_queue - RESERVED if w else 0,
+        }
 
     # -- reads -----------------------------------------------------------------------------
     async def run_store(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -217,6 +392,8 @@ class Hub:
             "store_ok": writer.store_ok if writer else False,
             "store_error": writer.store_error if writer else None,
             "write_backlog": writer.backlog if writer else 0,
+            "store_state": self.store_state()["store"],
+            "local_pending": len(self._local),
             "agent_spool_dropped_samples": sum(
                 int(a.spool.get("dropped_samples", 0)) for a in self.agents.all().values()
             ),

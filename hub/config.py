@@ -42,6 +42,18 @@ HUB = Section(
         "record_length": Field(int, 500_000, "live ring buffer length per signal", positive),
         "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
         "recent_events": Field(int, 1000, "events kept in memory", positive),
+        "reload_samples": Field(
+            int, 10_000, "newest samples per signal loaded on start (≤ record_length)", positive
+        ),
+        "reload_seconds": Field(
+            float, 10.0, "time for loading them; later signals get their latest only", positive
+        ),
+        "live_window": Field(
+            int, 65_536, "agent batches remembered as live (a resend goes live once)", positive
+        ),
+        "local_pending": Field(
+            int, 200_000, "hub-made samples and events held while the store is behind", positive
+        ),
     }
 )
 

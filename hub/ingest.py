@@ -1,8 +1,11 @@
 """MQTT ingest: the hub's paho client with a persistent session and manual acknowledgements.
 
-A data batch is acknowledged to the broker (PUBACK) and to the agent (`<p>/<agent>/ack`)
-only after the store committed it, so nothing unstored is ever forgotten. Bad payloads are
-kept raw in the rejected-messages table with the reason, then acknowledged.
+A data batch is acknowledged to the broker (PUBACK) once it went live and was queued for
+the writer (or found no room there), so the broker's in-flight window never waits for the
+store; the agent is acknowledged (`<p>/<agent>/ack`) only after the store committed it, and
+until then keeps the batch in its spool and sends it again. Bad payloads are kept raw in
+the rejected-messages table with the reason. The retained `<p>/hub/state` tells agents
+whether the store is up and how full the writer's queue is.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -29,6 +33,14 @@ from .mqtt_heartbeat import Heartbeat
 from .mqtt_probe import accepts_anonymous
 
 log = logging.getLogger(__name__)
+
+OFFLINE = b"offline"
+STATE_POLL_S = 0.25
+STATE_EVERY_S = 2.0
+
+
+def _nothing() -> None:
+    """No PUBACK of its own (the message is acknowledged with its batch, or already was)."""
 
 
 class MqttIngest:
@@ -65,7 +77,7 @@ class MqttIngest:
         self._client.max_inflight_messages_set(100)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(0.2, 10)
-        self._client.will_set(self.topics.hub_state, b"offline", qos=1, retain=True)
+        self._client.will_set(self.topics.hub_state, OFFLINE, qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -90,6 +102,9 @@ class MqttIngest:
         self._was_connected = False
         self._probe: asyncio.Task[None] | None = None
         self._handling_since: float | None = None  # monotonic start of the message in hand
+        self._state: dict[str, Any] | None = None  # last published hub state
+        self._state_at = 0.0
+        self._state_task: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -104,6 +119,7 @@ class MqttIngest:
         self.hub.command_sender = self.send_command
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
         self._client.loop_start()
+        self._state_task = asyncio.create_task(self._watch_state(), name="hub-state")
         if self.credentials is None:  # an external broker (or an anonymous embedded one)
             self._probe = asyncio.create_task(self._warn_if_anonymous(), name="mqtt-probe")
 
@@ -125,11 +141,12 @@ class MqttIngest:
         """Publish `offline`, disconnect cleanly (no last will), stop the network thread."""
         self._stopping = True
         await self.heartbeat.stop()
-        if self._probe is not None:
-            self._probe.cancel()
-            await asyncio.gather(self._probe, return_exceptions=True)
+        for task in (self._probe, self._state_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.connected:
-            info = self._client.publish(self.topics.hub_state, b"offline", qos=1, retain=True)
+            info = self._client.publish(self.topics.hub_state, OFFLINE, qos=1, retain=True)
             try:
                 await asyncio.to_thread(info.wait_for_publish, 2.0)
             except (RuntimeError, ValueError):
@@ -166,7 +183,7 @@ class MqttIngest:
             ]
         )
         client.publish(self._heartbeat_topic, self.heartbeat.nonce, qos=0)
-        client.publish(self.topics.hub_state, b"online", qos=1, retain=True)
+        self._publish_state(client, self.hub.store_state())
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
         failed = [c for c in codes if c.is_failure]
@@ -236,7 +253,7 @@ class MqttIngest:
         try:
             if kind == "data":
                 self._on_data(agent, msg, received)
-                return  # acknowledged after commit
+                return  # acknowledged once live and queued
             if kind == "status":
                 if msg.payload:  # empty: a cleared retained message
                     self._call_soon(self._on_status, agent, self.guard.status(agent, msg.payload))
@@ -271,14 +288,17 @@ class MqttIngest:
             )
         if batch.refused:  # kept raw with the reasons; the batch's good series go on
             self._reject(msg, refused_reason(batch), received, ack=False)
-        self.hub.submit(
-            Job(
-                kind="batch",
-                batch=self.guard.own_events(agent, batch),
-                received_at=received,
-                token=(msg.mid, msg.qos),
-            )
+        job = Job(
+            kind="batch",
+            batch=self.guard.own_events(agent, batch),
+            received_at=received,
+            token=(msg.mid, msg.qos),
         )
+        self.hub.receive(job, self._puback(msg))
+
+    def _puback(self, msg: mqtt.MQTTMessage) -> Callable[[], None]:
+        mid, qos = msg.mid, msg.qos
+        return lambda: self._client.ack(mid, qos)
 
     def _event(self, agent: str, payload: bytes, received: float) -> EventRecord:
         return EventRecord(**vars(self.guard.event(agent, payload, received)))
@@ -286,37 +306,56 @@ class MqttIngest:
     def _reject(
         self, msg: mqtt.MQTTMessage, reason: str, received: float, ack: bool = True
     ) -> None:
-        """Keep a refused message with its reason; a data message is acked after that."""
+        """Keep a refused message with its reason; a data message is PUBACKed once queued."""
         agent = (self.topics.split(msg.topic) or ("?", ""))[0]
         self._log.warning(
             agent, "refused message on %s (%d bytes): %s", msg.topic, len(msg.payload), reason
         )
-        self.hub.submit(
-            Job(
-                kind="rejected",
-                topic=msg.topic,
-                payload=bytes(msg.payload),
-                reason=reason,
-                received_at=received,
-                token=(msg.mid, msg.qos) if ack else None,  # acked on its own, or with the batch
-            )
+        job = Job(
+            kind="rejected",
+            topic=msg.topic,
+            payload=bytes(msg.payload),
+            reason=reason,
+            received_at=received,
+            token=(msg.mid, msg.qos) if ack else None,  # acked on its own, or with the batch
         )
+        self.hub.receive(job, self._puback(msg) if ack else _nothing)
 
     # -- writer thread ---------------------------------------------------------------------
     def _committed(self, outcome: Outcome) -> None:
-        """Acknowledge after commit: PUBACK to the broker, then the agent's ack topic."""
+        """Acknowledge to the agent after commit (or after keeping a refused batch raw)."""
         job = outcome.job
         if job.token is None or outcome.error is not None:
             return  # local data, or a write that failed: not acknowledged, will come again
         if isinstance(outcome.rejected, SeqConflict) and job.batch is not None:
             self.hub.stats["seq_conflicts"] += 1
             self._log.warning(job.batch.agent, "agent %s: %s", job.batch.agent, outcome.rejected)
-        mid, qos = job.token
-        self._client.ack(mid, qos)
         if job.kind == "batch" and job.batch is not None:
             self._client.publish(
                 self.topics.ack(job.batch.agent), encode_json({"seq": [job.batch.seq]}), qos=1
             )
+
+    # -- hub state -------------------------------------------------------------------------
+    async def _watch_state(self) -> None:
+        """Publish the hub state when the store goes down or up, and the queue every 2 s."""
+        while True:
+            await asyncio.sleep(STATE_POLL_S)
+            state = self.hub.store_state()
+            last = self._state
+            if not self.connected or last is None:
+                continue
+            changed = state["store"] != last["store"]
+            moved = state["queue"] != last["queue"]
+            if changed or (moved and time.monotonic() - self._state_at >= STATE_EVERY_S):
+                if changed:
+                    log.warning("store is %s: agents told", state["store"])
+                self._publish_state(self._client, state)
+
+    def _publish_state(self, client: mqtt.Client, state: dict[str, Any]) -> None:
+        self._state, self._state_at = state, time.monotonic()
+        client.publish(
+            self.topics.hub_state, encode_json({"state": "online", **state}), qos=1, retain=True
+        )
 
     # -- event loop ------------------------------------------------------------------------
     def _call_soon(self, fn: Any, *args: Any) -> None:

@@ -48,6 +48,10 @@ class StoreError(RuntimeError):
     """The store cannot do what was asked (down, broken schema); the message says why."""
 
 
+class UnstorableError(ValueError):
+    """This data can never be stored (a constraint, a value out of range): retrying is useless."""
+
+
 @dataclass(frozen=True)
 class SignalRow:
     id: int
@@ -158,6 +162,10 @@ class Store(ABC):
         self, device: str, name: str, xmin: float | None, xmax: float | None, max_n: int | None
     ) -> History:
         """Samples of one signal in [xmin, xmax], at most about max_n points keeping peaks."""
+
+    @abstractmethod
+    def recent(self, signal_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The newest `n` samples (x, y) of one signal, in time order (the hub's reload)."""
 
     @abstractmethod
     def sample_count(self) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hub.db.base import StoreError
+from hub.db.base import StoreError, UnstorableError
 
 
 class ConnectionLost(StoreError):
@@ -35,7 +35,8 @@ class PgConnections:
         """A live connection for `role` ('w', 'r' or 'm'), held exclusively inside the block.
 
         psycopg2 errors leave as StoreError (the connection dropped when it was lost, the
-        transaction rolled back otherwise); other exceptions roll back and pass through.
+        transaction rolled back otherwise), constraint and data errors as UnstorableError;
+        other exceptions roll back and pass through.
         """
         import psycopg2
 
@@ -57,6 +58,9 @@ class PgConnections:
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 self._drop(role)
                 raise ConnectionLost(f"PostgreSQL connection lost: {_msg(exc)}") from exc
+            except (psycopg2.IntegrityError, psycopg2.DataError) as exc:
+                _rollback(conn)  # this data can never be stored: retrying is useless
+                raise UnstorableError(f"PostgreSQL refused it: {_msg(exc)}") from exc
             except psycopg2.Error as exc:
                 _rollback(conn)
                 raise StoreError(f"PostgreSQL error: {_msg(exc)}") from exc

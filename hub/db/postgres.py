@@ -403,6 +403,16 @@ class PostgresStore(Store):
             conn.commit()
         return out
 
+    def recent(self, signal_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The newest `n` samples (x, y) of one signal, in time order."""
+        rows = self._query(
+            f"SELECT {_EPOCH.format('time')}, value FROM samples WHERE signal_id = %s"
+            " ORDER BY time DESC LIMIT %s",
+            (signal_id, n),
+        )
+        arr = np.asarray(rows[::-1], dtype=np.float64).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
+
     def sample_count(self) -> int:
         """How many samples are stored in all."""
         return int(self._query("SELECT count(*) FROM samples")[0][0])

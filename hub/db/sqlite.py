@@ -7,11 +7,13 @@ Writes go per batch with executemany in one transaction with the ledger row.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,12 @@ from .base import (
     SignalRow,
     Store,
     StoreError,
+    UnstorableError,
     kept_rejected,
     seq_conflict,
 )
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS signals (
@@ -177,14 +182,38 @@ class SQLiteStore(Store):
         """Store samples and the ledger row in one transaction; False for a duplicate."""
         return self.write_batches([(batch, received_at)])[0]
 
+    @contextmanager
+    def _tx(self, what: str, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One write transaction, always committed or rolled back.
+
+        Data the file can never hold (a constraint, an overflowing integer) leaves as
+        UnstorableError; anything else SQLite says (read-only file, disk full, locked) as
+        StoreError, and the connection is reopened next time.
+        """
+        conn = self._conn()
+        try:
+            conn.execute(begin)
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                self.close()
+            if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | OverflowError):
+                raise UnstorableError(f"SQLite refused the {what}: {exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                self.close()  # a file made writable again is opened afresh
+                raise StoreError(f"SQLite write failed: {exc}") from exc
+            raise
+
     def write_batches(self, items: list[tuple[Batch, float]]) -> list[bool | SeqConflict]:
         """Store several batches in one transaction; per batch False = already stored,
         a SeqConflict = that seq was stored with other content (kept as refused)."""
-        conn = self._conn()
         new_ids: dict[tuple[str, str], int] = {}
         stored: list[bool | SeqConflict] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._tx("batch") as conn:
             for batch, received_at in items:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO ingest_batches (agent, seq, received_at, samples, "
@@ -217,15 +246,14 @@ class SQLiteStore(Store):
                 if batch.events:  # an edge event is stored with its batch: exactly once
                     self._insert_events(conn, [EventRecord(**vars(e)) for e in batch.events])
                 stored.append(True)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"SQLite write failed: {exc}") from exc
         with self._ids_lock:
             self._signal_ids.update(new_ids)
         if self.retention_s is not None and self._clock() >= self._next_prune:
-            self.prune()
+            try:
+                self.prune()
+            except StoreError as exc:  # the batches are committed: report, try again later
+                log.warning("%s", exc)
+                self._next_prune = self._clock() + self._prune_every_s
         return stored
 
     def prune(self) -> int:
@@ -255,7 +283,8 @@ class SQLiteStore(Store):
         return dropped
 
     def write_rejected(self, topic: str, payload: bytes, reason: str, received_at: float) -> None:
-        self._insert_rejected(self._conn(), topic, payload, reason, received_at)
+        with self._tx("rejected message") as conn:
+            self._insert_rejected(conn, topic, payload, reason, received_at)
 
     def _insert_rejected(
         self, conn: sqlite3.Connection, topic: str, payload: bytes, reason: str, at: float
@@ -281,10 +310,8 @@ class SQLiteStore(Store):
         return conn.execute("DELETE FROM rejected_messages WHERE id <= ?", (row[0],)).rowcount
 
     def write_events(self, events: list[EventRecord]) -> None:
-        conn = self._conn()
-        conn.execute("BEGIN")
-        self._insert_events(conn, events)
-        conn.execute("COMMIT")
+        with self._tx("events") as conn:
+            self._insert_events(conn, events)
 
     @staticmethod
     def _insert_events(conn: sqlite3.Connection, events: list[EventRecord]) -> None:
@@ -363,6 +390,18 @@ class SQLiteStore(Store):
         arr = np.asarray(sorted(set(points)), dtype=np.float64).reshape(-1, 2)
         return History(arr[:, 0], arr[:, 1], "raw")
 
+    def recent(self, signal_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT time, value FROM samples WHERE signal_id = ? ORDER BY time DESC LIMIT ?",
+                (signal_id, n),
+            )
+            .fetchall()
+        )
+        arr = np.asarray(rows[::-1], dtype=np.float64).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
+
     def sample_count(self) -> int:
         return self._conn().execute("SELECT count(*) FROM samples").fetchone()[0]
 
@@ -386,9 +425,10 @@ class SQLiteStore(Store):
         return None if row is None else json.loads(row[0])
 
     def put_doc(self, key: str, value: Any) -> None:
-        self._conn().execute(
-            "INSERT INTO documents (key, value, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-            "updated_at = excluded.updated_at",
-            (key, json.dumps(value), time.time()),
-        )
+        with self._tx("document") as conn:
+            conn.execute(
+                "INSERT INTO documents (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (key, json.dumps(value), time.time()),
+            )

@@ -1,12 +1,16 @@
 """The writer thread: one bounded queue of jobs in front of a blocking Store.
 
-Ingest hands batches here; the thread commits each with its ledger row, retries while the
-store is down (nothing is acknowledged meanwhile, so the broker keeps the backlog), and
-reports every outcome back to the event loop.
+The live side never waits for it: `submit` never blocks (False when the queue is full,
+the caller decides what that means). The thread commits each batch with its ledger row,
+retries while the store is down, and reports every outcome through `on_done`. A batch or
+event the store can never hold (UnstorableError, ValueError, OverflowError, a bug) is
+refused once, kept as a rejected message with the reason, and never takes the other jobs
+of its group commit down with it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -15,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_agent.wire import Batch
+from edge_agent.wire import Batch, EdgeEvent
 
 from .base import EventRecord, Store, StoreError
 
@@ -24,9 +28,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Job:
-    """One unit of work: a batch, a rejected message, or events. `token` comes back as is."""
+    """One unit of work: a batch, a rejected message, events or a document.
 
-    kind: str  # "batch" | "rejected" | "events"
+    `events` of a batch job are events the hub fired from the batch's samples: they are
+    stored in the batch's transaction. `token` comes back as is.
+    """
+
+    kind: str  # "batch" | "rejected" | "events" | "doc"
     batch: Batch | None = None
     received_at: float = 0.0
     topic: str = ""
@@ -34,18 +42,27 @@ class Job:
     reason: str = ""
     events: list[EventRecord] = field(default_factory=list)
     token: Any = None
+    doc: tuple[str, Any] | None = None
+
+    def stored_batch(self) -> Batch:
+        """The batch as written: with the events the hub fired from it."""
+        assert self.batch is not None
+        if not self.events:
+            return self.batch
+        extra = [EdgeEvent(**vars(e)) for e in self.events]
+        return dataclasses.replace(self.batch, events=[*self.batch.events, *extra])
 
 
 @dataclass
 class Outcome:
     job: Job
     stored: bool  # False for a duplicate batch
-    error: str | None = None  # a failed write: not acknowledged, it will come again
-    rejected: str | None = None  # a batch the store can never hold: kept raw, acknowledged
+    error: str | None = None  # not written (writer stopped while the store was down)
+    rejected: str | None = None  # a job the store can never hold: kept raw, acknowledged
 
 
 class BatchWriter:
-    """Runs Store writes in its own thread; `submit` blocks when the queue is full."""
+    """Runs Store writes in its own thread; `submit` never blocks unless asked to wait."""
 
     def __init__(
         self,
@@ -53,8 +70,8 @@ class BatchWriter:
         store: Store,
         on_done: Callable[[Outcome], None],
         max_queue: int = 1000,
-        retry_initial: float = 0.5,
-        retry_max: float = 10.0,
+        retry_initial: float = 0.2,
+        retry_max: float = 2.0,
         group_max: int = 16,
     ) -> None:
         self.store = store
@@ -62,27 +79,43 @@ class BatchWriter:
         self.on_done = on_done
         self.retry_initial = retry_initial
         self.retry_max = retry_max
+        self.max_queue = max_queue
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self.store_ok = True
         self.store_error: str | None = None
+        self._busy_since: float | None = None  # monotonic start of the running write
         self._stopping = False
 
     @property
     def backlog(self) -> int:
         return self._queue.qsize()
 
+    def stalled_for(self) -> float:
+        """Seconds the write now running has taken (0 when idle): a hung store shows here."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def start(self) -> None:
         """Start the writer thread."""
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Job, timeout: float | None = None) -> bool:
-        """Queue a job; blocks while full (backpressure); False if it timed out or stopping."""
+    def submit(self, job: Job, *, reserve: int = 0, wait: float = 0.0) -> bool:
+        """Queue a job without blocking (or up to `wait` s); False if full or stopping.
+
+        `reserve` leaves that many places free for other jobs (the hub keeps room for its
+        own events while agents' batches fill the queue).
+        """
         if self._stopping:
             return False
+        if reserve and self._queue.qsize() >= self.max_queue - reserve:
+            return False
         try:
-            self._queue.put(job, timeout=timeout)
+            if wait > 0:
+                self._queue.put(job, timeout=wait)
+            else:
+                self._queue.put_nowait(job)
         except queue.Full:
             return False
         return True
@@ -131,66 +164,88 @@ class BatchWriter:
             group.append(nxt)
         return group, None, False
 
-    def _process(self, jobs: list[Job]) -> bool:
-        """Write jobs, retrying while the store is down; False when stopping meanwhile."""
+    def _process(self, jobs: list[Job], done: Callable[[Outcome], None] | None = None) -> bool:
+        """Write jobs, retrying while the store is down; False when stopping meanwhile.
+
+        Each job's outcome goes to `done` (default: on_done).
+        """
+        done = done or self.on_done
         delay = self.retry_initial
         while True:
+            self._busy_since = time.monotonic()
             try:
                 results = self._write(jobs)
-            except StoreError as exc:
+            except StoreError as exc:  # down or unreachable: the same jobs again, later
                 if self.store_ok:
                     log.error("store unavailable, holding acknowledgements: %s", exc)
                 self.store_ok, self.store_error = False, str(exc)
                 if self._stopping:
-                    # Unacknowledged: the broker (or the agent's spool) sends it again.
-                    self._drain_unwritten()
+                    # Unacknowledged: the agent's spool sends it again.
+                    self._drain_unwritten(jobs)
                     return False
+                self._busy_since = None
                 time.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
                 continue
-            except ValueError as exc:
-                if len(jobs) > 1:  # find the one batch that can never be stored
-                    return all(self._process([j]) for j in jobs)
-                self._reject(jobs[0], str(exc))
-                return True
-            except Exception as exc:  # a bug: report, never kill the thread
-                log.exception("store write failed for %s job", jobs[0].kind)
-                for j in jobs:
-                    self.on_done(Outcome(j, False, f"{type(exc).__name__}: {exc}"))
-                return True
+            except Exception as exc:  # this data can never be stored (or a bug)
+                if len(jobs) > 1:  # find the ones at fault, store the others
+                    return all(self._process([j], done) for j in jobs)
+                return self._refuse(jobs[0], f"{type(exc).__name__}: {exc}", done)
+            finally:
+                self._busy_since = None
             if not self.store_ok:
                 log.warning("store available again, catching up")
             self.store_ok, self.store_error = True, None
             for j, stored in zip(jobs, results, strict=True):
                 # A SeqConflict (a str) was kept as refused in the batch's transaction.
                 conflict = stored if isinstance(stored, str) else None
-                self.on_done(Outcome(j, stored is True, rejected=conflict))
+                done(Outcome(j, stored is True, rejected=conflict))
             return True
 
-    def _reject(self, job: Job, reason: str) -> None:
-        """Keep a batch the store refuses as a rejected message, so it is acknowledged once."""
-        assert job.batch is not None
-        log.warning("store refused batch %s/%s: %s", job.batch.agent, job.batch.seq, reason)
-        topic = f"(batch {job.batch.agent}/{job.batch.seq})"
-        try:
-            self.store.write_rejected(topic, job.batch.encode(), reason, job.received_at)
-        except Exception as exc:
-            self.on_done(Outcome(job, False, f"cannot keep refused batch: {exc}"))
-            return
-        self.on_done(Outcome(job, False, rejected=reason))
+    def _refuse(self, job: Job, reason: str, done: Callable[[Outcome], None]) -> bool:
+        """Keep a job the store refuses as a rejected message: refused once, never retried.
 
-    def _drain_unwritten(self) -> None:
+        Several events are tried one by one, a batch apart from the events it raised; the
+        job's one outcome says what was refused.
+        """
+        parts: list[Job] = []
+        if job.kind == "events" and len(job.events) > 1:
+            parts = [Job(kind="events", events=[e]) for e in job.events]
+        elif job.kind == "batch" and job.events:
+            parts = [dataclasses.replace(job, events=[]), Job(kind="events", events=job.events)]
+        if parts:
+            got: list[Outcome] = []
+            if not all(self._process([p], got.append) for p in parts):
+                return False
+            refused = "; ".join(o.rejected for o in got if o.rejected)
+            done(Outcome(job, got[0].stored, rejected=refused or None))
+            return True
+        topic, payload = _describe(job)
+        log.warning("store refused %s: %s", topic, reason)
+        try:
+            self.store.write_rejected(topic, payload, reason[:1000], job.received_at or time.time())
+        except Exception as exc:
+            log.error("cannot keep refused %s: %s", topic, exc)
+        done(Outcome(job, False, rejected=reason))
+        return True
+
+    def _drain_unwritten(self, current: list[Job]) -> None:
+        dropped = list(current)
         while True:
             try:
-                if self._queue.get_nowait() is None:
-                    return
+                job = self._queue.get_nowait()
             except queue.Empty:
-                return
+                break
+            if job is None:
+                break
+            dropped.append(job)
+        for job in dropped:
+            self.on_done(Outcome(job, False, error=self.store_error or "writer stopped"))
 
     def _write(self, jobs: list[Job]) -> list[bool | str]:
         job = jobs[0]
         if job.kind == "batch":
-            items = [(j.batch, j.received_at) for j in jobs if j.batch is not None]
+            items = [(j.stored_batch(), j.received_at) for j in jobs]
             if len(items) == 1:
                 return [self.store.write_batch(*items[0])]
             return self.store.write_batches(items)
@@ -200,4 +255,25 @@ class BatchWriter:
         if job.kind == "events":
             self.store.write_events(job.events)
             return [True]
+        if job.kind == "doc" and job.doc is not None:
+            self.store.put_doc(*job.doc)
+            return [True]
         raise TypeError(f"unknown job kind {job.kind!r}")
+
+
+def _describe(job: Job) -> tuple[str, bytes]:
+    """(topic, payload) a refused job is kept under in rejected_messages."""
+    import json
+
+    if job.kind == "batch" and job.batch is not None:
+        try:
+            payload = job.batch.encode()
+        except ValueError:  # non-finite values cannot be JSON: keep them readable
+            payload = repr(job.batch).encode()[:1_000_000]
+        return f"(batch {job.batch.agent}/{job.batch.seq})", payload
+    if job.kind == "events":
+        body = [vars(e) for e in job.events]
+        return "(hub events)", json.dumps(body, default=repr).encode()[:1_000_000]
+    if job.kind == "doc" and job.doc is not None:
+        return f"(document {job.doc[0]})", json.dumps(job.doc[1], default=repr).encode()[:1_000_000]
+    return job.topic or f"({job.kind})", job.payload

@@ -89,5 +89,5 @@ class SelfSignals:
             rate = (health.agent_samples - self._last[1]) / (health.time - self._last[0])
         self._last = (health.time, health.agent_samples)
         for device, name, value, unit in figures(health, max(rate, 0.0)):
-            if not self.hub.ingest_local(device, name, [health.time], [value], unit, wait=False):
+            if not self.hub.ingest_local(device, name, [health.time], [value], unit):
                 self.not_stored += 1

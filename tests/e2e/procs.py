@@ -7,8 +7,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -226,3 +228,85 @@ def pg_ledger_check(dsn: str, agent: str) -> dict[str, int]:
         "stored": stored,
         "distinct": distinct,
     }
+
+
+# An engine event on the generator's Square (offset 1, level 1): fires on each rising edge.
+SQUARE_EVENT = {
+    "cond": "Gen.Square.latest > 1.5",
+    "text": "square high",
+    "id": "sq-high",
+    "trigger": "rising",
+    "sname": "Square",
+    "dname": "Gen",
+}
+
+
+def seed_automation(kind: str, path: Path, dsn: str, docs: dict[str, Any]) -> None:
+    """Write automation documents into a hub's store before the hub starts."""
+    if kind == "sqlite":
+        from hub.db.sqlite import SQLiteStore
+
+        store: Any = SQLiteStore(path=path)
+    else:
+        from hub.db.postgres import PostgresStore
+
+        store = PostgresStore(dsn=dsn, maintain_every_s=None)
+    store.open()
+    try:
+        for key, value in docs.items():
+            store.put_doc(key, value)
+    finally:
+        store.close()
+
+
+def event_times(kind: str, path: Path, dsn: str, event_id: str) -> Counter[float]:
+    """How often each sample time is stored for the event `event_id`."""
+    if kind == "sqlite":
+        con = sqlite3.connect(path, timeout=10)
+        try:
+            rows = con.execute("SELECT time FROM events WHERE event_id = ?", (event_id,)).fetchall()
+        finally:
+            con.close()
+    else:
+        import psycopg2
+
+        pg = psycopg2.connect(dsn)
+        try:
+            with pg.cursor() as cur:
+                cur.execute(
+                    "SELECT extract(epoch FROM time)::float8 FROM events WHERE event_id = %s",
+                    (event_id,),
+                )
+                rows = cur.fetchall()
+        finally:
+            pg.close()
+    return Counter(round(r[0], 6) for r in rows)
+
+
+def newest_sample(kind: str, path: Path, dsn: str, device: str, name: str) -> float:
+    """The newest stored sample time of a signal (0 when none)."""
+    if kind == "sqlite":
+        con = sqlite3.connect(path, timeout=10)
+        try:
+            row = con.execute(
+                "SELECT max(time) FROM samples JOIN signals ON signals.id = signal_id "
+                "WHERE device = ? AND name = ?",
+                (device, name),
+            ).fetchone()
+        finally:
+            con.close()
+    else:
+        import psycopg2
+
+        pg = psycopg2.connect(dsn)
+        try:
+            with pg.cursor() as cur:
+                cur.execute(
+                    "SELECT extract(epoch FROM max(time))::float8 FROM samples"
+                    " JOIN signals ON signals.id = signal_id WHERE device = %s AND name = %s",
+                    (device, name),
+                )
+                row = cur.fetchone()
+        finally:
+            pg.close()
+    return float(row[0] or 0.0)

@@ -4,7 +4,9 @@ Each test runs a hub process and an agent process (generator at 50 Hz, six signa
 logged in to a Mosquitto with passwords and the Ansible role's ACL, does something nasty
 in the middle of the stream, then drains the agent's spool and checks the
 exactly-once figures: the ledger holds every batch the agent made once, without gaps, and
-the samples table holds exactly the ledger's samples, no (signal, time) twice.
+the samples table holds exactly the ledger's samples, no (signal, time) twice. An engine
+event fires on each rising edge of the Square signal: no edge's event is stored twice by
+one hub process (a second process may take a batch the first never committed live again).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class Rig:
         )
         self.spool = tmp / f"{AGENT}-spool.sqlite"
         self.store = tmp / "hub-data" / "store.sqlite"
+        events = {"automation.events": {"square high": procs.SQUARE_EVENT}}
+        procs.seed_automation(kind, self.store, dsn, events)
+        self.uncommitted_after: list[float] = []  # per hub restart: newest stored Square
         self.hub = procs.start("hub", self.hub_cfg, tmp / "hub.log")
         self.agent = procs.start("edge_agent", self.agent_cfg, tmp / "agent.log")
 
@@ -70,6 +75,9 @@ class Rig:
 
     def restart_hub(self, sig: int = signal.SIGTERM, pause: float = 0.0) -> None:
         procs.stop(self.hub, sig)
+        self.uncommitted_after.append(
+            procs.newest_sample(self.kind, self.store, self.dsn, "Gen", "Square")
+        )
         time.sleep(pause)
         self.hub = procs.start("hub", self.hub_cfg, self.tmp / "hub.log")
 
@@ -98,7 +106,19 @@ class Rig:
         assert f["last_seq"] - f["first_seq"] + 1 == f["batches"], f  # no gap
         assert f["last_seq"] == next_seq - 1, f  # the newest batch made is stored
         assert f["stored"] == f["ledger_samples"] == f["distinct"], f  # each sample once
+        self.check_events()
         return f
+
+    def check_events(self) -> None:
+        """Each edge's event stored once per hub process that took its batch live."""
+        times = procs.event_times(self.kind, self.store, self.dsn, "sq-high")
+        assert sum(times.values()) > 0, "the engine fired no event"
+        twice = {t: n for t, n in times.items() if n > 1}
+        processes = 1 + len(self.uncommitted_after)
+        assert all(n <= processes for n in twice.values()), twice
+        # Only a batch never committed before a restart can go live (and fire) again.
+        floor = min(self.uncommitted_after, default=float("inf"))
+        assert all(t > floor for t in twice), (twice, self.uncommitted_after)
 
     def log(self, which: str) -> str:
         p = self.tmp / f"{which}.log"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.publisher import Publisher, parse_ack, parse_hub_state
+from edge_agent.publisher import Publisher, parse_ack, parse_hub_state, parse_store_state
 from edge_agent.spool import Spool
 from edge_agent.wire import Series, Topics, encode_json
 from tests.edge_agent.standin_hub import StandInHub
@@ -74,6 +74,32 @@ def test_unacked_batches_are_resent_and_acked_ones_leave_the_spool(
         assert all(seen[s] >= 2 for s in more)
     finally:
         pub.stop(offline=encode_json({"state": "offline", "agent": AGENT}))
+        hub.stop()
+
+
+def test_store_down_sends_new_batches_live_without_resends_then_resends_when_back(
+    mosquitto: Mosquitto, prefix: str, spool: Spool
+) -> None:
+    hub = StandInHub(port=mosquitto.port, prefix=prefix, ack=lambda b: False).start()
+    hub.set_state(json.dumps({"state": "online", "store": "down", "queue": 0}))
+    pub = publisher(spool, mosquitto.port, prefix, ack_timeout=0.1, max_inflight=5)
+    pub.start()
+    try:
+        wait_for(lambda: pub.store_down, 10, "agent sees the store down")
+        seqs = fill(spool, 12)  # more than the window: live data must not wait for acks
+        pub.wake()
+        wait_for(lambda: len(hub.seqs()) >= 12, 10, "every new batch sent once")
+        time.sleep(0.5)  # five ack timeouts: no resend may happen meanwhile
+        assert hub.seqs() == seqs and pub.stats.resent == 0
+        assert spool.stats().batches == 12, "nothing leaves the spool without an ack"
+        hub.ack_policy = lambda b: True
+        hub.set_state(json.dumps({"state": "online", "store": "up", "queue": 0}))
+        wait_for(lambda: spool.stats().batches == 0, 10, "resent at once and acked")
+        assert sorted(set(hub.seqs())) == seqs
+        assert not pub.store_down and pub.stats.acked == 12
+    finally:
+        pub.stop()
+        hub.clear_retained(AGENT)
         hub.stop()
 
 
@@ -169,3 +195,6 @@ def test_parse_helpers() -> None:
     assert parse_hub_state(b"online") == "online"
     assert parse_hub_state(b'{"state": "offline"}') == "offline"
     assert parse_hub_state(b"") is None and parse_hub_state(b"maybe") is None
+    state = b'{"state": "online", "store": "down", "queue": 3}'
+    assert parse_hub_state(state) == "online" and parse_store_state(state) == "down"
+    assert parse_store_state(b"online") is None and parse_store_state(b"{}") is None
