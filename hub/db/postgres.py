@@ -359,12 +359,25 @@ class PostgresStore(Store):
             conn.commit()
 
     # -- reads -------------------------------------------------------------------------
+    def _read(self, fn: Callable[[Any], Any]) -> Any:
+        """Run `fn(conn)` on the readers' connection; once more on a fresh one if it broke
+        while idle (the server restarted since the last read)."""
+        try:
+            with self._db.use("r") as conn:
+                return fn(conn)
+        except ConnectionLost:
+            with self._db.use("r") as conn:
+                return fn(conn)
+
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._db.use("r") as conn, conn.cursor() as cur:
-            cur.execute(sql, args)
-            rows = cur.fetchall()
+        def run(conn: Any) -> list[tuple[Any, ...]]:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                rows = cur.fetchall()
             conn.commit()
-        return rows
+            return rows
+
+        return self._read(run)
 
     def events(
         self, *, since: float | None = None, until: float | None = None, limit: int = 1000
@@ -391,17 +404,23 @@ class PostgresStore(Store):
         self, device: str, name: str, xmin: float | None, xmax: float | None, max_n: int | None
     ) -> History:
         """Samples of one signal in [xmin, xmax], at most about max_n points keeping peaks."""
-        with self._db.use("r") as conn, conn.cursor() as cur:
-            cur.execute("SELECT id FROM signals WHERE device = %s AND name = %s", (device, name))
-            row = cur.fetchone()
-            if row is None:
-                conn.commit()
-                return History(np.empty(0), np.empty(0), "raw")
-            out = pghistory.history(
-                cur, row[0], xmin, xmax, max_n, use_copy=self.write_method == "copy"
-            )
+
+        def run(conn: Any) -> History:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT id FROM signals WHERE device = %s AND name = %s", (device, name)
+                )
+                row = cur.fetchone()
+                if row is None:
+                    conn.commit()
+                    return History(np.empty(0), np.empty(0), "raw")
+                out = pghistory.history(
+                    cur, row[0], xmin, xmax, max_n, use_copy=self.write_method == "copy"
+                )
             conn.commit()
-        return out
+            return out
+
+        return self._read(run)
 
     def recent(self, signal_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The newest `n` samples (x, y) of one signal, in time order."""
