@@ -336,7 +336,7 @@ def _check_agent_publishes_to_the_hub(target: Target, broker: int, tmp_path: Pat
         batch = json.loads(watcher.on(f"{p}/target/data")[0])
         assert batch["agent"] == "target"
         assert {s["signal"] for s in batch["signals"]} and batch["signals"][0]["device"] == "AnsGen"
-        assert watcher.on(f"{p}/hub/state")[-1] == b"online"
+        assert json.loads(watcher.on(f"{p}/hub/state")[-1])["state"] == "online"
         # What the hub acknowledged is in PostgreSQL.
         stored = _psql(
             target,

@@ -3,6 +3,7 @@ Prometheus scraping it and answering a query through its HTTP API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -78,7 +79,7 @@ async def test_metrics_endpoint_token_and_bounded_labels(
             peer.publish(status("a1", [f"Dev{i}" for i in range(5)]), kind="status")
             await async_wait_for(lambda: hub.agents.get("a1"), what="status seen")
             peer.publish(Batch("a1", 1, [Series("Dev0", "S", "V", [1.0, 2.0], [1, 2])]).encode())
-            assert peer.acked() == [1]
+            assert await asyncio.to_thread(peer.acked) == [1]  # the hub's loop runs meanwhile
         finally:
             peer.close()
         code, body = await _aget(url)
@@ -139,7 +140,7 @@ async def test_a_real_prometheus_scrapes_the_hub_and_answers_a_query(
             peer.publish(
                 Batch("pi1", 1, [Series("Gen", "S", "V", [1.0, 2.0, 3.0], [1, 2, 3])]).encode()
             )
-            assert peer.acked() == [1]
+            assert await asyncio.to_thread(peer.acked) == [1]  # the hub's loop runs meanwhile
         finally:
             peer.close()
         proc = subprocess.Popen(

@@ -3,6 +3,7 @@ store is stopped)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -53,7 +54,7 @@ async def test_health_signals_are_live_stored_and_drive_an_event(
             await async_wait_for(lambda: latest(hub, "a1.spool_bytes") == 10, what="spool 10")
             batch = Batch("a1", 1, [Series("Gen", "Sine", "V", [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])])
             peer.publish(batch.encode())
-            assert peer.acked() == [1]
+            assert await asyncio.to_thread(peer.acked) == [1]  # the hub's loop runs meanwhile
             await async_wait_for(
                 lambda: (latest(hub, "hub.ingest_rate") or 0) > 0, what="ingest rate seen"
             )
