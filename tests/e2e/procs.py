@@ -280,7 +280,7 @@ def event_times(kind: str, path: Path, dsn: str, event_id: str) -> Counter[float
                 rows = cur.fetchall()
         finally:
             pg.close()
-    return Counter(round(r[0], 3) for r in rows)
+    return Counter(round(r[0], 6) for r in rows)
 
 
 def newest_sample(kind: str, path: Path, dsn: str, device: str, name: str) -> float:

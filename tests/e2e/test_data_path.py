@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,32 +73,37 @@ async def _run_agent_into_hub(
         figures = procs.ledger_check(Path(config["store"]["path"]), "agent1")
         assert set(range(figures["first_seq"], figures["last_seq"] + 1)) == made
         assert figures["stored"] == figures["ledger_samples"] == figures["distinct"]
-        stored_total = await hub.run_store(hub.store.sample_count)
-        # Committed batches reach the live store through the event loop: let them land.
-        await async_wait_for(lambda: hub.stats["samples"] == stored_total, what="live caught up")
         info = hub.agents.get("agent1")
         assert info is not None and "Gen" in info.devices
         assert {s["name"] for s in info.devices["Gen"]["signals"]} >= {"Square", "Sinus"}
-        for name in ("Square", "Sawtooth", "Sinus", "DC", "AC", "Random"):
-            sig = hub.signals.get(f"Gen.{name}")
-            live_x, live_y = sig.buffer.arrays()
-            stored = await hub.history("Gen", name, None, None, None)
-            # Exactly the samples that went live were stored: same times, same values.
-            np.testing.assert_array_equal(stored.x, live_x)
-            np.testing.assert_array_equal(stored.y, live_y)
-            assert np.all(np.diff(stored.x) > 0)
-            # A websocket client gets the same samples back: from the store and from memory.
-            async with OpenControlClient(
-                f"ws://127.0.0.1:{ws_port}", user="reader", user_password="s3cret-pass"
-            ) as client:
-                xs, ys, _unit, _sid, xmin, xmax = await client.get_signal(f"Gen.{name}")
-                mem = (await client.request(getSignal=[f"Gen.{name}"]))["signals"]
-            assert xs == stored.x.tolist() and ys == stored.y.tolist()
-            assert (xmin, xmax) == (stored.x[0], stored.x[-1])
-            assert mem[f"Gen.{name}"][0] == live_x.tolist()
-            assert mem[f"Gen.{name}"][1] == live_y.tolist()
+        async with OpenControlClient(
+            f"ws://127.0.0.1:{ws_port}", user="reader", user_password="s3cret-pass"
+        ) as client:
+            for name in ("Square", "Sawtooth", "Sinus", "DC", "AC", "Random"):
+                # Batches go live before they are stored, and the agent's last batch may
+                # still be on its way: wait until live view, store and websocket agree.
+                views = await async_wait_for(
+                    lambda n=name: _views(hub, client, n), what=f"Gen.{name} stored as live"
+                )
+                live_x, stored, xs, _ys, xmin, xmax = views
+                assert np.all(np.diff(stored.x) > 0) and len(xs) == len(live_x) > 0
+                assert (xmin, xmax) == (stored.x[0], stored.x[-1])
         dc = hub.signals.get("Gen.DC").buffer.arrays()[1]
         assert np.all(dc == 2.0)  # gen_level + offset, as RTOC's Generator
+
+
+async def _views(hub: Any, client: OpenControlClient, name: str) -> tuple | None:
+    """Live samples, stored samples and the websocket's answers (from the store and from
+    memory) of Gen.<name>, when they all hold exactly the same samples; else None."""
+    live_x, live_y = hub.signals.get(f"Gen.{name}").buffer.arrays()
+    stored = await hub.history("Gen", name, None, None, None)
+    xs, ys, _unit, _sid, xmin, xmax = await client.get_signal(f"Gen.{name}")
+    mem = (await client.request(getSignal=[f"Gen.{name}"]))["signals"][f"Gen.{name}"]
+    same = (
+        xs == stored.x.tolist() == live_x.tolist() == mem[0]
+        and ys == stored.y.tolist() == live_y.tolist() == mem[1]
+    )
+    return (live_x, stored, xs, ys, xmin, xmax) if same else None
 
 
 async def test_agent_to_sqlite_through_mosquitto(
