@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hub.client import OpenControlClient
 from hub.demo import _port_free, new_password
+from tests.ansible.mqttc import login_refused
 from tests.fixtures.net import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +56,13 @@ def test_demo_shows_samples_arriving_and_stops_cleanly(tmp_path: Path) -> None:
         out = "".join(lines)
         assert f"ws://127.0.0.1:{ws_port}" in out and str(tmp_path) in out
         assert "mqtt://127.0.0.1:" in out
+        # The agent got in with the login the demo made for it; nobody else does.
+        wait_for(lambda: "| mqtt ok" in "".join(lines), timeout=30, what="mqtt ok")
+        agent_toml = (tmp_path / "agent.toml").read_text()
+        assert 'username = "demo-agent"' in agent_toml
+        assert (tmp_path / "agent.toml").stat().st_mode & 0o077 == 0
+        port = int(re.search(r"mqtt://127\.0\.0\.1:(\d+)", out).group(1))
+        assert login_refused(port, None, None)
         # The printed login opens the websocket API (nothing is open without it).
         user, password = re.search(r"login \(admin\): +(\S+) / (\S+)", out).groups()
         latest = asyncio.run(_latest(ws_port, user, password))
