@@ -202,6 +202,13 @@ async def _demo_login(hub: Any, root: Path) -> str:
     return f"your users ({', '.join(users.names())}); manage them with `opencontrol ws users`"
 
 
+def _mqtt_state(st: dict[str, Any]) -> str:
+    """ok: the hub's heartbeat comes back through the broker; LOST after it had stopped."""
+    if st.get("mqtt_ok"):
+        return "ok"
+    return "LOST" if st.get("mqtt_lost") or st.get("mqtt_reconnects") else "connecting"
+
+
 def _demo_agent_user(config: dict[str, Any]) -> str:
     """Give the demo's agent its own MQTT user (a new password each run); return it."""
     password = secrets.token_urlsafe(18)
@@ -234,7 +241,7 @@ async def _status_loop(hub: Any, stop: asyncio.Event, stored_before: int, agent:
             f"agents online {st['agents_online']} | signals {st['signals']} | "
             f"{rate:7.1f} samples/s | stored {stored_before + st['samples']} | "
             f"rejected {st['rejected']} | store {'ok' if st['store_ok'] else 'DOWN'} | "
-            f"mqtt {'ok' if st.get('mqtt_ok') else 'LOST'}"
+            f"mqtt {_mqtt_state(st)}"
         )
         if st["agent_spool_dropped_samples"]:
             line += f" | agent spool dropped {st['agent_spool_dropped_samples']} samples"
