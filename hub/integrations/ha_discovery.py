@@ -81,6 +81,7 @@ class HaTopics:
         self.availability = f"{self.base}/availability"
         self.ha_status = f"{discovery_prefix}/status"
         self.commands = [f"{self.base}/+/+/set/+", f"{self.base}/+/+/call/+"]
+        self.configs = f"{discovery_prefix}/+/+/+/config"
 
     def node(self, agent: str) -> str:
         return f"{self.hub}_{slug(agent)}"

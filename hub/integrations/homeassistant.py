@@ -55,6 +55,7 @@ class HomeAssistantBridge:
         self.stats = {"configs": 0, "removed": 0, "commands": 0, "refused": 0}
         self._published: dict[str, str] = {}  # config topic -> payload last published
         self._by_agent: dict[str, set[str]] = {}
+        self._found: dict[str, set[str]] = {}  # node -> retained configs of an earlier run
         self._commands: dict[str, Command] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -110,7 +111,8 @@ class HomeAssistantBridge:
             log.error("Home Assistant bridge: broker %s:%d refused: %s", self.host, self.port, rc)
             return
         self.connected = True
-        client.subscribe([(t, 1) for t in self.topics.commands] + [(self.topics.ha_status, 1)])
+        topics = [*self.topics.commands, self.topics.ha_status, self.topics.configs]
+        client.subscribe([(t, 1) for t in topics])
         client.publish(self.topics.availability, b"online", qos=1, retain=True)
         self._call_soon(self.publish_all)
 
@@ -121,6 +123,10 @@ class HomeAssistantBridge:
         if msg.topic == self.topics.ha_status:
             if msg.payload == b"online":  # Home Assistant restarted: tell it everything again
                 self._call_soon(self.publish_all, True)
+            return
+        if msg.topic.startswith(self.topics.discovery + "/"):
+            if msg.retain and msg.payload:
+                self._call_soon(self._seen_config, msg.topic)
             return
         self._call_soon(self._command, msg.topic, bytes(msg.payload))
 
@@ -136,10 +142,24 @@ class HomeAssistantBridge:
         for agent in self.hub.agents.all():
             self._agent_changed(agent)
 
+    def _seen_config(self, topic: str) -> None:
+        """A retained config on the broker: if it is one of ours that this run has not
+        published (the hub restarted meanwhile), remember it so that a device removed
+        while the hub was away is removed from Home Assistant too."""
+        node = topic.split("/")[-3]
+        if not node.startswith(self.topics.hub + "_") or topic in self._published:
+            return
+        self._found.setdefault(node, set()).add(topic)
+        for agent in self.hub.agents.all():
+            if self.topics.node(agent) == node:
+                self._agent_changed(agent)
+
     def _agent_changed(self, agent: str) -> None:
         info = self.hub.agents.get(agent)
         if info is None or not self.connected:
             return
+        found = self._found.pop(self.topics.node(agent), set())
+        self._by_agent[agent] = self._by_agent.get(agent, set()) | found
         # The devices as last announced: an offline message (the last will) lists none, and
         # an agent going offline must not remove its entities, only make them unavailable.
         status = {"version": info.version, "devices": info.devices}

@@ -252,3 +252,35 @@ async def test_write_permission_gives_switch_text_and_button(
             )
     finally:
         peer.close()
+
+
+async def test_a_device_removed_while_the_hub_was_away_is_removed_after_its_restart(
+    tmp_path: Path, mosquitto: Mosquitto, prefix: str, ha_prefix: str, observer: Observer
+) -> None:
+    ha = {"enabled": True, "discovery_prefix": ha_prefix, "permission": "read"}
+    cfg = make_hub_config(tmp_path, mosquitto, prefix, homeassistant=ha)
+    meter = {"signals": [{"name": "T", "unit": "°C"}]}
+    peer = Peer(mosquitto.port, prefix)
+    try:
+        async with running_hub(cfg) as hub:
+            await async_wait_for(
+                lambda: hub.homeassistant.connected and hub.ingest.subscribed, what="ready"
+            )
+            peer.publish(status({"Relay": RELAY, "Meter": meter}), kind="status")
+            await async_wait_for(lambda: len(observer.configs("sensor")) == 3, what="3 sensors")
+        # the hub is away; the agent restarts without Meter; the hub comes back
+        async with running_hub(cfg) as hub:
+            await async_wait_for(
+                lambda: hub.homeassistant.connected and hub.ingest.subscribed, what="ready"
+            )
+            peer.publish(status({"Relay": RELAY}), kind="status")
+            await async_wait_for(
+                lambda: len(observer.configs("sensor")) == 2, what="Meter's sensor removed"
+            )
+            assert hub.homeassistant.stats["removed"] == 1
+            assert {c["name"] for c in observer.configs("sensor").values()} == {
+                "Relay Power",
+                "Relay Energy",
+            }
+    finally:
+        peer.close()
