@@ -84,13 +84,13 @@ async def test_webhook_retries_filters_by_priority_and_rate_limits(
     async with running_hub(cfg) as hub:
         (target,) = hub.alert_targets
         hub.add_event(event(0, "just so you know"))
-        hub.add_event(event(2, "too hot", float("nan")))
+        hub.add_event(event(2, "too hot", 81.5))
         await async_wait_for(lambda: target.stats.sent == 1, timeout=30, what="the webhook POST")
         assert receiver.attempts == 3  # two 500s, then accepted
         body = receiver.bodies[0]
         assert body["text"] == "too hot" and body["priority"] == 2
         assert body["priority_name"] == "error" and body["device"] == "Oven"
-        assert body["value"] is None  # NaN is not JSON
+        assert body["value"] == 81.5
         assert body["hub"] == cfg["hub"]["id"] and body["id"] == "HOT"
         assert receiver.headers[0]["Authorization"] == "Bearer abc"
         for i in range(4):
@@ -255,3 +255,12 @@ async def test_email_refuses_a_wrong_password_and_an_unverified_server(
     finally:
         for t in (bad_pw, bad_ca):
             await t.stop()
+
+
+def test_event_json_never_holds_a_non_finite_number() -> None:
+    from hub.integrations.alerts import event_dict
+
+    ev = EventRecord(0.0, "D", "S", "t", 1, "X", 1.0)
+    object.__setattr__(ev, "value", [float("nan"), {"a": float("inf")}, 2.0])
+    body = json.dumps(event_dict(ev, "h"), allow_nan=False)  # raises on NaN/inf
+    assert json.loads(body)["value"] == [None, {"a": None}, 2.0]
