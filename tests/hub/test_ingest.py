@@ -28,6 +28,8 @@ async def test_good_batch_stored_acked_and_live(hub: Hub, peer: Peer) -> None:
     peer.publish(good(1))
     assert await acked(peer) == [1]
     assert await hub.run_store(hub.store.sample_count) == 2
+    # The hub's loop applies a committed batch after the writer thread acked it: wait.
+    await async_wait_for(lambda: hub.stats["samples"] == 2, what="batch live")
     sig = hub.signals.get("Dev.Sig")
     _x, y = sig.buffer.arrays()
     assert list(y) == [1.0, 1.5] and sig.unit == "V"
@@ -78,7 +80,7 @@ async def test_bad_payload_refused_kept_raw_and_next_good_batch_stored(
     peer.publish(good(10))
     assert await acked(peer) == [10]
     assert await hub.run_store(hub.store.sample_count) == 2
-    assert hub.stats["samples"] == 2
+    await async_wait_for(lambda: hub.stats["samples"] == 2, what="batch live (after its ack)")
 
 
 BAD_SERIES = [

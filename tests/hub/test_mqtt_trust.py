@@ -136,6 +136,8 @@ async def test_1_strangers_are_refused_and_agents_keep_to_their_own_topics(
         await rig.forge("a2", f"{p}/a1/cmd", json.dumps({"id": "x", "op": "stop"}).encode())
         await rig.publish(a1, f"{p}/a1/data", batch("a1", 2))
         await wait_ack(a1, rig, "a1", 2)
+        # (the loop counts a batch after the writer thread acked it)
+        await async_wait_for(lambda: rig.hub.stats["batches"] >= 1, what="batch counted")
         # Only a1's own batch got in; a1 heard no command; nothing of a1 reached a2.
         assert rig.hub.stats["batches"] == 1 and rig.hub.stats["rejected"] == 0
         assert acks(a1, rig, "a1") == [2]
