@@ -10,7 +10,7 @@ from hub.db.base import EventRecord
 
 from . import signals_req
 from .crypto import password_hash
-from .session import ClientSession, TokenBucket
+from .session import POINTS_BURST, ClientSession, TokenBucket
 from .state import RequestError, ServerState, event_row
 
 ORDER = (
@@ -220,7 +220,9 @@ class Dispatcher:
         self.automation = automation
         self.after_plugin = after_plugin
         # signal points per second to all clients together (each also has its own bucket)
-        self.all_points = TokenBucket(rate=state.config.max_points_per_second_all)
+        self.all_points = TokenBucket(
+            rate=state.config.max_points_per_second_all, burst=POINTS_BURST
+        )
 
     def _afford(self, s: ClientSession, points: int) -> None:
         """Refuse an answer of `points` points the client has no allowance or room for.

@@ -12,6 +12,10 @@ from .config import PERMISSIONS
 from .crypto import encrypt_text
 from .jsonfast import dumps
 
+# A page that opens shows several signals at once: a client may take this many seconds'
+# worth of its points allowance in one go, then the allowance refills at its rate.
+POINTS_BURST = 4.0
+
 
 class Sender(Protocol):
     """What the writer needs of a websocket connection."""
@@ -27,9 +31,11 @@ def rank(permission: str) -> int:
 class TokenBucket:
     """Requests per second with a burst of the same size; the clock is injected."""
 
-    def __init__(self, *, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, rate: float, burst: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, rate * burst)  # `burst` seconds' worth at once
         self.tokens = self.capacity
         self._clock = clock
         self._last = clock()
@@ -87,7 +93,7 @@ class ClientSession:
         self.queue_bytes = queue_bytes
         self.queued_bytes = 0
         # points of signal data per second in answers (getSession, getSignal)
-        self.points = TokenBucket(rate=points_rate, clock=clock)
+        self.points = TokenBucket(rate=points_rate, burst=POINTS_BURST, clock=clock)
         self.points_charged = 0  # what the request being answered paid in advance
         self.slow_timeout = slow_timeout
         self.rate = TokenBucket(rate=rate, clock=clock)
