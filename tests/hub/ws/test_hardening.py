@@ -83,6 +83,40 @@ async def test_non_finite_numbers_are_refused_at_the_door(server, hub: Hub, raw)
     assert resp["sent"] is True and hub.signals.get("N.s").latest()[1] == 1.5
 
 
+async def test_y_never_waits_for_a_stalled_store(
+    tmp_path: Path, mosquitto, prefix: str, raw
+) -> None:
+    from hub.bootstrap import running_hub
+    from hub.ws.server import serve
+    from tests.hub.conftest import make_hub_config
+    from tests.hub.test_live import locked
+
+    cfg = make_hub_config(tmp_path, mosquitto, prefix, hub={"local_pending": 50})
+    async with running_hub(cfg) as hub:
+        server = await serve(hub, {"host": "127.0.0.1", "port": 0, "require_login": False})
+        try:
+            r = await raw(server.url, authorize=True)
+            other = await raw(server.url, authorize=True)
+            refused = None
+            with locked(Path(cfg["store"]["path"])):  # the writer cannot commit meanwhile
+                for i in range(100):
+                    xs = [1000.0 + i * 10 + k for k in range(10)]
+                    _, resp = await r.request(
+                        {"y": [1.0] * 10, "sname": ["s"] * 10, "dname": "L", "x": xs}
+                    )
+                    if resp["error"]:
+                        refused = resp["reason"]
+                        break
+                    assert (await other.request({"getLatest": ["L.s"]}))[1]["error"] is False
+                assert refused is not None and refused.startswith("live but not stored")
+                # live all the same: the last value is there at once
+                _, resp = await other.request({"getLatest": ["L.s"]})
+                assert resp["latest"]["L.s"][0] == 1000.0 + i * 10 + 9
+            await async_wait_for(lambda: hub.store.sample_count() >= 50, 60, "stored after")
+        finally:
+            await server.close()
+
+
 async def test_get_latest_is_json_whatever_the_buffer_holds(server, hub: Hub, raw) -> None:
     hub.signals.append("Raw", "s", [1.0], [float("nan")])  # bypassing every door
     r = await raw(server.url, authorize=True)
