@@ -21,9 +21,9 @@ from edge_agent.agent import Agent
 from edge_agent.config import validate_agent_config
 from edge_agent.drivers.registry import BUILTIN, driver_class
 from hub.bootstrap import running_hub
-from hub.config import hub_config
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
+from tests.hub.conftest import make_hub_config
 from tests.sim.ccs811_chip import CCS811Chip, FakeI2C
 from tests.sim.dht_pulses import DHTWire
 from tests.sim.ina219_chip import INA219Chip
@@ -142,14 +142,7 @@ async def test_every_driver_stores_exactly_its_declared_signals(
         declared.discard("System.Temperature")
     meter = sims["vc820"].parts["meter"]
     sims["vc820"].hold()
-    hub_cfg = hub_config(
-        {
-            "hub": {"data_dir": str(tmp_path / "hub"), "id": f"hub-{prefix}"},
-            "mqtt": {"host": "127.0.0.1", "port": mosquitto.port, "prefix": prefix},
-            "websocket": {"enabled": False},
-        }
-    )
-    async with running_hub(hub_cfg) as hub:
+    async with running_hub(make_hub_config(tmp_path, mosquitto, prefix)) as hub:
         await async_wait_for(lambda: hub.ingest.subscribed, what="hub subscribed")
 
         async def stored() -> set[str]:
