@@ -13,6 +13,7 @@ from typing import Any
 from edge_agent.config_schema import ConfigError
 
 from .app import Hub
+from .backup_schedule import backup_schedule
 from .broker import EmbeddedBroker
 from .db.base import Store
 from .engine.wiring import attach_engine
@@ -108,6 +109,11 @@ async def running_hub(
             hub.broker = broker  # type: ignore[attr-defined]
         await hub.start()
         stack.push_async_callback(hub.stop)
+        backups = backup_schedule(config)
+        if backups is not None:
+            backups.start()
+            stack.push_async_callback(backups.stop)
+        hub.backups = backups  # type: ignore[attr-defined]
         hub.engine = attach_engine(hub, config["engine"])
         stack.push_async_callback(hub.engine.stop)
         _operator_scripts(hub, config["engine"]["scripts"])

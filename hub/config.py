@@ -103,6 +103,11 @@ STORE = Section(
         "rejected_max_bytes": Field(
             int, 64 * 1024 * 1024, "bytes of refused payloads kept (oldest pruned)", positive
         ),
+        "backup_every": Field(
+            float, 0.0, "hours between backups of the SQLite store (0 = none)", non_negative
+        ),
+        "backup_keep": Field(int, 7, "scheduled backups kept (oldest deleted)", positive),
+        "backup_dir": Field(str, "", "where backups go (default: <data_dir>/backups)"),
     }
 )
 
@@ -192,6 +197,14 @@ def finish(cfg: dict[str, Any]) -> dict[str, Any]:
         cfg["store"]["path"] = str(Path(hub["data_dir"]) / "opencontrol.sqlite")
     if cfg["store"]["kind"] == "postgres" and not cfg["store"]["dsn"]:
         raise ConfigError("store: 'store.dsn' is required when store.kind = 'postgres'")
+    if cfg["store"]["kind"] == "postgres" and cfg["store"]["backup_every"]:
+        raise ConfigError(
+            "[store] backup_every schedules backups of the SQLite store; back PostgreSQL up "
+            "with `opencontrol backup` from cron or a systemd timer (docs/backup.md)"
+        )
+    cfg["store"]["backup_dir"] = str(
+        Path(cfg["store"]["backup_dir"] or Path(hub["data_dir"]) / "backups").expanduser()
+    )
     return cfg
 
 
