@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from edge_agent.publisher import parse_hub_state  # noqa: E402
 from edge_agent.wire import Batch, Series  # noqa: E402
 from tests.fixtures.postgres import start_cluster  # noqa: E402
 
@@ -305,14 +306,15 @@ def phase_e2e(
         client.disconnect()
 
     try:
-        # The hub publishes a retained `online` on <p>/hub/state once it is subscribed.
+        # The hub publishes a retained state (online) on <p>/hub/state once it is subscribed.
         state: list[bytes] = []
         watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{prefix}-watch")
         watcher.on_message = lambda _c, _u, m: state.append(bytes(m.payload))
         watcher.connect("127.0.0.1", broker.port)
         watcher.subscribe(f"{prefix}/hub/state", qos=1)
         watcher.loop_start()
-        wait_for(lambda: b"online" in state or hub.poll() is not None, 30, "hub online")
+        online = lambda: any(parse_hub_state(s) == "online" for s in state)  # noqa: E731
+        wait_for(lambda: online() or hub.poll() is not None, 30, "hub online")
         watcher.loop_stop()
         watcher.disconnect()
         if hub.poll() is not None:

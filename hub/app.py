@@ -66,7 +66,7 @@ class Hub:
             "live_batches": 0,  # went live in this process
             "redelivered": 0,  # arrived again after going live: not applied twice
             "write_deferred": 0,  # writer queue full: not queued, the agent sends it again
-            "dropped_events": 0,  # fired but lost before a store write (stopping, full)
+            "local_dropped": 0,  # hub-made samples and events only live: too much waited
         }
         self.started_at = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -315,7 +315,7 @@ class Hub:
         events = self._local.take_events()
         if events and not writer.submit(Job(kind="events", events=events), wait=wait):
             self._local.add_events(events)
-        self.stats["dropped_events"] = self._local.dropped
+        self.stats["local_dropped"] = self._local.dropped
         devices = self.agents.known_devices()
         if devices != self._devices_kept:
             if not writer.submit(Job(kind="doc", doc=(DOC_AGENTS, devices)), wait=wait):
