@@ -41,9 +41,10 @@ async def measure(url: str, phases: list[tuple[str, float, object]]) -> dict[str
     out: dict[str, list[float]] = {}
     async with OpenControlClient(url) as client:
         await client.subscribe("Gen.Square")
+        tasks = []
         for name, seconds, action in phases:
-            if callable(action):
-                await asyncio.to_thread(action)
+            if callable(action):  # in the background: pushes are read (and timed) meanwhile
+                tasks.append(asyncio.create_task(asyncio.to_thread(action)))
             lat: list[float] = out.setdefault(name, [])
             end = time.monotonic() + seconds
             while time.monotonic() < end:
@@ -55,6 +56,7 @@ async def measure(url: str, phases: list[tuple[str, float, object]]) -> dict[str
                 sig = push.get("signal")
                 if sig and sig.get("sname") == "Square" and sig.get("x"):
                     lat.extend(now - x for x in sig["x"])
+        await asyncio.gather(*tasks)
     return out
 
 

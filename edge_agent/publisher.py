@@ -2,7 +2,8 @@
 
 A batch leaves the spool only when the hub's `<p>/<agent>/ack` lists its seq. At most
 `max_inflight` batches are unacknowledged at a time; they are sent again after
-`ack_timeout`, after a reconnect and when the hub comes back online. While the hub's
+`ack_timeout`, after a reconnect and when the hub comes back online; while such a backlog
+goes out in the window, batches made since are sent at once. While the hub's
 retained state says `offline`, nothing is sent (the spool keeps growing, bounded). While
 it says the hub's store is down, new batches are sent once as they are made (the hub shows
 them live; acks wait for the store) and nothing is resent; when the store is back, every
@@ -125,6 +126,11 @@ class Publisher:
         self._inflight: dict[int, float] = {}
         self._last_sent = 0
         self._resend_all = False
+        # While unacknowledged batches are sent again (after a reconnect, the hub or its
+        # store back), batches made after that moment go out at once: live data never
+        # waits behind the backlog. _backlog_end: newest seq of that backlog.
+        self._backlog_end = 0
+        self._fresh_sent = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -242,10 +248,17 @@ class Publisher:
             self._send_live(now)
             return
         with self._lock:
-            if self._resend_all:
+            resend_all, self._resend_all = self._resend_all, False
+        if resend_all:
+            newest = self.spool.stats().next_seq - 1
+            with self._lock:
                 self._inflight.clear()
                 self._last_sent = 0
-                self._resend_all = False
+                self._backlog_end = self._fresh_sent = newest
+        catching_up = self._last_sent < self._backlog_end
+        if catching_up:
+            self._send_fresh(now)
+        with self._lock:
             expired = [s for s, t in self._inflight.items() if now - t >= self.ack_timeout]
             after = self._last_sent
             room = self.max_inflight - len(self._inflight)
@@ -260,18 +273,36 @@ class Publisher:
             room = self.max_inflight - len(self._inflight)
         if room <= 0:
             return
+        taken = 0
         for batch in self.spool.pending(after=after, limit=room):
+            if not self.connected:
+                return
+            if catching_up and batch.seq > self._backlog_end:
+                break  # the backlog is through; the newer ones went out fresh
+            self._publish_batch(batch.seq, batch.payload, now)
+            self.stats.sent += 1
+            taken += 1
+            with self._lock:
+                self._last_sent = max(self._last_sent, batch.seq)
+        if catching_up and taken < room:  # nothing of the backlog left to send
+            with self._lock:
+                self._last_sent = max(self._last_sent, self._fresh_sent)
+                self._backlog_end = 0
+
+    def _send_fresh(self, now: float) -> None:
+        """While the backlog goes out in the window: batches made since, at once."""
+        for batch in self.spool.pending(after=self._fresh_sent, limit=self.max_inflight):
             if not self.connected:
                 return
             self._publish_batch(batch.seq, batch.payload, now)
             self.stats.sent += 1
             with self._lock:
-                self._last_sent = max(self._last_sent, batch.seq)
+                self._fresh_sent = max(self._fresh_sent, batch.seq)
 
     def _send_live(self, now: float) -> None:
         """Store down: each new batch once, untracked (all are sent again when it is back)."""
         with self._lock:
-            after = self._last_sent
+            after = max(self._last_sent, self._fresh_sent)
         for batch in self.spool.pending(after=after, limit=self.max_inflight):
             if not self.connected or not self.store_down:
                 return

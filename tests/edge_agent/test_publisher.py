@@ -122,6 +122,29 @@ def test_window_bounds_unacked_batches(mosquitto: Mosquitto, prefix: str, spool:
         hub.stop()
 
 
+def test_new_batches_do_not_wait_behind_a_backlog(
+    mosquitto: Mosquitto, prefix: str, spool: Spool
+) -> None:
+    hub = StandInHub(port=mosquitto.port, prefix=prefix, ack=lambda b: False).start()
+    backlog = fill(spool, 12)  # made while the hub was away: goes out in the window
+    pub = publisher(spool, mosquitto.port, prefix, ack_timeout=60.0, max_inflight=5)
+    pub.start()
+    try:
+        wait_for(lambda: len(hub.seqs()) >= 5, 10, "first window of the backlog")
+        fresh = fill(spool, 2)  # live data: out at once, though the window is full
+        pub.wake()
+        wait_for(lambda: set(fresh) <= set(hub.seqs()), 10, "new batches sent at once")
+        assert sorted(hub.seqs()) == backlog[:5] + fresh
+        hub.ack(AGENT, backlog[:5] + fresh)
+        wait_for(lambda: len(hub.seqs()) >= 12, 10, "the backlog goes on")
+        hub.ack(AGENT, backlog[5:10])
+        wait_for(lambda: len(hub.seqs()) >= 14, 10, "and ends")
+        assert sorted(hub.seqs()) == sorted(backlog + fresh), "each sent once"
+    finally:
+        pub.stop()
+        hub.stop()
+
+
 def test_hub_offline_holds_sending_and_online_resends(
     mosquitto: Mosquitto, prefix: str, spool: Spool
 ) -> None:
