@@ -153,8 +153,11 @@ class Worker:
                 raise self._died("") from None
 
     def close(self) -> None:
-        """Stop the child for good."""
+        """Stop the child for good (a request in progress ends at once: refused)."""
         self._closed = True
+        proc = self._proc
+        if proc is not None:
+            proc.kill()  # without the lock: the caller's thread sees the pipe close
         with self._lock:
             self._stop()
 

@@ -17,7 +17,7 @@ from hub.app import Hub
 from hub.users import Users, save_users
 from hub.ws.guard import Backoff
 from tests.fixtures.net import async_wait_for
-from tests.hub.ws.test_fanout import _slow_client
+from tests.hub.ws.test_fanout import _slow_client, _subscribe
 
 
 def _strict(text: str | bytes) -> object:
@@ -252,16 +252,24 @@ async def test_all_clients_together_share_one_allowance(ws_factory, hub: Hub, ra
 
 async def test_client_that_never_reads_is_cut_off_by_bytes(ws_factory, hub: Hub) -> None:
     hub.signals.append("Big", "s", list(range(20_000)), [1.0] * 20_000)
-    server = await ws_factory(send_queue_bytes=2_000_000, socket_send_buffer=8192)
+    server = await ws_factory(
+        send_queue_bytes=2_000_000, socket_send_buffer=8192, slow_client_timeout=600
+    )
     slow = await _slow_client(server.url)
-    for _ in range(40):  # each answer ~0.5 MB; the client reads none of them
-        try:
-            await slow.send(json.dumps({"getSession": True}))
-        except ConnectionClosed:
-            break
-        await asyncio.sleep(0.01)
-    await async_wait_for(lambda: server.stats["slow_disconnects"] == 1, 30, "cut off")
+    await _subscribe(slow, "Big.s")
+    for _ in range(10):  # each answer ~0.5 MB; the client reads none of them
+        await slow.send(json.dumps({"getSession": True}))
+    # more answers are refused while half the limit is still unread
+    await async_wait_for(lambda: server.stats["refused_cost"] >= 1, what="refused unread")
     assert all(s.queued_bytes <= 2_000_000 for s in server.state.sessions.values())
+    for i in range(40):  # pushes are not asked for: past the limit the client is cut off
+        x0 = 20_000 + i * 5_000
+        hub.signals.append("Big", "s", list(range(x0, x0 + 5_000)), [2.0] * 5_000)
+        await asyncio.sleep(0)
+        if server.stats["slow_disconnects"]:
+            break
+    await async_wait_for(lambda: server.stats["slow_disconnects"] == 1, what="cut off")
+    await async_wait_for(lambda: not server.state.sessions, what="its session gone")
 
 
 # --- 7. connection slots and guessing ---------------------------------------------------------
