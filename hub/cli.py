@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    for module in ("hub.db.cli", "hub.ws.cli", "hub.mqtt_cli", "hub.backup_cli"):
+    for module in ("hub.db.cli", "hub.ws.cli", "hub.mqtt_cli", "hub.backup_cli", "hub.export_cli"):
         with contextlib.suppress(ModuleNotFoundError):
             __import__(module, fromlist=["add_commands"]).add_commands(sub)
     return parser

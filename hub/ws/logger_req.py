@@ -116,8 +116,6 @@ class LoggerRequests:
         if not isinstance(arg, list) or not arg or not isinstance(arg[0], str):
             raise RequestError("logger.export takes [filename, filetype]")
         kind = arg[1] if len(arg) > 1 and isinstance(arg[1], str) else "csv"
-        if kind == "xlsx":
-            return {"error": "xlsx export is not offered; use json or csv"}
         name = Path(arg[0]).name  # never a path: files stay in the export folder
         if not name or name.startswith("."):
             raise RequestError(f"logger.export: bad file name {arg[0]!r}")
@@ -152,6 +150,14 @@ def _write_export(target: Path, session: dict[str, Any], kind: str) -> None:
     if target.exists():
         raise RequestError(f"logger.export: {target.name} exists; choose another name")
     devices = session["devices"]
+    if kind == "xlsx":  # the export layout of hub/export.py, one row per sample
+        from ..export import TableError, table_from_session, write_table
+
+        try:
+            write_table(table_from_session(session), target.with_suffix(".xlsx"))
+        except TableError as exc:
+            raise RequestError(f"logger.export: {exc}") from exc
+        return
     if kind == "json":
         target.write_text(json.dumps(json.loads(dumps(session)), indent=4))
         return

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hub.app import Hub
 from hub.db.base import EventRecord
+from hub.export import read_table
 
 
 async def test_export_json_csv_and_backup(server, hub: Hub, raw) -> None:
@@ -28,8 +29,17 @@ async def test_export_json_csv_and_backup(server, hub: Hub, raw) -> None:
     assert resp["logger"]["backup"] is True
     backups = list((Path(hub.config["hub"]["data_dir"]) / "backup").glob("RTOC_*.json"))
     assert len(backups) == 1
+    # xlsx: the layout `opencontrol import xlsx` reads back (hub/export.py).
+    _, resp = await r.request({"logger": {"export": ["../x.xlsx", "xlsx"]}})
+    assert resp["logger"]["export"] is True
+    table = read_table(exports / "x.xlsx")
+    assert table.units == {("A", "x"): "V"}
+    assert (table.x[("A", "x")], table.y[("A", "x")]) == ([1.0, 2.0], [3.0, 4.5])
     _, resp = await r.request({"logger": {"export": ["x.xlsx", "xlsx"]}})
-    assert resp["logger"]["export"] == {"error": "xlsx export is not offered; use json or csv"}
+    assert "x.xlsx exists" in str(resp), resp  # kept, not overwritten
+    assert read_table(exports / "x.xlsx").samples == 2
+    _, resp = await r.request({"logger": {"export": ["y", "xlsx"]}})
+    assert resp["logger"]["export"] is True and read_table(exports / "y.xlsx").samples == 2
 
 
 async def test_get_event_list_latest_n(server, hub: Hub, raw) -> None:
