@@ -124,9 +124,11 @@ def main() -> int:
         wait_for(lambda: procs.spool_state(spool)[0] == 0, 120, "agent spool drained")
         f = procs.pg_ledger_check(dsn, "agent1")
         _, next_seq = procs.spool_state(spool)
+        gapless = f["last_seq"] - f["first_seq"] + 1 == f["batches"]
         print(
-            f"after the outage: {next_seq - 1} batches made, {f['batches']} in the ledger "
-            f"(seq {f['first_seq']}..{f['last_seq']}), {f['stored']} samples stored, "
+            f"after the outage: {f['batches']} batches in the ledger, "
+            f"{'no gap' if gapless else 'GAPS'}, newest made stored: "
+            f"{f['last_seq'] == next_seq - 1}; {f['stored']} samples stored, "
             f"{f['distinct']} distinct"
         )
     finally:

@@ -11,6 +11,7 @@ of its group commit down with it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import queue
 import threading
@@ -263,8 +264,6 @@ class BatchWriter:
 
 def _describe(job: Job) -> tuple[str, bytes]:
     """(topic, payload) a refused job is kept under in rejected_messages."""
-    import json
-
     if job.kind == "batch" and job.batch is not None:
         try:
             payload = job.batch.encode()

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from hub.engine.events import EventDef
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.hub.conftest import make_hub_config
+from tests.hub.test_live import locked
 
 from . import procs
 
@@ -61,18 +59,6 @@ class DataWatcher:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
-
-
-@contextmanager
-def sqlite_locked(path: Path) -> Iterator[None]:
-    """Another process's write lock on the SQLite file: nobody else can write to it."""
-    con = sqlite3.connect(path, isolation_level=None)
-    con.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        con.execute("ROLLBACK")
-        con.close()
 
 
 def same(a: list[float], b: list[float]) -> bool:
@@ -178,7 +164,7 @@ async def _outage(
     if kind == "postgres":
         pg.stop("immediate")
     else:
-        lock = sqlite_locked(Path(cfg["store"]["path"]))
+        lock = locked(Path(cfg["store"]["path"]))
         lock.__enter__()
     try:
         t_start = time.time()
