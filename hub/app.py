@@ -266,8 +266,12 @@ class Hub:
         """Data made on the hub (websocket `y`, scripts, Telegram): live now, stored in batches.
 
         False when it could not be kept for the store (too much waits already); it never
-        waits. Raises ValueError for a non-finite value (nothing of the call is kept then).
+        waits. Raises ValueError for a non-finite value or a device an agent owns (nothing
+        of the call is kept then): whatever the way in, hub-made data never speaks for an agent.
         """
+        owner = self.agents.device_owner(device)
+        if owner is not None and owner != LOCAL_AGENT:
+            raise ValueError(f"device {device!r} belongs to agent {owner!r}: use a name of its own")
         xs, ys = [float(v) for v in x], [float(v) for v in y]
         if len(xs) != len(ys):
             raise ValueError(f"{device}.{name}: {len(xs)} times for {len(ys)} values")

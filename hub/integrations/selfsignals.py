@@ -54,6 +54,7 @@ class SelfSignals:
         self.interval = interval
         self.probe = probe or probe_of(hub)
         self.not_stored = 0  # samples kept live only because the writer queue was full
+        self.refused = 0  # figures the hub refused (a device name an agent owns)
         self._task: asyncio.Task[None] | None = None
         self._last: tuple[float, int] | None = None
 
@@ -89,5 +90,11 @@ class SelfSignals:
             rate = (health.agent_samples - self._last[1]) / (health.time - self._last[0])
         self._last = (health.time, health.agent_samples)
         for device, name, value, unit in figures(health, max(rate, 0.0)):
-            if not self.hub.ingest_local(device, name, [health.time], [value], unit):
+            try:
+                kept = self.hub.ingest_local(device, name, [health.time], [value], unit)
+            except ValueError as exc:  # an agent's device of that name: skip that figure
+                self.refused += 1
+                log.debug("self-signals: %s", exc)
+                continue
+            if not kept:
                 self.not_stored += 1

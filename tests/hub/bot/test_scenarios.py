@@ -249,3 +249,35 @@ async def test_write_user_creates_a_measurement_and_an_event(
     (menu,) = await writer.press_data("ns:-")
     assert menu.text == NOT_ALLOWED
     assert len(hub.recent_events) == n
+
+
+async def test_typed_values_cannot_be_infinite_nor_speak_for_an_agent(
+    hub: Hub, agent: Agent, make_bot, chat_factory
+) -> None:
+    """A typed measurement is refused when it is not finite or names an agent's device;
+    the agent's own signal keeps only the agent's samples, and a good value still goes in."""
+    await async_wait_for(
+        lambda: (hub.agents.device("Generator") or {}).get("running"), what="agent birth at hub"
+    )
+    await make_bot(default_permission="write")
+    admin, writer = chat_factory(1, "Ann"), chat_factory(2, "Walt")
+    await admin.say("/start")
+    await writer.say("/start")
+
+    await writer.say("Create Event/Signal")
+    await writer.say("Generator.gen_freq")
+    (refused,) = await writer.say("0.7")
+    assert "belongs to agent" in refused.text
+    assert "Generator.gen_freq" not in hub.signals  # nothing of the hub's went live there
+
+    await writer.say("Create Event/Signal")
+    await writer.say("Room.Temp")
+    (refused,) = await writer.say("1e400")
+    assert "not a finite number" in refused.text
+    assert "Room.Temp" not in hub.signals
+
+    await writer.say("Create Event/Signal")
+    await writer.say("Room.Temp")
+    (done,) = await writer.say("21.5")
+    assert "Room.Temp = 21.5 stored" in done.text
+    await async_wait_for(lambda: "Room.Temp" in hub.signals, what="the good value, live")
