@@ -15,6 +15,12 @@ import numpy as np
 
 from hub.engine.guards import check_items, nested_size
 from hub.engine.limits import EvalError, SandboxError
+from hub.engine.rtoc_estimate import (
+    lib_estimate,
+    lib_forward_euler,
+    lib_pt2_estimation,
+    lib_resample_fourier,
+)
 from hub.engine.rtoc_lib import (
     as_floats,
     lib_combine,
@@ -231,6 +237,10 @@ RTOC_NS: dict[str, Any] = {
     "combine": lib_combine,
     "lsfit": lib_lsfit,
     "correlate": lib_correlate,
+    "resampleFourier": lib_resample_fourier,
+    "estimate": lib_estimate,
+    "forwardEuler": lib_forward_euler,
+    "PT2_estimation": lib_pt2_estimation,
 }
 
 BUILTINS: dict[str, Any] = {
