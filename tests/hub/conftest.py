@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import queue
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +19,12 @@ from hub.bootstrap import running_hub
 from hub.config import hub_config
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for, free_port
+
+
+def run_opencontrol(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `opencontrol` console script of this environment, run as a process."""
+    exe = str(Path(sys.executable).with_name("opencontrol"))
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, check=False)
 
 
 def make_hub_config(tmp_path: Path, broker: Mosquitto, prefix: str, **sections: Any) -> dict:

@@ -4,8 +4,6 @@ through the hub's read path; scheduled SQLite backups rotate; bad restores lose 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +18,10 @@ from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.postgres import PgCluster
 from tests.hub.conftest import make_hub_config
+from tests.hub.conftest import run_opencontrol as cli
 
-OPENCONTROL = str(Path(sys.executable).parent / "opencontrol")
 T0 = 1_764_028_800.0
 BATCHES, PER_BATCH = 5, 200
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [OPENCONTROL, *args], capture_output=True, text=True, timeout=300, check=False
-    )
 
 
 def toml(path: Path, data_dir: Path, dsn: str = "") -> Path:

@@ -5,8 +5,6 @@ through the hub's history; bad files import nothing and leave the store as it wa
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,9 @@ from hub.bootstrap import running_hub
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.hub.conftest import make_hub_config
+from tests.hub.conftest import run_opencontrol as cli
 
-OPENCONTROL = str(Path(sys.executable).parent / "opencontrol")
 T0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [OPENCONTROL, *args], capture_output=True, text=True, timeout=300, check=False
-    )
 
 
 @pytest.mark.slow
