@@ -1,211 +1,402 @@
-"""Websocket benchmark: push latency at 10,000 samples/s to 50 clients, getSignal of 100k points.
+"""Websocket benchmark: RTOC 3.0 and the hub, one after the other, measured by the same client.
 
-    .venv/bin/python bench/ws.py                        # defaults below
-    .venv/bin/python bench/ws.py --rate 10000 --clients 50 --seconds 5 --push-interval 0.005
+    .venv/bin/python bench/ws.py                 # RTOC 3.0, then the hub; figures and ratios
+    .venv/bin/python bench/ws.py --only hub      # the hub alone (no RTOC set-up needed)
 
-The hub (live store + websocket server) runs in this process; the producer appends batches
-with `hub.signals.append` exactly as ingest does after a commit, stamping each sample with
-its arrival time. The clients run in a second process (so their JSON parsing does not share
-the server's loop) and measure, per received frame, now - x of its oldest sample: the time
-from a sample's arrival at the hub to its push at a subscriber. Every client checks that it
-got every sample once, in order.
+RTOC 3.0 is set up once by bench/rtoc_peer/setup.sh (a Python 3.8 venv under
+~/.cache/opencontrol-rtoc; needs PyPI and a Python 3.8, e.g. from pyenv) and started headless
+by bench/rtoc_peer/start.py in its open mode. The hub is `opencontrol hub` from this checkout's
+.venv with an embedded broker, SQLite in a temporary folder and the websocket in RTOC's open
+mode (`require_login = false`) with every other setting at its default but one: the
+fan-out's 51 connections all come from 127.0.0.1 (`max_connections_per_address = 64`).
+
+Figures, each server in turn (this machine's load moves absolute figures; compare ratios):
+- `y` ingest, one value a frame, 50 frames in flight; and 100 signals a frame (samples/s,
+  counted by the `sent` answers)
+- idle push latency p50/p99: one client sends a sample, another subscribed to it receives it
+- getLatest p99 (round trip); getSignal of the ingest bench's signal (median round trip)
+- RSS of the server process after the above
+- fan-out: a producer (own process) offers one frame per sample at --fanout-rate for
+  --fanout-seconds; 50 subscribers, one of which never reads. Reported: the producer's
+  achieved rate, the share of samples the reading subscribers got, whether each got every
+  sample in order, and the sample latency p99 (sent by the producer → parsed by a subscriber).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
+import math
 import multiprocessing as mp
+import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+PEER = ROOT / "bench" / "rtoc_peer"
 
-import numpy as np  # noqa: E402
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(len(s) * p))] if s else float("nan")
+    return s[min(len(s) - 1, int(p * (len(s) - 1)))] if s else math.nan
 
 
-async def _clients(url: str, n: int, total: int, out: mp.Queue) -> None:
-    from websockets.asyncio.client import connect
+# -- the client (the same for both servers) -------------------------------------------------
+async def _open(url: str) -> ClientConnection:
+    ws = await connect(url, max_size=None, compression=None, open_timeout=60)
+    await ws.send(json.dumps({"authorize": True}))
+    while "authorized" not in json.loads(await ws.recv()):
+        pass
+    return ws
 
-    try:
-        from orjson import loads
-    except ImportError:
-        loads = json.loads
 
-    conns = [await connect(url, compression=None, max_size=None) for _ in range(n)]
-    for ws in conns:
-        await ws.send(json.dumps({"subscribe": ["signal", "Bench.Fast"]}))
-        while "error" not in json.loads(await ws.recv()):
-            pass
-    out.put("ready")
-    lat: list[float] = []
-    ok = [True] * n
+async def _count(ws: ClientConnection, key: str, n: int, timeout: float) -> int:
+    got, end = 0, time.monotonic() + timeout
+    while got < n:
+        try:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), end - time.monotonic()))
+        except (TimeoutError, ValueError):
+            break
+        if key in msg:
+            got += 1
+    return got
 
-    async def read(i: int, ws) -> None:
-        got, last = 0, -1.0
-        while got < total:
-            msg = loads(await ws.recv())
-            sig = msg.get("signal")
-            if not sig or not sig["x"]:
-                continue
+
+async def ingest(url: str, signals: int, seconds: float, window: int = 50) -> float:
+    """Samples/s of `y` frames (one value per signal), `window` frames in flight."""
+    ws = await _open(url)
+    names = [f"s{i}" for i in range(signals)]
+    dname = "Bench" if signals == 1 else "BenchB"
+    acked = sent = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        while sent - acked < window:
             now = time.time()
-            xs = sig["x"]
-            lat.append(now - sig["y"][0])  # y carries the arrival time
-            if xs[0] <= last or any(b <= a for a, b in itertools.pairwise(xs)):
-                ok[i] = False
-            last = xs[-1]
-            got += len(xs)
-        if got != total:
-            ok[i] = False
-
-    await asyncio.wait_for(asyncio.gather(*(read(i, ws) for i, ws in enumerate(conns))), 120)
-    out.put({"latencies": lat, "in_order": all(ok), "client_cpu_s": time.process_time()})
-    for ws in conns:
-        await ws.close()
-
-
-def _client_proc(url: str, n: int, total: int, out: mp.Queue) -> None:
-    asyncio.run(_clients(url, n, total, out))
+            ys = [float(sent)] * signals
+            msg = {"y": ys, "x": [now] * signals, "sname": names, "dname": dname}
+            await ws.send(json.dumps(msg))
+            sent += 1
+        got = await _count(ws, "sent", 1, 10)
+        if not got:
+            break
+        acked += 1
+    acked += await _count(ws, "sent", sent - acked, 10)
+    dt = time.monotonic() - t0
+    await ws.close()
+    return acked * signals / dt
 
 
-async def run(args: argparse.Namespace) -> dict:
-    from hub.app import Hub
-    from hub.config import hub_config
-    from hub.db.sqlite import SQLiteStore
-    from hub.ws.server import serve
+async def round_trips(url: str, req: dict, key: str, n: int) -> list[float]:
+    """Round-trip times (ms) of `n` requests, one after the other."""
+    ws = await _open(url)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await ws.send(json.dumps(req))
+        await _count(ws, key, 1, 30)
+        out.append((time.perf_counter() - t) * 1000)
+    await ws.close()
+    return out
 
-    tmp = tempfile.mkdtemp(prefix="bench-ws-")
-    cfg = hub_config({"hub": {"data_dir": tmp}}, source="bench")
-    hub = Hub(config=cfg, store=SQLiteStore(path=Path(tmp) / "s.sqlite"))
-    server = await serve(
-        hub,
-        {
-            "host": "127.0.0.1",
-            "port": 0,
-            "push_interval": args.push_interval,
-            "send_queue_frames": 5000,
-            "require_login": False,  # open mode: the bench measures pushes, not logins
-        },
-    )
-    result: dict = {}
-    try:
-        # getSignal of 100,000 points from memory
-        from hub.client import OpenControlClient
 
-        n_big = 100_000
-        xs = np.arange(n_big, dtype=np.float64) + 1.7e9
-        hub.signals.append("Bench", "Big", xs, np.sin(xs))
-        async with OpenControlClient(server.url) as c:
-            times = []
-            for _ in range(args.get_repeats):
-                t = time.perf_counter()
-                got = await c.request(getSignal=["Bench.Big"])
-                times.append(time.perf_counter() - t)
-                assert len(got["signals"]["Bench.Big"][0]) == n_big
-        from hub.ws.jsonfast import dumps
-        from hub.ws.signals_req import get_signal
-
-        server_times = []
-        for _ in range(args.get_repeats):
-            t = time.perf_counter()
-            text = dumps({"error": False, "signals": await get_signal(server.state, ["Bench.Big"])})
-            server_times.append(time.perf_counter() - t)
-        result["getSignal_100k_server_ms"] = {
-            "median": statistics.median(server_times) * 1000,
-            "min": min(server_times) * 1000,
-            "bytes": len(text),
-        }
-        result["getSignal_100k_ms"] = {
-            "median": statistics.median(times) * 1000,
-            "min": min(times) * 1000,
-            "max": max(times) * 1000,
-        }
-
-        # fan-out latency
-        total = int(args.rate * args.seconds)
-        hub.signals.append("Bench", "Fast", [0.0], [0.0])
-        q: mp.Queue = mp.get_context("spawn").Queue()
-        proc = mp.get_context("spawn").Process(
-            target=_client_proc, args=(server.url, args.clients, total, q)
-        )
-        proc.start()
+async def push_latency(url: str, n: int = 300) -> list[float]:
+    """Sample sent by one client → received by a subscriber (ms), one sample at a time."""
+    a, b = await _open(url), await _open(url)
+    await b.send(json.dumps({"subscribe": ["signal", "Push.p"]}))
+    await a.send(json.dumps({"y": [0.0], "x": [time.time()], "sname": ["p"], "dname": "Push"}))
+    await asyncio.sleep(0.5)
+    for ws in (a, b):  # answers and the first push: not measured
         while True:
             try:
-                if q.get_nowait() == "ready":
-                    break
-            except Exception:
-                await asyncio.sleep(0.05)
-        append_s: list[float] = []
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        batches = total // args.batch
-        for i in range(batches):
-            due = t0 + i * args.batch / args.rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            # x: sample number (unique, increasing); y: the arrival time at the hub
-            x = np.arange(i * args.batch, (i + 1) * args.batch, dtype=np.float64) + 1
-            a = time.perf_counter()
-            hub.signals.append("Bench", "Fast", x, np.full(args.batch, time.time()))
-            append_s.append(time.perf_counter() - a)
-        produce_s = time.perf_counter() - t0
-        server_cpu = time.process_time() - cpu0
-        res = None
-        while res is None:
+                await asyncio.wait_for(ws.recv(), 0.3)
+            except TimeoutError:
+                break
+    lat = []
+    for i in range(1, n + 1):
+        t = time.time()
+        await a.send(json.dumps({"y": [float(i)], "x": [t], "sname": ["p"], "dname": "Push"}))
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            msg = json.loads(await asyncio.wait_for(b.recv(), end - time.monotonic()))
+            sig = msg.get("signal")
+            if sig and float(i) in [float(v) for v in sig["y"]]:
+                lat.append((time.time() - t) * 1000)
+                break
+        await asyncio.wait_for(a.recv(), 5)  # its `sent` answer
+        await asyncio.sleep(0.005)
+    await a.close()
+    await b.close()
+    return lat
+
+
+def _producer(url: str, rate: float, seconds: float, base: float, out: Any) -> None:
+    """Fan-out producer (own process): one frame per sample, x = base + n/1e4, y = send time."""
+
+    async def run() -> None:
+        ws = await _open(url)
+        total = int(rate * seconds)
+        acks = 0
+
+        async def answers() -> None:
+            nonlocal acks
+            async for m in ws:
+                if '"sent"' in m:
+                    acks += 1
+
+        reader = asyncio.create_task(answers())
+        out.put("ready")
+        t0 = time.monotonic()
+        for i in range(total):
+            due = t0 + i / rate
+            if due - time.monotonic() > 0.001:
+                await asyncio.sleep(due - time.monotonic())
+            x = base + i / 1e4
+            frame = {"y": [time.time()], "x": [x], "sname": ["f"], "dname": "Fan"}
+            await ws.send(json.dumps(frame))
+        took = time.monotonic() - t0
+        end = time.monotonic() + 10
+        while acks < total and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        reader.cancel()
+        await ws.close()
+        out.put({"offered": total, "send_s": took, "acked": acks})
+
+    asyncio.run(run())
+
+
+async def fanout(url: str, rate: float, seconds: float, clients: int) -> dict[str, Any]:
+    """The fan-out figures (see the module's doc)."""
+    total = int(rate * seconds)
+    base = float(int(time.time()))
+    # the signal exists before anyone subscribes
+    w = await _open(url)
+    await w.send(json.dumps({"y": [0.0], "x": [base - 1], "sname": ["f"], "dname": "Fan"}))
+    await _count(w, "sent", 1, 30)
+    await w.close()
+    subs = [await _open(url) for _ in range(clients)]
+    for ws in subs:
+        await ws.send(json.dumps({"subscribe": ["signal", "Fan.f"]}))
+    lat: list[float] = []
+    got = [0] * (clients - 1)
+    ordered = [True] * (clients - 1)
+    closed = [False] * (clients - 1)
+    stop = asyncio.Event()
+
+    async def read(i: int, ws: ClientConnection) -> None:
+        nxt = 0  # the sample number expected next
+        while got[i] < total and not stop.is_set():
             try:
-                item = q.get_nowait()
-                if isinstance(item, dict):
-                    res = item
-            except Exception:
-                await asyncio.sleep(0.05)
-        proc.join(10)
-        lat = res["latencies"]
-        result["fanout"] = {
-            "rate": args.rate,
-            "clients": args.clients,
-            "samples_per_client": total,
-            "push_interval": args.push_interval,
-            "batch": args.batch,
-            "achieved_rate": total / produce_s,
-            "frames_measured": len(lat),
-            "latency_ms_p50": _pct(lat, 0.50) * 1000,
-            "latency_ms_p99": _pct(lat, 0.99) * 1000,
-            "latency_ms_max": max(lat) * 1000,
-            "append_plus_fanout_ms_p99": _pct(append_s, 0.99) * 1000,
-            "every_sample_in_order": res["in_order"],
-            "dropped_frames": server.stats["dropped_frames"],
-            "server_cpu_share": server_cpu / produce_s,
-            "client_process_cpu_s": res["client_cpu_s"],
-            "seconds": produce_s,
-        }
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                closed[i] = True
+                return
+            sig = msg.get("signal")
+            if not sig or not sig.get("x"):
+                continue
+            now = time.time()
+            for x, y in zip(sig["x"], sig["y"], strict=False):
+                if x < base:
+                    continue
+                n = round((x - base) * 1e4)
+                ordered[i] = ordered[i] and n == nxt
+                nxt = n + 1
+                got[i] += 1
+                if i % 7 == 0:  # every 7th reader's samples: enough for the percentiles
+                    lat.append((now - y) * 1000)
+
+    # subscriber 0 never reads
+    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(subs[1:])]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    prod = ctx.Process(target=_producer, args=(url, rate, seconds, base, q))
+    prod.start()
+    while True:
+        try:
+            if q.get_nowait() == "ready":
+                break
+        except Exception:
+            await asyncio.sleep(0.05)
+    res = None
+    while res is None:
+        try:
+            res = q.get_nowait()
+        except Exception:
+            await asyncio.sleep(0.05)
+    deadline = time.monotonic() + 15
+    while min(got) < total and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.gather(*readers)
+    prod.join(10)
+    for ws in subs:
+        ws.transport.abort()
+    return {
+        "offered_per_s": rate,
+        "producer_per_s": res["offered"] / res["send_s"],
+        "answered": res["acked"] / res["offered"],
+        "received": sum(got) / (total * len(got)),
+        "all_in_order": all(ordered) and min(got) == total,
+        "readers_cut_off": sum(closed),
+        "latency_p50": _pct(lat, 0.5),
+        "latency_p99": _pct(lat, 0.99),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+async def measure(url: str, pid: int, args: argparse.Namespace) -> dict[str, float]:
+    """Every figure of one server."""
+    f: dict[str, float] = {}
+    f["ingest_1"] = await ingest(url, 1, args.seconds)
+    f["ingest_100"] = await ingest(url, 100, args.seconds)
+    lat = await push_latency(url)
+    f["push_p50"], f["push_p99"] = _pct(lat, 0.5), _pct(lat, 0.99)
+    rt = await round_trips(url, {"getLatest": True}, "latest", 200)
+    f["getLatest_p99"] = _pct(rt, 0.99)
+    rt = await round_trips(url, {"getSignal": ["Bench.s0"]}, "signals", 20)
+    f["getSignal"] = statistics.median(rt)
+    f["rss"] = _rss_mb(pid)
+    for k, v in (await fanout(url, args.fanout_rate, args.fanout_seconds, 50)).items():
+        f[f"fanout_{k}"] = v
+    return f
+
+
+# -- the two servers -------------------------------------------------------------------------
+async def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            _r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"nothing listens on port {port} after {timeout} s")
+
+
+def start_rtoc(port: int) -> subprocess.Popen:
+    """RTOC 3.0 in open mode (set up first when needed)."""
+    venv = subprocess.run(
+        ["sh", str(PEER / "setup.sh")], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.Popen(
+        [f"{venv}/bin/python", str(PEER / "start.py"), str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_hub(port: int, folder: str) -> subprocess.Popen:
+    """`opencontrol hub`: embedded broker, SQLite, websocket in RTOC's open mode."""
+    conf = Path(folder) / "hub.toml"
+    conf.write_text(
+        f'[hub]\ndata_dir = "{folder}"\nlog_level = "warning"\n'
+        f"[mqtt]\nport = {_free_port()}\n"
+        f'[websocket]\nhost = "127.0.0.1"\nport = {port}\nrequire_login = false\n'
+        "max_connections_per_address = 64\n"  # the fan-out's 51 clients share 127.0.0.1
+    )
+    exe = Path(sys.executable).parent / "opencontrol"
+    return subprocess.Popen([str(exe), "hub", "--config", str(conf)], stdout=subprocess.DEVNULL)
+
+
+async def run_one(name: str, args: argparse.Namespace) -> dict[str, float]:
+    port = _free_port()
+    folder = tempfile.mkdtemp(prefix=f"bench-ws-{name}-")
+    proc = start_rtoc(port) if name == "rtoc" else start_hub(port, folder)
+    try:
+        await _wait_port(port, proc)
+        await asyncio.sleep(1.0)
+        return await measure(f"ws://127.0.0.1:{port}", proc.pid, args)
     finally:
-        await server.close()
-    return result
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+ROWS = [
+    ("ingest_1", "`y` ingest, one value a frame, 50 in flight (samples/s)", True),
+    ("ingest_100", "`y` ingest, 100 signals a frame (samples/s)", True),
+    ("push_p50", "idle push latency p50 (ms)", False),
+    ("push_p99", "idle push latency p99 (ms)", False),
+    ("getLatest_p99", "getLatest p99 (ms)", False),
+    ("getSignal", "getSignal of Bench.s0, median (ms)", False),
+    ("rss", "RSS after the above (MB)", False),
+    ("fanout_producer_per_s", "fan-out: producer's achieved rate (samples/s)", True),
+    ("fanout_answered", "fan-out: producer's frames answered (share)", True),
+    ("fanout_received", "fan-out: samples the 49 readers got (share)", True),
+    ("fanout_all_in_order", "fan-out: every reader got every sample in order", True),
+    ("fanout_readers_cut_off", "fan-out: readers whose connection the server ended", False),
+    ("fanout_latency_p50", "fan-out: sample latency p50 (ms)", False),
+    ("fanout_latency_p99", "fan-out: sample latency p99 (ms)", False),
+]
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    """Markdown table; the last column is how many times better the hub does (>1 = better)."""
+    names = list(results)
+    head = "| figure | " + " | ".join(names)
+    lines = [head + (" | hub vs RTOC |" if len(names) == 2 else " |")]
+    lines.append("|---" * (len(names) + 1 + (len(names) == 2)) + "|")
+    for key, label, higher_better in ROWS:
+        vals = [results[n].get(key, math.nan) for n in names]
+        cells = [f"{float(v):,.4g}" for v in vals]
+        row = f"| {label} | " + " | ".join(cells)
+        if len(names) == 2:
+            r, h = (float(v) for v in vals)
+            ratio = (h / r if higher_better else r / h) if r and h else math.nan
+            row += f" | {ratio:.2f}×"
+        lines.append(row + " |")
+    return "\n".join(lines)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    results: dict[str, dict[str, float]] = {}
+    for name in ("rtoc", "hub") if args.only is None else (args.only,):
+        results["RTOC 3.0" if name == "rtoc" else "hub"] = await run_one(name, args)
+    print(table(results))
+    if args.json:
+        print(json.dumps(results, indent=2))
 
 
 def main() -> None:
-    """Parse options, run, print JSON."""
+    """Parse options, run, print the table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rate", type=float, default=10_000)
-    p.add_argument("--clients", type=int, default=50)
-    p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--batch", type=int, default=50, help="samples per append (ingest batch)")
-    p.add_argument("--push-interval", type=float, default=0.005)
-    p.add_argument("--get-repeats", type=int, default=5)
-    args = p.parse_args()
-    print(json.dumps(asyncio.run(run(args)), indent=2))
+    p.add_argument("--only", choices=("rtoc", "hub"))
+    p.add_argument("--seconds", type=float, default=8.0, help="per ingest figure")
+    p.add_argument("--fanout-rate", type=float, default=10_000)
+    p.add_argument("--fanout-seconds", type=float, default=10.0)
+    p.add_argument("--json", action="store_true", help="also print every figure as JSON")
+    asyncio.run(main_async(p.parse_args()))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,20 @@ WEBSOCKET_SECTION = Section(
         ),
         "max_frame_bytes": Field(int, 1_000_000, "largest request frame accepted", positive),
         "max_requests_per_second": Field(
-            float, 50.0, "per client; more are refused with an error", positive
+            float,
+            50.0,
+            "per authorized client without write permission; more are refused with an error",
+            positive,
+        ),
+        "write_requests_per_second": Field(
+            float,
+            0.0,
+            "per client with write permission (0 = no count: it streams at full speed, "
+            "bounded by its own send queue and the hub's ingest budget)",
+            non_negative,
+        ),
+        "unauthorized_requests_per_second": Field(
+            float, 2.0, "per client that has not authorized (burst of 5)", positive
         ),
         "max_signals_per_client": Field(
             int, 100, "new signals one connection may create with `y`/`event`", non_negative
@@ -144,6 +157,8 @@ class WsConfig:
     allowed_origins: tuple[str, ...] = ()
     max_frame_bytes: int = 1_000_000
     max_requests_per_second: float = 50.0
+    write_requests_per_second: float = 0.0
+    unauthorized_requests_per_second: float = 2.0
     max_signals_per_client: int = 100
     send_queue_frames: int = 2000
     socket_send_buffer: int = 0

@@ -34,6 +34,8 @@ ORDER = (
     "automation",
 )
 
+KNOWN = frozenset(ORDER)
+
 # The least permission each key needs; the engine decides finer rights for scripts.
 NEEDS = {
     "y": "write",
@@ -262,13 +264,12 @@ class Dispatcher:
     async def handle(self, s: ClientSession, req: dict[str, Any]) -> dict[str, Any]:
         """Process every known key in RTOC's order; one response object."""
         st = self.st
-        for key in ORDER:
+        denied = [k for k in req if k in KNOWN and not s.may(NEEDS.get(k, "read"))]
+        if denied:
+            key = min(denied, key=ORDER.index)  # the first in RTOC's order
             need = NEEDS.get(key, "read")
-            if key in req and not s.may(need):
-                st.stats["refused_permission"] += 1
-                raise RequestError(
-                    f"permission: {key!r} needs {need}, this client has {s.permission}"
-                )
+            st.stats["refused_permission"] += 1
+            raise RequestError(f"permission: {key!r} needs {need}, this client has {s.permission}")
         if costly(req):
             limit = int(st.config.max_points_per_second)
             self._afford(s, signals_req.answer_points(st, req, limit))

@@ -7,6 +7,7 @@ else stays Python's `json.dumps` output, so small frames are byte for byte RTOC'
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import uuid
@@ -53,13 +54,22 @@ class FloatArray:
         return self.array.tolist()
 
 
+# Placeholders for arrays: a random per-process prefix (never in any output, so no client
+# text can hold it) and a call number; random bytes per call cost more than small frames.
+_TAG = uuid.uuid4().hex
+_calls = itertools.count()
+
+
 def dumps(obj: Any) -> str:
     """`json.dumps(obj)` where FloatArray values are spliced in as fast-encoded lists."""
     raws: dict[str, FloatArray] = {}
-    tag = uuid.uuid4().hex
+    tag = ""
 
     def default(o: Any) -> Any:
+        nonlocal tag
         if isinstance(o, FloatArray):
+            if not tag:
+                tag = f"{_TAG}{next(_calls)}"
             key = f"@{tag}:{len(raws)}@"
             raws[key] = o
             return key

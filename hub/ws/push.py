@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ class Fanout:
         self.plugins = plugins
         self._pending: dict[str, tuple[Signal, list[np.ndarray], list[np.ndarray]]] = {}
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._last_flush = -math.inf  # loop time of the last flush
         self._plugins_handle: asyncio.Handle | None = None
         self._attached = False
 
@@ -103,7 +105,12 @@ class Fanout:
         )
 
     def on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
-        """New samples: queue them for subscribers; flushed after `push_interval`."""
+        """New samples: queue them for subscribers.
+
+        A sample that finds nothing pushed within the last `push_interval` goes out at the
+        end of this loop turn; while data keeps coming, pushes follow each other
+        `push_interval` apart and each carries everything that arrived meanwhile.
+        """
         if not any(
             s.gets_pushes and s.wants(sig.key, sig.device) for s in self.st.sessions.values()
         ):
@@ -116,15 +123,16 @@ class Fanout:
             entry[2].append(y)
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
-            interval = self.st.config.push_interval
-            if interval <= 0:
+            wait = self._last_flush + self.st.config.push_interval - loop.time()
+            if wait <= 0:  # nothing went out lately: at once (after this loop turn's data)
                 self._flush_handle = loop.call_soon(self.flush)
-            else:
-                self._flush_handle = loop.call_later(interval, self.flush)
+            else:  # data keeps coming: one push per push_interval carries all of it
+                self._flush_handle = loop.call_later(wait, self.flush)
 
     def flush(self) -> None:
         """Send every pending signal's samples as one `signal` frame per signal."""
         self._flush_handle = None
+        self._last_flush = asyncio.get_running_loop().time()
         pending, self._pending = self._pending, {}
         sessions = [s for s in self.st.sessions.values() if s.gets_pushes]
         for key, (sig, xs, ys) in pending.items():

@@ -16,6 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a hub dependency
+    orjson = None  # type: ignore[assignment]
+
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -75,7 +80,17 @@ def _finite_float(text: str) -> float:
 
 
 def parse_request(text: str | bytes) -> Any:
-    """Strict JSON: NaN/Infinity/1e400 refused, too deep nesting a ValueError."""
+    """Strict JSON: NaN/Infinity/1e400 refused, too deep nesting a ValueError.
+
+    orjson reads (it refuses NaN, Infinity, numbers that overflow and deep nesting
+    itself); what it refuses is read again by `json` for the error message (or accepted,
+    e.g. a lone surrogate in a string).
+    """
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
@@ -348,6 +363,8 @@ class WebsocketServer:
             queue_bytes=cfg.send_queue_bytes,
             points_rate=cfg.max_points_per_second,
             rate=cfg.max_requests_per_second,
+            write_rate=cfg.write_requests_per_second,
+            unauthorized_rate=cfg.unauthorized_requests_per_second,
             slow_timeout=cfg.slow_client_timeout,
             on_slow=self._cut_off,
             clock=self._monotonic,
@@ -404,12 +421,13 @@ class WebsocketServer:
                 )
             )
             return
-        if not s.rate.take():
+        limit = s.limit()
+        if limit is not None and not limit.take():
             st.stats["refused_rate"] += 1
             s.send(
                 _error(
-                    f"rate limit: more than {self.config.max_requests_per_second:g} "
-                    "requests per second; request dropped"
+                    f"rate limit: more than {limit.rate:g} requests per second "
+                    f"{_rate_who(s)}; request dropped"
                 )
             )
             return
@@ -491,6 +509,12 @@ class WebsocketServer:
         else:
             self.backoff.succeeded(keys)
         return user
+
+
+def _rate_who(s: ClientSession) -> str:
+    if not s.authorized:
+        return "before authorize"
+    return f"for permission {s.permission}"
 
 
 def _peer(conn: ServerConnection) -> str:

@@ -70,6 +70,8 @@ class ClientSession:
         permission: str,
         queue_frames: int,
         rate: float,
+        write_rate: float = 0.0,
+        unauthorized_rate: float = 2.0,
         queue_bytes: int = 64_000_000,
         points_rate: float = 2_000_000.0,
         slow_timeout: float,
@@ -96,7 +98,13 @@ class ClientSession:
         self.points = TokenBucket(rate=points_rate, burst=POINTS_BURST, clock=clock)
         self.points_charged = 0  # what the request being answered paid in advance
         self.slow_timeout = slow_timeout
+        # requests per second: by what the client may do (see limit())
         self.rate = TokenBucket(rate=rate, clock=clock)
+        self.write_rate = TokenBucket(rate=write_rate, clock=clock) if write_rate else None
+        # a burst of 5 requests at the default 2/s: enough to log in
+        self.unauthorized_rate = TokenBucket(
+            rate=unauthorized_rate, burst=5 / unauthorized_rate, clock=clock
+        )
         self.dropped = 0
         self._untold = 0
         self._full_since: float | None = None
@@ -126,6 +134,15 @@ class ClientSession:
     def may(self, permission: str) -> bool:
         """True when this client's permission is at least `permission`."""
         return rank(self.permission) >= rank(permission)
+
+    def limit(self) -> TokenBucket | None:
+        """The request limit that applies now: hard before authorization, the configured
+        rate for reading clients, none (or the write rate) for clients that may write."""
+        if not self.authorized:
+            return self.unauthorized_rate
+        if self.may("write"):
+            return self.write_rate
+        return self.rate
 
     # -- sending -------------------------------------------------------------------
     def encode(self, obj: Any) -> str | bytes:
@@ -194,18 +211,39 @@ class ClientSession:
                 self._full_since = None
                 await ws.send(self.encode(notice))
                 self.sent += 1
-            frame = self._queue.popleft()
-            self.queued_bytes -= len(frame)
-            if len(self._queue) < self.queue_frames:
-                self._full_since = None
-            try:
-                async with asyncio.timeout(self.slow_timeout):  # no extra task per frame
-                    await ws.send(frame, text=True)
-            except TimeoutError:
-                # the socket took nothing for slow_timeout seconds: cut the client off
-                self._give_up(in_flight=1)
+            if not await self._send_queued(ws):
                 return
-            self.sent += 1
+
+    async def _send_queued(self, ws: Sender) -> bool:
+        """Send what is queued (up to a notice's turn); False when the client was cut off.
+
+        One timeout for the run of frames (no extra task or timer per frame), moved on
+        whenever half of it is used: it fires only when the socket takes nothing for
+        `slow_timeout` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        in_flight = 0
+        try:
+            async with asyncio.timeout(self.slow_timeout) as deadline:
+                while self._queue and not self.closed:
+                    if self._untold and len(self._queue) < self.queue_frames // 2 + 1:
+                        return True  # the drop notice goes first
+                    frame = self._queue.popleft()
+                    self.queued_bytes -= len(frame)
+                    if len(self._queue) < self.queue_frames:
+                        self._full_since = None
+                    in_flight = 1
+                    await ws.send(frame, text=True)
+                    in_flight = 0
+                    self.sent += 1
+                    now = loop.time()
+                    if (deadline.when() or now) - now < self.slow_timeout / 2:
+                        deadline.reschedule(now + self.slow_timeout)
+        except TimeoutError:
+            # the socket took nothing for slow_timeout seconds: cut the client off
+            self._give_up(in_flight=in_flight)
+            return False
+        return True
 
     def _give_up(self, in_flight: int = 0) -> None:
         """Too slow for too long: what is queued is lost (counted), the owner disconnects."""

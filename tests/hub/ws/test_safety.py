@@ -82,15 +82,55 @@ async def test_frame_size_limit(ws_factory, hub: Hub, raw) -> None:
     assert server.stats["refused_size"] == 1
 
 
-async def test_rate_limit(ws_factory, raw) -> None:
-    server = await ws_factory(max_requests_per_second=5)
+async def test_rate_limit_for_reading_clients(ws_factory, raw) -> None:
+    server = await ws_factory(max_requests_per_second=5, password_permission="read")
     r = await raw(server.url)
     for _ in range(30):
         await r.send({"getSignalList": True})
     answers = [await r.recv() for _ in range(30)]
     refused = [a for a in answers if a.get("error")]
-    assert refused and all(a["reason"].startswith("rate limit: more than 5") for a in refused)
+    assert refused and all(
+        a["reason"].startswith("rate limit: more than 5 requests per second for permission read")
+        for a in refused
+    )
     assert len(answers) - len(refused) <= 7  # the burst of 5 plus what refilled meanwhile
+    assert server.stats["refused_rate"] == len(refused)
+
+
+async def test_write_clients_are_not_counted_unless_configured(ws_factory, hub: Hub, raw) -> None:
+    free = await ws_factory(max_requests_per_second=5)  # open mode: write permission
+    r = await raw(free.url)
+    for i in range(60):
+        await r.send({"y": [float(i)], "x": [1000.0 + i], "sname": ["a"], "dname": "W"})
+    answers = [a for _ in range(61) if "signal" not in (a := await r.recv())]  # + new signal
+    assert answers == [{"error": False, "sent": True}] * 60
+    assert len(hub.signals.get("W.a").buffer) == 60
+    assert free.stats["refused_rate"] == 0
+    counted = await ws_factory(write_requests_per_second=5)
+    r = await raw(counted.url)
+    for i in range(30):
+        await r.send({"getSignalList": True})
+    answers = [await r.recv() for _ in range(30)]
+    refused = [a for a in answers if a.get("error")]
+    assert refused and refused[0]["reason"].startswith(
+        "rate limit: more than 5 requests per second for permission write"
+    )
+    assert counted.stats["refused_rate"] == len(refused)
+
+
+async def test_rate_limit_before_authorize_is_hard(ws_factory, raw) -> None:
+    server = await ws_factory(require_login=True, max_requests_per_second=1000)
+    r = await raw(server.url)
+    for _ in range(20):
+        await r.send({"getSignalList": True})
+    answers = [await r.recv() for _ in range(20)]
+    refused = [a for a in answers if a.get("error")]
+    unauthorized = [a for a in answers if a == {"authorized": False}]
+    assert len(unauthorized) <= 7  # the burst of 5 plus what refilled meanwhile
+    assert refused and all(
+        a["reason"].startswith("rate limit: more than 2 requests per second before authorize")
+        for a in refused
+    )
     assert server.stats["refused_rate"] == len(refused)
 
 
