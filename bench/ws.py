@@ -60,7 +60,8 @@ def _pct(values: list[float], p: float) -> float:
 
 # -- the client (the same for both servers) -------------------------------------------------
 async def _open(url: str) -> ClientConnection:
-    ws = await connect(url, max_size=None, compression=None, open_timeout=60)
+    # no keepalive pings: an overloaded server must not end the measuring connection
+    ws = await connect(url, max_size=None, compression=None, open_timeout=60, ping_interval=None)
     await ws.send(json.dumps({"authorize": True}))
     while "authorized" not in json.loads(await ws.recv()):
         pass
@@ -139,7 +140,7 @@ async def push_latency(url: str, n: int = 300) -> list[float]:
             if sig and float(i) in [float(v) for v in sig["y"]]:
                 lat.append((time.time() - t) * 1000)
                 break
-        await asyncio.wait_for(a.recv(), 5)  # its `sent` answer
+        await _count(a, "sent", 1, 5)  # its answer
         await asyncio.sleep(0.005)
     await a.close()
     await b.close()
@@ -163,20 +164,26 @@ def _producer(url: str, rate: float, seconds: float, base: float, out: Any) -> N
         reader = asyncio.create_task(answers())
         out.put("ready")
         t0 = time.monotonic()
+        give_up = t0 + 2 * seconds + 5  # a server that stops reading: stop offering
+        sent = 0
         for i in range(total):
             due = t0 + i / rate
             if due - time.monotonic() > 0.001:
                 await asyncio.sleep(due - time.monotonic())
             x = base + i / 1e4
             frame = {"y": [time.time()], "x": [x], "sname": ["f"], "dname": "Fan"}
-            await ws.send(json.dumps(frame))
+            try:
+                await asyncio.wait_for(ws.send(json.dumps(frame)), give_up - time.monotonic())
+            except (TimeoutError, ConnectionClosed):
+                break
+            sent += 1
         took = time.monotonic() - t0
         end = time.monotonic() + 10
         while acks < total and time.monotonic() < end:
             await asyncio.sleep(0.05)
         reader.cancel()
-        await ws.close()
-        out.put({"offered": total, "send_s": took, "acked": acks})
+        ws.transport.abort()
+        out.put({"offered": total, "sent": sent, "send_s": took, "acked": acks})
 
     asyncio.run(run())
 
@@ -236,11 +243,15 @@ async def fanout(url: str, rate: float, seconds: float, clients: int) -> dict[st
         except Exception:
             await asyncio.sleep(0.05)
     res = None
-    while res is None:
+    end = time.monotonic() + 3 * seconds + 30
+    while res is None and time.monotonic() < end:
         try:
             res = q.get_nowait()
         except Exception:
             await asyncio.sleep(0.05)
+    if res is None:
+        prod.kill()
+        res = {"offered": total, "sent": 0, "send_s": math.inf, "acked": 0}
     deadline = time.monotonic() + 15
     while min(got) < total and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -251,7 +262,7 @@ async def fanout(url: str, rate: float, seconds: float, clients: int) -> dict[st
         ws.transport.abort()
     return {
         "offered_per_s": rate,
-        "producer_per_s": res["offered"] / res["send_s"],
+        "producer_per_s": res["sent"] / res["send_s"],
         "answered": res["acked"] / res["offered"],
         "received": sum(got) / (total * len(got)),
         "all_in_order": all(ordered) and min(got) == total,

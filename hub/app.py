@@ -269,19 +269,34 @@ class Hub:
         waits. Raises ValueError for a non-finite value or a device an agent owns (nothing
         of the call is kept then): whatever the way in, hub-made data never speaks for an agent.
         """
-        owner = self.agents.device_owner(device)
-        if owner is not None and owner != LOCAL_AGENT:
-            raise ValueError(f"device {device!r} belongs to agent {owner!r}: use a name of its own")
-        xs, ys = [float(v) for v in x], [float(v) for v in y]
-        if len(xs) != len(ys):
-            raise ValueError(f"{device}.{name}: {len(xs)} times for {len(ys)} values")
-        check_finite(f"{device}.{name} time", xs)
-        check_finite(f"{device}.{name} value", ys)
-        batch = Batch(LOCAL_AGENT, 0, [Series(device, name, unit, xs, ys)])
-        self._apply_live(batch)
-        kept = self._local.add_samples(device, name, unit, xs, ys)
+        return not self.ingest_local_series([Series(device, name, unit, list(x), list(y))])
+
+    def ingest_local_series(self, series: list[Series]) -> list[str]:
+        """Several hub-made series at once (one websocket `y` frame): live now in one pass,
+        stored in batches; the `device.signal` names not kept for the store (too much waits
+        already). Raises ValueError for a non-finite value or a device an agent owns
+        (nothing of the call is kept then).
+        """
+        for device in {s.device for s in series}:
+            owner = self.agents.device_owner(device)
+            if owner is not None and owner != LOCAL_AGENT:
+                raise ValueError(
+                    f"device {device!r} belongs to agent {owner!r}: use a name of its own"
+                )
+        for s in series:
+            s.t, s.y = [float(v) for v in s.t], [float(v) for v in s.y]
+            if len(s.t) != len(s.y):
+                raise ValueError(f"{s.device}.{s.signal}: {len(s.t)} times for {len(s.y)} values")
+            check_finite(f"{s.device}.{s.signal} time", s.t)
+            check_finite(f"{s.device}.{s.signal} value", s.y)
+            if len(s.t) > 1 and s.t != sorted(s.t):  # in time order, live and stored
+                order = sorted(range(len(s.t)), key=s.t.__getitem__)
+                s.t, s.y = [s.t[i] for i in order], [s.y[i] for i in order]
+        self._apply_live(Batch(LOCAL_AGENT, 0, series))
+        add = self._local.add_samples
+        not_kept = [s.key for s in series if not add(s.device, s.signal, s.unit, s.t, s.y)]
         self._schedule_flush()
-        return kept
+        return not_kept
 
     def add_event(self, event: EventRecord) -> None:
         """Record an event: stored, kept in memory, and told to listeners (ws, Telegram).

@@ -41,6 +41,15 @@ class RingBuffer:
         n = len(x)
         if n == 0:
             return
+        if n == 1 and self.capacity > 1:  # one sample a frame is common: no slicing
+            end = (self._start + self._len) % self.capacity
+            self._x[end] = x[0]
+            self._y[end] = y[0]
+            if self._len == self.capacity:
+                self._start = (self._start + 1) % self.capacity
+            else:
+                self._len += 1
+            return
         if n >= self.capacity:
             self._x[:] = x[-self.capacity :]
             self._y[:] = y[-self.capacity :]

@@ -91,7 +91,8 @@ WEBSOCKET_SECTION = Section(
         "push_interval": Field(
             float,
             0.01,
-            "seconds over which signal data is coalesced into one push (0 = push at once)",
+            "least seconds between two pushes of signal data while frames queue up at the "
+            "clients (0 = no coalescing); an idle sample is pushed at once",
             non_negative,
         ),
         "max_clients": Field(

@@ -107,14 +107,12 @@ class Fanout:
     def on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
         """New samples: queue them for subscribers.
 
-        A sample that finds nothing pushed within the last `push_interval` goes out at the
-        end of this loop turn; while data keeps coming, pushes follow each other
-        `push_interval` apart and each carries everything that arrived meanwhile.
+        A sample goes out at the end of this loop turn, unless frames queue up at the
+        clients and a push went out within the last `push_interval`: then pushes follow
+        each other `push_interval` apart and each carries everything that came meanwhile.
         """
-        if not any(
-            s.gets_pushes and s.wants(sig.key, sig.device) for s in self.st.sessions.values()
-        ):
-            return
+        if not self.st.sessions:
+            return  # who wants it is asked once per push, not per sample (flush)
         entry = self._pending.get(sig.key)
         if entry is None:
             self._pending[sig.key] = (sig, [x], [y])
@@ -124,10 +122,14 @@ class Fanout:
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             wait = self._last_flush + self.st.config.push_interval - loop.time()
-            if wait <= 0:  # nothing went out lately: at once (after this loop turn's data)
+            if wait <= 0 or not self._backlog():  # at once (after this loop turn's data)
                 self._flush_handle = loop.call_soon(self.flush)
-            else:  # data keeps coming: one push per push_interval carries all of it
+            else:  # frames queue up: one push per push_interval carries all that came
                 self._flush_handle = loop.call_later(wait, self.flush)
+
+    def _backlog(self) -> bool:
+        """True while some client's writer has frames still to send."""
+        return any(s.queued for s in self.st.sessions.values())
 
     def flush(self) -> None:
         """Send every pending signal's samples as one `signal` frame per signal."""

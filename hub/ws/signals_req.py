@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.wire import Series
 from hub.signals import Signal, UnknownSignal
 
 from .jsonfast import FloatArray
@@ -85,24 +86,19 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
     else:
         xv = [_num(x, "x")] * len(yv)
     _check_new_signals(st, s, {f"{dname}.{n}" for n in snames})
-    groups: dict[str, tuple[list[float], list[float], str]] = {}
+    groups: dict[str, Series] = {}
     for n, xx, yy, u in zip(snames, xv, yv, units, strict=True):
-        gx, gy, _ = groups.setdefault(n, ([], [], u))
-        gx.append(xx)
-        gy.append(yy)
-        if u:
-            groups[n] = (gx, gy, u)
-    not_kept = []
-    for n, (gx, gy, u) in groups.items():
-        order = np.argsort(np.asarray(gx), kind="stable")
-        xs, ys = [gx[i] for i in order], [gy[i] for i in order]
-        if st.hub.ingest_local(dname, n, xs, ys, u) is False:
-            not_kept.append(n)
+        g = groups.get(n)
+        if g is None:
+            groups[n] = Series(dname, n, u, [xx], [yy])
+        else:
+            g.t.append(xx)
+            g.y.append(yy)
+            g.unit = u or g.unit
+    not_kept = st.hub.ingest_local_series(list(groups.values()))  # sorts each by time
     if not_kept:  # live already; the store is too far behind to take more now
         st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
-        raise RequestError(
-            f"live but not stored: the store is behind ({dname}: {', '.join(not_kept)})"
-        )
+        raise RequestError(f"live but not stored: the store is behind ({', '.join(not_kept)})")
     return True
 
 

@@ -49,3 +49,14 @@ def test_store_rejects_mismatched_arrays_and_keeps_data() -> None:
     with pytest.raises(ValueError):
         store.append("Dev", "A", [1.0, 2.0], [1.0])
     assert len(store.get("Dev.A").buffer) == 1
+
+
+def test_ring_one_sample_at_a_time_wraps_like_arrays() -> None:
+    one, many = RingBuffer(3), RingBuffer(3)
+    for v in range(1, 6):
+        one.append(np.array([float(v)]), np.array([v * 10.0]))
+    many.append(np.arange(1.0, 6.0), np.arange(10.0, 60.0, 10.0))
+    for a, b in zip(one.arrays(), many.arrays(), strict=True):
+        assert a.tolist() == b.tolist()
+    assert one.arrays()[0].tolist() == [3.0, 4.0, 5.0] and one.last() == (5.0, 50.0)
+    assert one.first_x() == 3.0 and len(one) == 3

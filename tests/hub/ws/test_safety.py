@@ -108,7 +108,7 @@ async def test_write_clients_are_not_counted_unless_configured(ws_factory, hub: 
     assert free.stats["refused_rate"] == 0
     counted = await ws_factory(write_requests_per_second=5)
     r = await raw(counted.url)
-    for i in range(30):
+    for _ in range(30):
         await r.send({"getSignalList": True})
     answers = [await r.recv() for _ in range(30)]
     refused = [a for a in answers if a.get("error")]
