@@ -217,9 +217,8 @@ class ClientSession:
     async def _send_queued(self, ws: Sender) -> bool:
         """Send what is queued (up to a notice's turn); False when the client was cut off.
 
-        One timeout for the run of frames (no extra task or timer per frame), moved on
-        whenever half of it is used: it fires only when the socket takes nothing for
-        `slow_timeout` seconds.
+        One timeout for the run of frames, moved on after each frame: it fires only when
+        the socket takes nothing for `slow_timeout` seconds.
         """
         loop = asyncio.get_running_loop()
         in_flight = 0
@@ -236,9 +235,7 @@ class ClientSession:
                     await ws.send(frame, text=True)
                     in_flight = 0
                     self.sent += 1
-                    now = loop.time()
-                    if (deadline.when() or now) - now < self.slow_timeout / 2:
-                        deadline.reschedule(now + self.slow_timeout)
+                    deadline.reschedule(loop.time() + self.slow_timeout)
         except TimeoutError:
             # the socket took nothing for slow_timeout seconds: cut the client off
             self._give_up(in_flight=in_flight)
