@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -40,6 +43,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def pip_names(root: Path, venv: str) -> set[str]:
+    """Distribution names installed in a venv of the root (normalised: lower case, -)."""
+    result = subprocess.run(
+        ["chroot", str(root), f"{venv}/bin/pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return {d["name"].lower().replace("_", "-") for d in json.loads(result.stdout)}
+
+
 def psql(root: Path, port: int, sql: str, database: str = "opencontrol") -> str:
     """Run a query as the postgres user inside the chroot; return its unaligned output."""
     result = subprocess.run(
@@ -60,3 +75,16 @@ def psql(root: Path, port: int, sql: str, database: str = "opencontrol") -> str:
     if result.returncode != 0:
         raise AssertionError(f"psql failed: {result.stderr}")
     return result.stdout.strip()
+
+
+@contextlib.contextmanager
+def bind_device(root: Path, host_path: str, inside: str) -> Iterator[None]:
+    """Make a device node of the host (a pty standing in for a USB serial adapter) appear
+    at `inside` in the root, by bind mount; unmounted on exit."""
+    dest = root / inside.lstrip("/")
+    dest.touch()
+    subprocess.run(["mount", "--bind", host_path, str(dest)], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(dest)], capture_output=True, timeout=30)

@@ -36,7 +36,8 @@ class Collector:
             client_id=client_id or f"c-{os.urandom(4).hex()}",
             clean_session=clean_session,
         )
-        self.client.username_pw_set(username, password)
+        if username:
+            self.client.username_pw_set(username, password)
         if ca:
             self.client.tls_set(ca_certs=ca)
         self.client.reconnect_delay_set(120, 120)

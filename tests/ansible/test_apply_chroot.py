@@ -4,7 +4,8 @@ broker, hub and agent run from what the playbook installed.
 One host `target` is in both groups (broker, plain PostgreSQL, hub, agent); a second agent
 `other` is in the inventory but not applied (`--limit target`), so the broker's ACL and
 password file carry two agents. The rootfs tarball and a wheelhouse of the project's
-dependencies are cached under ~/.cache/opencontrol-tests (see rootfs.py, wheelhouse.py).
+dependencies are cached under ~/.cache/opencontrol-tests (see rootfs.py, wheelhouse.py);
+test_pi_arch.py does the same for the Pis' CPUs, emulated.
 """
 
 from __future__ import annotations
@@ -13,20 +14,25 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.fixtures.net import free_port, wait_for, wait_port
 
-from . import chroot_procs, rootfs, wheelhouse
+from . import chroot_procs, rootfs
 from .mqttc import Collector, forge, login_refused
-from .runner import REPO, changed_tasks, recap, run, slowest_tasks
+from .provision import (
+    Applied,
+    apply_twice,
+    assert_idempotent,
+    chroot_vars,
+    install_wheelhouse,
+    snapshot,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,7 +42,6 @@ pytestmark = [
 PASSWORDS = {"hub": "hub-secret", "target": "target-secret", "pi-other": "other-secret"}
 DB_PASSWORD = "db-secret"
 PG_VERSION = "15"  # bookworm's
-WHEELHOUSE_IN_ROOT = "/var/cache/opencontrol-wheelhouse"
 
 
 @dataclass
@@ -48,36 +53,15 @@ class Target:
     mqtt_port: int
     ws_port: int
     pg_port: int
-    first: str
-    second: str
-
-
-def _snapshot(dest: Path) -> Path:
-    """A copy of the package source, so edits made in the checkout meanwhile cannot make
-    the second run differ from the first."""
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, dest / name)
-    for name in ("edge_agent", "hub", "sql"):
-        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
+    applied: Applied
 
 
 def _inventory(root: Path, src: Path, prefix: str, ports: dict[str, int]) -> dict:
     return {
         "all": {
             "vars": {
-                "ansible_connection": "community.general.chroot",
-                "ansible_python_interpreter": "/usr/bin/python3",
-                # Minbase has no sudo; su (util-linux) does root -> postgres.
-                "ansible_become_method": "su",
-                # No init system in a chroot: install and enable units, start nothing.
-                "opencontrol_start_services": False,
-                "opencontrol_prefix": prefix,
+                **chroot_vars(src, prefix),
                 "opencontrol_mqtt_passwords": PASSWORDS,
-                "opencontrol_pip_args": ["--no-index", "--find-links", WHEELHOUSE_IN_ROOT],
-                # The cached rootfs has apt lists from when it was built (<= 3 days).
-                "opencontrol_apt_cache_valid_time": rootfs.MAX_AGE_S + 3600,
-                "opencontrol_package_src": str(src),
                 "hub_sql_src": f"{src}/sql/",
             },
             "children": {
@@ -137,32 +121,14 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     if missing:
         pytest.fail(f"chroot tests need {', '.join(missing)} (apt-get install debootstrap)")
     work = tmp_path_factory.mktemp("chroot")
-    (work / "src").mkdir()
     root = rootfs.restore(work / "root")
     try:
-        # The dependencies' wheels, where pip in the target finds them (a hard-link copy).
-        wheels = wheelhouse.build(["hub", "postgres"])
-        shutil.copytree(wheels, root / WHEELHOUSE_IN_ROOT.lstrip("/"), copy_function=os.link)
+        install_wheelhouse(root, ["hub", "postgres"])
         prefix = f"t{os.urandom(4).hex()}"
         ports = {"mqtt": free_port(), "ws": free_port(), "pg": free_port()}
-        inventory = work / "inventory.yml"
-        src = _snapshot(work / "src")
-        inventory.write_text(yaml.safe_dump(_inventory(root, src, prefix, ports)))
-        args = ["ansible-playbook", "-i", str(inventory), "--limit", "target", "site.yml"]
-
-        t0 = time.monotonic()
-        first = run(args, work)
-        first_s = time.monotonic() - t0
-        assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
-        t0 = time.monotonic()
-        second = run(args, work)
-        second_s = time.monotonic() - t0
-        assert second.returncode == 0, second.stdout[-6000:] + second.stderr[-3000:]
-        print(f"\nansible: first apply {first_s:.1f}s, second apply {second_s:.1f}s")
-        print("slowest tasks of the first apply:", *slowest_tasks(first.stdout), sep="\n  ")
-        yield Target(
-            root, prefix, ports["mqtt"], ports["ws"], ports["pg"], first.stdout, second.stdout
-        )
+        src = snapshot(work / "src")
+        applied = apply_twice(_inventory(root, src, prefix, ports), work, limit="target")
+        yield Target(root, prefix, ports["mqtt"], ports["ws"], ports["pg"], applied)
     finally:
         # The playbook started the cluster inside the chroot: stop it before deleting.
         if (root / "usr/bin/pg_ctlcluster").exists():
@@ -176,28 +142,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 def _psql(target: Target, sql: str) -> str:
     return chroot_procs.psql(target.root, target.pg_port, sql)
-
-
-def _pip_names(root: Path, venv: str) -> set[str]:
-    """Distribution names installed in a venv of the chroot."""
-    result = subprocess.run(
-        ["chroot", str(root), f"{venv}/bin/pip", "list", "--format=json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return {d["name"].lower().replace("_", "-") for d in json.loads(result.stdout)}
-
-
-def _check_second_run_changes_nothing(target: Target) -> None:
-    """Applying site.yml again to the provisioned host reports changed=0, failed=0."""
-    first = recap(target.first)["target"]
-    assert first.failed == 0 and first.unreachable == 0
-    assert first.changed > 10  # it really installed things
-    second = recap(target.second)["target"]
-    assert (second.failed, second.unreachable) == (0, 0)
-    assert second.changed == 0, changed_tasks(target.second)
 
 
 def _check_files_units_and_users(target: Target) -> None:
@@ -236,10 +180,10 @@ def _check_files_units_and_users(target: Target) -> None:
     )
     assert "opencontrol" in dialout.split(":")[3].split(",")
     # The agent's venv holds only what its drivers need (generator: the base deps).
-    agent_pkgs = _pip_names(root, "/opt/opencontrol/agent")
-    assert {"opencontrol", "paho-mqtt", "psutil"} <= agent_pkgs
-    assert not {"minimalmodbus", "pymodbus", "numpy"} & agent_pkgs
-    assert {"opencontrol", "numpy", "psycopg2-binary", "amqtt"} <= _pip_names(
+    agent_pkgs = chroot_procs.pip_names(root, "/opt/opencontrol/agent")
+    assert {"opencontrol", "paho-mqtt"} <= agent_pkgs
+    assert not {"psutil", "minimalmodbus", "pymodbus", "numpy"} & agent_pkgs
+    assert {"opencontrol", "numpy", "psycopg2-binary", "amqtt"} <= chroot_procs.pip_names(
         root, "/opt/opencontrol/hub"
     )
     spool = root / "var/lib/opencontrol"
@@ -408,7 +352,7 @@ def broker(target: Target, tmp_path: Path) -> Iterator[int]:
 def test_site_yml_provisions_a_fresh_debian(target: Target, broker: int, tmp_path: Path) -> None:
     """One provisioned chroot, every property checked in turn. One test, not six: pytest-xdist
     would give each worker its own (2-minute) provisioning of the module's fixture."""
-    _check_second_run_changes_nothing(target)
+    assert_idempotent(target.applied, "target")
     _check_files_units_and_users(target)
     _check_database_role_and_migrations(target)
     _check_agent_refuses_a_bad_config(target)

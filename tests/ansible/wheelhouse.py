@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 import subprocess
 import sys
 import tomllib
@@ -20,13 +21,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def requirements(extras: list[str]) -> list[str]:
-    """The project's base dependencies plus those of the given extras, from pyproject.toml."""
+    """The project's base dependencies plus those of the given extras (and of the extras
+    they name, `opencontrol[a,b]`), from pyproject.toml."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in extras:
-        reqs += [
-            r for r in project["optional-dependencies"][extra] if not r.startswith("opencontrol")
-        ]
+    todo, seen = list(extras), set()
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for req in project["optional-dependencies"][extra]:
+            named = re.fullmatch(r"opencontrol\[(.*)\]", req)
+            if named:
+                todo += [e.strip() for e in named[1].split(",")]
+            else:
+                reqs.append(req)
     return sorted(set(reqs))
 
 
