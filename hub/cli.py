@@ -57,11 +57,13 @@ def cmd_hub(args: argparse.Namespace) -> int:
         print(f"opencontrol hub: {exc}", file=sys.stderr)
         return 2
     if args.check:
-        from .checks import check_startable
+        from .checks import check_startable, check_warnings
 
         problems = check_startable(config)
         for line in problems:
             print(f"opencontrol hub: {line}", file=sys.stderr)
+        for line in check_warnings(config):
+            print(f"opencontrol hub: warning: {line}", file=sys.stderr)
         if problems:
             return 2
         print(f"{args.config or 'built-in defaults'}: OK")
