@@ -107,9 +107,10 @@ class Fanout:
     def on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
         """New samples: queue them for subscribers.
 
-        A sample goes out at the end of this loop turn, unless frames queue up at the
-        clients and a push went out within the last `push_interval`: then pushes follow
-        each other `push_interval` apart and each carries everything that came meanwhile.
+        A sample goes out at once while no client has frames queued; when frames queue
+        up, at the end of this loop turn, or `push_interval` after the last push if that
+        was more recent: then pushes follow each other `push_interval` apart and each
+        carries everything that came meanwhile.
         """
         if not self.st.sessions:
             return  # who wants it is asked once per push, not per sample (flush)
@@ -122,7 +123,9 @@ class Fanout:
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             wait = self._last_flush + self.st.config.push_interval - loop.time()
-            if wait <= 0 or not self._backlog():  # at once (after this loop turn's data)
+            if not self._backlog():  # nothing waits to go out: this sample goes now
+                self.flush()
+            elif wait <= 0:  # after this loop turn's data
                 self._flush_handle = loop.call_soon(self.flush)
             else:  # frames queue up: one push per push_interval carries all that came
                 self._flush_handle = loop.call_later(wait, self.flush)
