@@ -121,6 +121,7 @@ export class RtocClient extends EventTarget {
       if (!head) return;
       this.pending.shift();
       clearTimeout(head.timer);
+      if (head.timedOut) return; // the late answer of a request already given up
       if (msg.error === false) head.resolve(msg);
       else head.reject(new RequestFailed(head.request, msg));
       return;
@@ -158,9 +159,11 @@ export class RtocClient extends EventTarget {
     }
     return new Promise((resolve, reject) => {
       const entry = { request: obj, resolve, reject, auth: "authorize" in obj };
+      // Answers carry no request id, only their order: a request that times out keeps its
+      // place in the queue (its late answer is dropped there), or the answer would be
+      // taken for the next request's.
       entry.timer = setTimeout(() => {
-        const i = this.pending.indexOf(entry);
-        if (i >= 0) this.pending.splice(i, 1);
+        entry.timedOut = true;
         reject(new Error(`no answer to ${Object.keys(obj).join(", ")} in ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.push(entry);

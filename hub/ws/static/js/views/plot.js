@@ -49,7 +49,9 @@ export function mount(app, root) {
           "Drag across the plot to zoom into a range (loaded from the store); ",
           "the mouse wheel zooms, a double click goes back to live."))));
 
-  const state = { mode: "live", xmin: null, xmax: null, points: {}, loads: 0, loading: false };
+  const state = {
+    mode: "live", xmin: null, xmax: null, points: {}, loads: 0, loading: false, failed: {},
+  };
   app.plotState = state;
   let loadSeq = 0;
 
@@ -72,17 +74,24 @@ export function mount(app, root) {
       status.textContent = `live · last ${plot.span} s`;
     } else {
       const n = Object.values(state.points).reduce((a, b) => a + b, 0);
+      const failed = Object.entries(state.failed);
       status.textContent = `${state.loading ? "loading " : ""}history ${fmtTime(state.xmin)} → ` +
-        `${fmtTime(state.xmax)} · ${n} points from the store`;
+        `${fmtTime(state.xmax)} · ${n} points from the store` +
+        (failed.length ? ` · not loaded: ${failed.map(([k, why]) => `${k} (${why})`).join(", ")}` : "");
     }
     status.dataset.mode = state.mode;
     status.dataset.loads = String(state.loads);
   }
 
-  async function fetchSeries(key, xmin, xmax) {
+  // A long range of a busy store can take a while to downsample: history gets its own,
+  // longer answer timeout, and a range that fails is named in the status, never shown empty.
+  const HISTORY_TIMEOUT_MS = 120000;
+
+  async function fetchSeries(key, xmin, xmax, timeoutMs = undefined) {
     const maxN = Math.max(200, Math.round(canvas.clientWidth || 1000));
     const { dname, sname } = splitKey(key);
-    const r = await app.client.request({ getSignal: { dname, sname, xmin, xmax, maxN } });
+    const r = await app.client.request(
+      { getSignal: { dname, sname, xmin, xmax, maxN } }, timeoutMs ? { timeoutMs } : {});
     const sig = (r.signals || {})[key];
     if (!sig) return { x: [], y: [], unit: "" };
     return { x: sig[0], y: sig[1], unit: sig[2] || "" };
@@ -93,10 +102,15 @@ export function mount(app, root) {
     Object.assign(state, { mode: "history", xmin, xmax, loading: true });
     renderStatus();
     const keys = [...chosen];
-    const results = await Promise.all(keys.map((k) => fetchSeries(k, xmin, xmax).catch(
-      () => ({ x: [], y: [], unit: "" }))));
+    const failed = {};
+    const results = await Promise.all(keys.map((k) => fetchSeries(k, xmin, xmax, HISTORY_TIMEOUT_MS)
+      .catch((e) => {
+        failed[k] = e.message || String(e);
+        return { x: [], y: [], unit: "" };
+      })));
     if (seq !== loadSeq || state.mode !== "history") return;
     state.points = {};
+    state.failed = failed;
     keys.forEach((k, i) => {
       plot.setSeries(k, results[i]);
       state.points[k] = results[i].x.length;
