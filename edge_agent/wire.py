@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,7 +156,7 @@ def name_problem(value: Any) -> str | None:
 
 def _name(value: Any, what: str) -> str:
     problem = name_problem(value)
-    if problem is not None:
+    if problem is not None or not isinstance(value, str):
         raise WireError(f"{what} {problem}")
     return value
 
@@ -168,24 +169,25 @@ def _numbers(values: Any, what: str) -> list[float]:
     """Check a list of numbers (C-speed set/min/max, no per-value Python loop)."""
     if not isinstance(values, list):
         raise WireError(f"{what} must be a list of numbers")
-    if not values:
-        return values
-    types = set(map(type, values))  # bool is its own type: refused like strings
+    numbers: list[float] = values
+    if not numbers:
+        return numbers
+    types = set(map(type, numbers))  # bool is its own type: refused like strings
     if not types <= _NUMBER_TYPES:
-        bad = next(v for v in values if type(v) not in _NUMBER_TYPES)
+        bad = next(v for v in numbers if type(v) not in _NUMBER_TYPES)
         raise WireError(f"{what} holds a non-number: {bad!r}")
     if int in types:
         try:
-            values = list(map(float, values))
+            numbers = list(map(float, numbers))
         except OverflowError as exc:
             raise WireError(f"{what} holds a number too large for a float") from exc
     # NaN/Infinity literals are refused by the parser; overflow (1e400) becomes inf here.
-    if max(values) == _INF or min(values) == -_INF:
+    if max(numbers) == _INF or min(numbers) == -_INF:
         raise WireError(f"{what} holds a non-finite number")
-    return values
+    return numbers
 
 
-def decode_batch(payload: bytes, *, expected_agent: str | None = None) -> Batch:
+def decode_batch(payload: bytes | bytearray, *, expected_agent: str | None = None) -> Batch:
     """Parse and check a data payload; raise WireError with the reason when it is bad."""
     if len(payload) > MAX_BATCH_BYTES:
         raise WireError(f"batch of {len(payload)} bytes exceeds the limit of {MAX_BATCH_BYTES}")
@@ -291,8 +293,11 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not allowed")
 
 
-def _loads(payload: bytes) -> Any:
+def _stdlib_loads(payload: bytes | bytearray) -> Any:
     return json.loads(payload, parse_constant=_refuse_constant)
+
+
+_loads: Callable[[bytes | bytearray], Any] = _stdlib_loads
 
 
 try:  # orjson (the hub's extra) parses about 3x faster and refuses NaN/Infinity itself
@@ -303,7 +308,7 @@ except ImportError:  # the agent: stdlib json
     pass
 
 
-def parse_json(payload: bytes) -> Any:
+def parse_json(payload: bytes | bytearray) -> Any:
     """JSON as the hub reads it: NaN/Infinity refused (ValueError); orjson when installed."""
     return _loads(payload)
 

@@ -74,14 +74,14 @@ class GuardedBroker(Broker):
         except NoDataError as exc:
             raise AMQTTError(exc) from exc
         reason = await self._check(session)
-        session.oc_auth = reason is None  # type: ignore[attr-defined]
+        session.oc_auth = reason is None
         if reason is not None:
             # Refused before any session is looked up: a fresh throwaway id, so no existing
             # session (the hub's) is deleted, taken over or handed to this client.
             self.refused += 1
             # One budget of log lines per address (its ports change with every connect).
             self._log.warning(remote_address, "MQTT connection from %s refused: %s", peer, reason)
-            session.oc_refused = True  # type: ignore[attr-defined]
+            session.oc_refused = True
             session.client_id = gen_client_id()
             session.clean_session = True
             session.will_flag = False
@@ -98,7 +98,7 @@ class GuardedBroker(Broker):
             for name in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive"):
                 setattr(existing, name, getattr(session, name))
             existing.username, existing.password = session.username, session.password
-            existing.oc_auth = True  # type: ignore[attr-defined]
+            existing.oc_auth = True
             session = existing
             session.parent = 1
         else:

@@ -34,8 +34,9 @@ def _open_store(args: argparse.Namespace, command: str) -> Any:
     from edge_agent.config_schema import ConfigError
     from hub.bootstrap import make_store
     from hub.config import load_hub_config
-    from hub.db.base import StoreError
+    from hub.db.base import Store, StoreError
 
+    store: Store
     try:
         config = load_hub_config(args.config)
         if config["store"]["kind"] == "postgres":

@@ -76,7 +76,8 @@ class MqttIngest:
             self._client.tls_set(ca_certs=cfg["tls_ca"], cert_reqs=ssl.CERT_REQUIRED)
         self._client.max_inflight_messages_set(100)
         self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(0.2, 10)
+        # paho annotates the delays as int; it sleeps fractions of a second just as well
+        self._client.reconnect_delay_set(0.2, 10)  # type: ignore[arg-type]
         self._client.will_set(self.topics.hub_state, OFFLINE, qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -204,7 +205,7 @@ class MqttIngest:
         since = self._handling_since
         return self.connected and (since is None or time.monotonic() - since < 1.0)
 
-    def _heartbeat_seen(self, payload: bytes) -> None:
+    def _heartbeat_seen(self, payload: bytes | bytearray) -> None:
         self.heartbeat.seen(payload)
         if self.heartbeat.ok and not self.hub.stats["mqtt_ok"]:
             self.hub.stats["mqtt_ok"] = 1
@@ -222,7 +223,7 @@ class MqttIngest:
             self.client_id,
         )
         sock = self._client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # TLS sockets too; never a websocket here
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
@@ -298,9 +299,13 @@ class MqttIngest:
 
     def _puback(self, msg: mqtt.MQTTMessage) -> Callable[[], None]:
         mid, qos = msg.mid, msg.qos
-        return lambda: self._client.ack(mid, qos)
 
-    def _event(self, agent: str, payload: bytes, received: float) -> EventRecord:
+        def puback() -> None:
+            self._client.ack(mid, qos)
+
+        return puback
+
+    def _event(self, agent: str, payload: bytes | bytearray, received: float) -> EventRecord:
         return EventRecord(**vars(self.guard.event(agent, payload, received)))
 
     def _reject(

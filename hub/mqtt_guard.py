@@ -26,7 +26,7 @@ MAX_INT = 2**63 - 1  # integers the stores, the websocket and the browser can ca
 SEQ_JUMP = 100_000  # a seq this far beyond the agent's last one is flagged
 
 
-def parse_body(payload: bytes, *, what: str, max_bytes: int) -> dict[str, Any]:
+def parse_body(payload: bytes | bytearray, *, what: str, max_bytes: int) -> dict[str, Any]:
     """A JSON object of at most max_bytes, MAX_DEPTH levels, finite numbers, 64-bit ints."""
     if len(payload) > max_bytes:
         raise WireError(f"{what} of {len(payload)} bytes exceeds the limit of {max_bytes}")
@@ -194,7 +194,7 @@ class Guard:
         return dataclasses.replace(event, event_id=f"{agent}/{event.event_id}")
 
     # -- the small topics ------------------------------------------------------------------
-    def event(self, agent: str, payload: bytes, received: float) -> EdgeEvent:
+    def event(self, agent: str, payload: bytes | bytearray, received: float) -> EdgeEvent:
         """A checked event from `<p>/<agent>/event`; WireError says why not."""
         body = parse_body(payload, what="event", max_bytes=MAX_EVENT_BYTES)
         body.setdefault("t", received)
@@ -207,7 +207,7 @@ class Guard:
             )
         return self._own_id(agent, event)
 
-    def status(self, agent: str, payload: bytes) -> dict[str, Any]:
+    def status(self, agent: str, payload: bytes | bytearray) -> dict[str, Any]:
         """A checked status body (bounded size, nesting, devices)."""
         body = parse_body(payload, what="status", max_bytes=MAX_STATUS_BYTES)
         devices = body.get("devices")
@@ -221,6 +221,6 @@ class Guard:
         return body
 
     @staticmethod
-    def cmd_result(payload: bytes) -> dict[str, Any]:
+    def cmd_result(payload: bytes | bytearray) -> dict[str, Any]:
         """A checked command result body."""
         return parse_body(payload, what="cmd/result", max_bytes=MAX_RESULT_BYTES)

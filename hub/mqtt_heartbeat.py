@@ -24,7 +24,7 @@ class Heartbeat:
         self,
         *,
         interval: float,
-        publish: Callable[[bytes], None],
+        publish: Callable[[bytes], object],
         lost: Callable[[float], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -41,7 +41,7 @@ class Heartbeat:
         """A (re)connect: give the new session MISSED intervals to show it works."""
         self._since = self.clock()
 
-    def seen(self, payload: bytes) -> None:
+    def seen(self, payload: bytes | bytearray) -> None:
         """A message on the heartbeat topic came back (called from any thread)."""
         if payload == self.nonce:
             self._since = self.clock()

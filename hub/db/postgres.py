@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from hub.db.pgcopy import (
     ledger_digests,
 )
 
+T = TypeVar("T")
 DAY_S = 86_400.0
 _CAGG_WINDOW_S = 3 * DAY_S  # start_offset of rollup_1h's refresh policy (sql/003_rollups.sql)
 _TS = "(timestamptz 'epoch' + %s * interval '1 microsecond')"
@@ -359,7 +360,7 @@ class PostgresStore(Store):
             conn.commit()
 
     # -- reads -------------------------------------------------------------------------
-    def _read(self, fn: Callable[[Any], Any]) -> Any:
+    def _read(self, fn: Callable[[Any], T]) -> T:
         """Run `fn(conn)` on the readers' connection; once more on a fresh one if it broke
         while idle (the server restarted since the last read)."""
         try:
@@ -373,7 +374,7 @@ class PostgresStore(Store):
         def run(conn: Any) -> list[tuple[Any, ...]]:
             with conn.cursor() as cur:
                 cur.execute(sql, args)
-                rows = cur.fetchall()
+                rows: list[tuple[Any, ...]] = cur.fetchall()
             conn.commit()
             return rows
 

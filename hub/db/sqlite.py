@@ -176,7 +176,7 @@ class SQLiteStore(Store):
         sid = conn.execute(
             "SELECT id FROM signals WHERE device = ? AND name = ?", (device, name)
         ).fetchone()[0]
-        return sid
+        return int(sid)
 
     def write_batch(self, batch: Batch, received_at: float) -> bool | SeqConflict:
         """Store samples and the ledger row in one transaction; False for a duplicate."""
@@ -403,10 +403,10 @@ class SQLiteStore(Store):
         return arr[:, 0], arr[:, 1]
 
     def sample_count(self) -> int:
-        return self._conn().execute("SELECT count(*) FROM samples").fetchone()[0]
+        return int(self._conn().execute("SELECT count(*) FROM samples").fetchone()[0])
 
     def rejected_count(self) -> int:
-        return self._conn().execute("SELECT count(*) FROM rejected_messages").fetchone()[0]
+        return int(self._conn().execute("SELECT count(*) FROM rejected_messages").fetchone()[0])
 
     def rejected(self, limit: int = 100) -> list[tuple[float, str, bytes, str]]:
         """The newest refused messages: (received_at, topic, payload, reason)."""

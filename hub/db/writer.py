@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,7 +243,7 @@ class BatchWriter:
         for job in dropped:
             self.on_done(Outcome(job, False, error=self.store_error or "writer stopped"))
 
-    def _write(self, jobs: list[Job]) -> list[bool | str]:
+    def _write(self, jobs: list[Job]) -> Sequence[bool | str]:
         job = jobs[0]
         if job.kind == "batch":
             items = [(j.stored_batch(), j.received_at) for j in jobs]

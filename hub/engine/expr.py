@@ -170,7 +170,7 @@ class Compiler:
         if key == self.varying:
             if attr != "latest":
                 raise NotVectorisable
-            return (lambda fr: fr.view.latest), True  # type: ignore[union-attr]
+            return (lambda fr: fr.view.latest), True
 
         def f(fr: Frame) -> Any:
             if fr.vkey == key:

@@ -21,7 +21,7 @@ class NotVectorisable(Exception):
     """The condition cannot be evaluated over a whole batch at once (internal)."""
 
 
-class SignalPair(tuple):  # type: ignore[type-arg]
+class SignalPair(tuple[Any, ...]):
     """A bare `Dev.Sig`: (x, y); a call argument expands to two arguments, as in RTOC."""
 
 

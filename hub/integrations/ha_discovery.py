@@ -121,7 +121,8 @@ def agent_entities(
         "availability_mode": "all",
     }
     out: list[Entity] = []
-    devices = status.get("devices") if isinstance(status.get("devices"), dict) else {}
+    announced = status.get("devices")
+    devices = announced if isinstance(announced, dict) else {}
     for dev, desc in sorted(devices.items()):
         if not isinstance(desc, dict):
             continue
@@ -190,6 +191,7 @@ def _param_entities(
             "value_template": template(name),
         }
         choices = tuple(p.get("choices") or ())
+        extra: dict[str, Any]
         if choices:
             component, kind = "select", "select"
             extra = {**base, "options": [_option(c) for c in choices]}

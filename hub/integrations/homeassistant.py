@@ -71,7 +71,8 @@ class HomeAssistantBridge:
             self._client.username_pw_set(mqtt_cfg["username"], mqtt_cfg["password"] or None)
         if mqtt_cfg["tls_ca"]:
             self._client.tls_set(ca_certs=mqtt_cfg["tls_ca"], cert_reqs=ssl.CERT_REQUIRED)
-        self._client.reconnect_delay_set(0.2, 10)
+        # paho annotates the delays as int; it sleeps fractions of a second just as well
+        self._client.reconnect_delay_set(0.2, 10)  # type: ignore[arg-type]
         self._client.will_set(self.topics.availability, b"offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

@@ -48,9 +48,9 @@ class RegisterBank:
             table = self.tables.get((unit, kind), {})
             return [table[address + i] for i in range(count)]
 
-    def units(self) -> set[int]:
+    def units(self) -> frozenset[int]:
         """Units that hold any table."""
-        return {u for u, _ in self.tables}
+        return frozenset(u for u, _ in self.tables)
 
 
 class _BankContext(ModbusServerContext):
