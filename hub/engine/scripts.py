@@ -283,6 +283,7 @@ class ScriptManager:
                 "coalesced": j.coalesced,
                 "overruns": j.overruns,
                 "error": j.last.error if j.last is not None else None,
+                "output": j.last.output if j.last is not None else "",
             }
         return out
 

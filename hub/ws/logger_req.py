@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import tables_req
 from .jsonfast import FloatArray, dumps
 from .session import ClientSession
 from .signals_req import session_json
@@ -23,6 +24,8 @@ REFUSED = {
     "tcp": "the TCP jsonsocket server does not exist here",
     "telegram": "Telegram is set in the hub's config file",
 }
+# The permission each key needs; every other key needs write.
+KEY_NEEDS = {"info": "read", "settings": "read", "exportTable": "read", "delete": "admin"}
 
 
 def reduced_config(config: Any) -> Any:
@@ -49,10 +52,11 @@ class LoggerRequests:
             raise RequestError('logger takes an object, e.g. {"info": true}')
         out: dict[str, Any] = {}
         for key, arg in value.items():
-            if key != "info" and not s.may("write"):
+            need = KEY_NEEDS.get(key, "write")
+            if not s.may(need):
                 self.st.stats["refused_permission"] += 1
                 raise RequestError(
-                    f"permission: logger.{key} needs write, client has {s.permission}"
+                    f"permission: logger.{key} needs {need}, client has {s.permission}"
                 )
             out[key] = await self._one(key, arg)
         return out
@@ -95,6 +99,14 @@ class LoggerRequests:
             return {"samplerate": result}
         if key == "export":
             return await self._export(arg)
+        if key == "exportTable":
+            return await tables_req.export_table(self.st, arg)
+        if key == "importTable":
+            return await tables_req.import_upload(self.st, arg)
+        if key == "delete":
+            return tables_req.delete(self.st, arg)
+        if key == "settings":
+            return tables_req.settings(self.st)
         if key == "backup":
             if isinstance(arg, dict) and arg.get("now"):
                 name = time.strftime("RTOC_%d_%m_%Hh%Mm%Ss.json", time.localtime(self.st.clock()))

@@ -7,6 +7,8 @@ import * as plotView from "./views/plot.js";
 import * as eventsView from "./views/events.js";
 import * as devicesView from "./views/devices.js";
 import * as automationView from "./views/automation.js";
+import * as dataView from "./views/data.js";
+import * as settingsView from "./views/settings.js";
 
 const VIEWS = {
   signals: signalsView,
@@ -14,6 +16,8 @@ const VIEWS = {
   events: eventsView,
   devices: devicesView,
   automation: automationView,
+  data: dataView,
+  settings: settingsView,
 };
 const LATEST_POLL_MS = 1000;
 const PASSWORD_MODE = "This hub speaks RTOC's password mode (encrypted frames) to this " +
@@ -35,6 +39,7 @@ export const app = {
   credentials: null,
   pushLag: [],
   addEvent: (ev) => addEvent(ev),
+  refreshLatest: () => refreshLatest(),
   normEvent: (e) => normEvent(e),
 };
 window.__oc = app; // for the browser tests and for poking around in the console

@@ -1,0 +1,175 @@
+"""`logger` extensions for the dashboard: tables in and out, deleting, run-time settings.
+
+- `exportTable {signals, xmin, xmax, format}` (read): a time range of chosen signals from the
+  store as CSV or xlsx (hub/export.py's layout), answered as base64 bytes.
+- `importTable {name, data}` (write): a CSV/xlsx file (base64) into new signals; they are
+  stored and listed live at once (the newest `record_length` samples in their rings).
+- `delete {signals: ["Dev.Sig"…], events: [evID…] | "all"}` (admin): forget signals and
+  events in the live view.
+- `settings true` (read): record length, each device's sample rate, whether automation
+  events and actions are evaluated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..export import (
+    IMPORT_AGENT,
+    Table,
+    TableError,
+    import_table,
+    read_store,
+    read_table,
+    split_key,
+    write_table,
+)
+from .signals_req import _num
+from .state import RequestError, ServerState
+
+MAX_EXPORT_SAMPLES = 500_000  # an answer of ~30 MB of CSV; more goes by `opencontrol export`
+FORMATS = ("csv", "xlsx")
+
+
+def _keys(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise RequestError(f'{what} takes a list of "Device.Signal" names')
+    return value
+
+
+async def export_table(st: ServerState, arg: Any) -> dict[str, Any]:
+    """The chosen signals' stored samples in [xmin, xmax] as a CSV or xlsx file (base64)."""
+    if not isinstance(arg, dict):
+        raise RequestError("exportTable takes {signals, xmin, xmax, format}")
+    unknown = set(arg) - {"signals", "xmin", "xmax", "format"}
+    if unknown:
+        raise RequestError(f"exportTable takes signals, xmin, xmax, format; not {sorted(unknown)}")
+    keys = _keys(arg.get("signals"), "exportTable.signals")
+    if not keys:
+        raise RequestError("exportTable: choose at least one signal")
+    kind = arg.get("format", "csv")
+    if kind not in FORMATS:
+        raise RequestError(f"exportTable.format is one of {FORMATS}")
+    xmin = None if arg.get("xmin") is None else _num(arg["xmin"], "xmin")
+    xmax = None if arg.get("xmax") is None else _num(arg["xmax"], "xmax")
+    hub = st.hub
+    try:
+        table: Table = await hub.run_store(lambda: read_store(hub.store, keys, xmin, xmax))
+    except TableError as exc:
+        raise RequestError(f"exportTable: {exc}") from exc
+    if table.samples > MAX_EXPORT_SAMPLES:
+        raise RequestError(
+            f"exportTable: {table.samples} samples are more than {MAX_EXPORT_SAMPLES} in one "
+            "answer; choose a shorter range or fewer signals (or use `opencontrol export`)"
+        )
+    try:
+        data = await asyncio.to_thread(_table_bytes, table, kind)
+    except TableError as exc:
+        raise RequestError(f"exportTable: {exc}") from exc
+    return {
+        "name": f"opencontrol_export.{kind}",
+        "format": kind,
+        "samples": table.samples,
+        "data": base64.b64encode(data).decode(),
+    }
+
+
+def _table_bytes(table: Table, kind: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="oc-export-") as tmp:
+        path = Path(tmp) / f"export.{kind}"
+        write_table(table, path)
+        return path.read_bytes()
+
+
+def _read_upload(name: str, data: bytes) -> Table:
+    with tempfile.TemporaryDirectory(prefix="oc-import-") as tmp:
+        base = Path(name).name  # the user's file name in messages, never a path
+        path = Path(tmp) / (base if not base.startswith(".") else f"upload{Path(name).suffix}")
+        path.write_bytes(data)
+        return read_table(path)
+
+
+async def import_upload(st: ServerState, arg: Any) -> dict[str, Any]:
+    """A CSV/xlsx file into new signals: stored, then listed live at once."""
+    if not isinstance(arg, dict) or not isinstance(arg.get("name"), str):
+        raise RequestError("importTable takes {name: 'file.csv' or 'file.xlsx', data: base64}")
+    name = arg["name"]
+    if Path(name).suffix.lower() not in (".csv", ".xlsx"):
+        raise RequestError(f"importTable: {name!r} is not a .csv or .xlsx file")
+    try:
+        data = base64.b64decode(str(arg.get("data", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("importTable: data is not base64") from None
+    if not data:
+        raise RequestError("importTable: the file is empty")
+    try:
+        table = await asyncio.to_thread(_read_upload, name, data)
+    except TableError as exc:
+        raise RequestError(f"importTable: {exc}") from exc
+    hub = st.hub
+    live = sorted(f"{d}.{n}" for d, n in table.x if hub.signals.find(d, n) is not None)
+    if live:
+        raise RequestError(
+            f"importTable: {', '.join(live)} exist already: import makes new signals only "
+            "(rename them in the file)"
+        )
+    try:
+        stored = await hub.run_store(lambda: import_table(hub.store, table))
+    except TableError as exc:
+        raise RequestError(f"importTable: {exc}") from exc
+    keep = hub.signals.record_length
+    for (device, sname), xs in table.x.items():
+        x = np.asarray(xs, dtype=np.float64)
+        y = np.asarray(table.y[(device, sname)], dtype=np.float64)
+        order = np.argsort(x, kind="stable")[-keep:]
+        sig = hub.signals.ensure(device, sname, table.units[(device, sname)], IMPORT_AGENT)
+        sig.buffer.append(x[order], y[order])  # history, not news: no data listeners
+    return {"signals": sorted(f"{d}.{n}" for d, n in table.x), "samples": stored}
+
+
+def delete(st: ServerState, arg: Any) -> dict[str, int]:
+    """Forget signals (by name) and events (by evID, or all) in the live view."""
+    if not isinstance(arg, dict) or set(arg) - {"signals", "events"}:
+        raise RequestError('delete takes {"signals": ["Dev.Sig"…], "events": [evID…] or "all"}')
+    keys = _keys(arg.get("signals", []), "delete.signals")
+    for key in keys:
+        try:
+            split_key(key)
+        except TableError as exc:
+            raise RequestError(f"delete: {exc}") from exc
+    events = arg.get("events", [])
+    if events != "all" and (
+        not isinstance(events, list)
+        or not all(isinstance(e, int) and not isinstance(e, bool) for e in events)
+    ):
+        raise RequestError('delete.events takes a list of event ids or "all"')
+    n_sig = sum(bool(st.hub.signals.remove(k)) for k in keys)
+    if events == "all":
+        n_ev = len(st.events)
+        st.events.clear()
+    else:
+        n_ev = sum(bool(st.events.remove(e)) for e in events)
+    return {"signals": n_sig, "events": n_ev}
+
+
+def settings(st: ServerState) -> dict[str, Any]:
+    """What may be changed at run time, as it is now."""
+    hub = st.hub
+    rates: dict[str, Any] = {}
+    for info in hub.agents.all().values():
+        for dev, decl in info.devices.items():
+            rates[dev] = decl.get("samplerate") if isinstance(decl, dict) else None
+    engine = getattr(hub, "engine", None)
+    return {
+        "recordLength": hub.signals.record_length,
+        "samplerates": dict(sorted(rates.items())),
+        "events": None if engine is None else bool(engine.events_active),
+        "actions": None if engine is None else bool(engine.actions_active),
+    }
