@@ -68,18 +68,15 @@ def _free_port() -> int:
 
 
 def _start_sims(names: list[str], root: Path) -> list[Any]:
-    """Start simulators from the checkout's tests/sim; the real drivers read them."""
+    """Start instrument simulators (the `simulators` package); the real drivers read them."""
     if not names:
         return []
-    checkout = Path(__file__).resolve().parents[1]
-    if not (checkout / "tests" / "sim" / "run.py").exists():
-        raise RuntimeError("--sim needs a source checkout (its tests/sim holds the simulators)")
-    sys.path.insert(0, str(checkout))
     try:
-        from tests.sim.run import start_sim
+        from simulators.run import start_sim
     except ImportError as exc:
         raise RuntimeError(
-            f"--sim needs the dev extras ({exc.name} is missing): run `scripts/dev demo --sim ...`"
+            f"--sim needs the sim extra ({exc.name} is missing): "
+            "pip install 'opencontrol[sim]', or run `scripts/dev demo --sim ...`"
         ) from exc
     handles: list[Any] = []
     try:

@@ -8,7 +8,7 @@ pytest_plugins = [
     "tests.fixtures.mosquitto",
     "tests.fixtures.postgres",
     "tests.fixtures.timescale",
-    "tests.sim.fixtures",
+    "tests.fixtures.sim",
     "tests.fixtures.browser",
     "tests.fixtures.telegram_standin",
 ]

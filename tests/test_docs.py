@@ -222,7 +222,7 @@ def _check_opencontrol(
 
 
 def _check_python(cmd: Command, words: list[str], home: Path) -> None:
-    """`python -m hub|edge_agent|pytest|tests.sim.run …`, `python bench/x.py …`."""
+    """`python -m hub|edge_agent|pytest|simulators.run …`, `python bench/x.py …`."""
     args = words[1:]
     if args[:2] == ["-m", "venv"]:
         return  # the standard library's venv; the pip line after it is checked on its own
@@ -237,8 +237,8 @@ def _check_python(cmd: Command, words: list[str], home: Path) -> None:
                 if w.startswith("tests"):
                     assert (REPO / w.split("::")[0]).exists(), f"{cmd}: no {w}"
             return None
-        if module == "tests.sim.run":
-            from tests.sim.run import SIMULATORS
+        if module == "simulators.run":
+            from simulators.run import SIMULATORS
 
             assert rest and rest[0] in SIMULATORS, f"{cmd}: simulators are {SIMULATORS}"
             out = _run((sys.executable, "-m", module, "--help"), str(REPO))
@@ -260,7 +260,7 @@ def _check_dev(cmd: Command, words: list[str], home: Path) -> None:
     known = set(re.findall(r"^  ([a-z]+)\)", script, re.M))
     assert len(words) > 1 and words[1] in known, f"{cmd}: scripts/dev knows {sorted(known)}"
     if words[1] == "demo":
-        from tests.sim.run import SIMULATORS
+        from simulators.run import SIMULATORS
 
         _check_opencontrol(cmd, ["demo", *words[2:]], home, cmd.inline)
         sims = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--sim"]
@@ -338,7 +338,7 @@ def test_the_extractor_finds_the_commands_users_type() -> None:
         "opencontrol agent -c agent.toml",
         "opencontrol agent -c agent.toml --check",
         "scripts/dev demo --sim modbus",
-        ".venv/bin/python -m tests.sim.run heliotherm",
+        ".venv/bin/python -m simulators.run heliotherm",
         "ansible-playbook -i inventory/hosts.yml site.yml --check --diff",
     ):
         assert expected in texts, f"{expected!r} not extracted"

@@ -35,6 +35,8 @@ def test_wheel_ships_migrations_and_dashboard(tmp_path: Path) -> None:
     shipped = sorted(n.rsplit("/", 1)[1] for n in names if "/share/opencontrol/sql/" in n)
     assert shipped == migrations and migrations
     assert "hub/ws/static/index.html" in names
+    # The demo's instrument simulators are a package of their own, not the tests'.
+    assert "simulators/run.py" in names and "simulators/modbus_server.py" in names
     assert not any(n.startswith("tests/") for n in names)
 
 

@@ -28,8 +28,8 @@ import pytest
 from tests.e2e import procs
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import wait_for
-from tests.sim.fixtures import RtuRig
-from tests.sim.modbus_server import RegisterBank
+from tests.fixtures.sim import RtuRig
+from simulators.modbus_server import RegisterBank
 
 from . import binfmt, chroot_procs, rootfs
 from .mqttc import Collector

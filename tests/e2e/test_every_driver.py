@@ -1,6 +1,6 @@
 """Every driver's output through the real path: driver → agent → MQTT → hub → SQLite.
 
-The instruments are the simulators of `tests/sim` (the ones `opencontrol demo --sim`
+The instruments are the simulators of `simulators/` (the ones `opencontrol demo --sim`
 starts) and, for the I2C and GPIO chips, the register and pulse models the driver tests
 use, plugged in below the hardware libraries. The stored signal names must be exactly the
 names each driver declares: a name the hub refuses would be missing here.
@@ -21,14 +21,14 @@ from edge_agent.agent import Agent
 from edge_agent.config import validate_agent_config
 from edge_agent.drivers.registry import BUILTIN, driver_class
 from hub.bootstrap import running_hub
+from simulators.ccs811_chip import CCS811Chip, FakeI2C
+from simulators.dht_pulses import DHTWire
+from simulators.ina219_chip import INA219Chip
+from simulators.run import SIMULATORS, SimHandle, start_sim
+from simulators.vc820_meter import encode
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.hub.conftest import make_hub_config
-from tests.sim.ccs811_chip import CCS811Chip, FakeI2C
-from tests.sim.dht_pulses import DHTWire
-from tests.sim.ina219_chip import INA219Chip
-from tests.sim.run import SIMULATORS, SimHandle, start_sim
-from tests.sim.vc820_meter import encode
 
 CHIPS = ("generator", "system", "ina219", "ccs811", "dht")  # drivers without a sim process
 # The VC820 shows one quantity at a time: the test turns its dial through all of them.

@@ -6,7 +6,7 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.ccs811 import CCS811Driver
-from tests.sim.ccs811_chip import CCS811Chip, FakeI2C
+from simulators.ccs811_chip import CCS811Chip, FakeI2C
 
 
 def make(bus: FakeI2C, **params: object) -> CCS811Driver:

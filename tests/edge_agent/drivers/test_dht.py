@@ -6,8 +6,8 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.dht import DHTDriver
-from tests.sim.clock import FakeClock
-from tests.sim.dht_pulses import DHTWire
+from simulators.clock import FakeClock
+from simulators.dht_pulses import DHTWire
 
 
 def make(wire: DHTWire, clock: FakeClock, **params: object) -> DHTDriver:

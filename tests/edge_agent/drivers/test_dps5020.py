@@ -6,8 +6,8 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.dps5020 import DPS5020Driver
-from tests.sim.clock import FakeClock
-from tests.sim.fixtures import RtuRig
+from simulators.clock import FakeClock
+from tests.fixtures.sim import RtuRig
 
 # U-set 12.00 V, I-set 1.50 A, U-out 11.98, I-out 0.75, P-out 8.98 W, U-in 24.10,
 # unlocked, no protection, CV mode, output on, backlight 4

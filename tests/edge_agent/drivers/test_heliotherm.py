@@ -8,8 +8,8 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.heliotherm import HeliothermDriver
-from tests.sim.clock import FakeClock
-from tests.sim.fixtures import TcpRig
+from simulators.clock import FakeClock
+from tests.fixtures.sim import TcpRig
 
 
 def fill(rig: TcpRig, *, holding_to: int = 159) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.http_json import HttpJsonDriver, parse_path
-from tests.sim.http_server import JsonServer
+from simulators.http_server import JsonServer
 
 OCTOPRINT = {
     "temperature": {"tool0": {"actual": 214.8, "target": 215.0}, "bed": {"actual": 60.1}},

@@ -8,7 +8,7 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.ina219 import RANGE_TEXT, INA219Driver
-from tests.sim.ina219_chip import INA219Chip
+from simulators.ina219_chip import INA219Chip
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.modbus import ModbusDriver, plan_blocks
-from tests.sim.clock import FakeClock
-from tests.sim.fixtures import RtuRig, TcpRig
+from simulators.clock import FakeClock
+from tests.fixtures.sim import RtuRig, TcpRig
 
 REGISTERS = [
     {"name": "T", "address": 0, "function": "input", "type": "int16", "scale": 0.1, "unit": "°C"},

@@ -110,8 +110,8 @@ def test_modules_import_without_hardware_libraries() -> None:
 @pytest.mark.parametrize("sim", ["modbus", "heliotherm", "dps5020", "vc820", "http_json"])
 def test_simulator_runner_config_reads_through_the_real_driver(sim: str, tmp_path) -> None:
     """What a demo does: start a simulator, load its config block, read a sample."""
+    from simulators.run import start_sim
     from tests.fixtures.net import wait_for
-    from tests.sim.run import start_sim
 
     handle = start_sim(sim, tmp_path)
     try:

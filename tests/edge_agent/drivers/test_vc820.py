@@ -9,9 +9,9 @@ import pytest
 
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.vc820 import FrameBuffer, FrameError, VC820Driver, decode_frame
+from simulators.serial_pair import SerialPair
+from simulators.vc820_meter import MeterStream, encode
 from tests.fixtures.net import wait_for
-from tests.sim.serial_pair import SerialPair
-from tests.sim.vc820_meter import MeterStream, encode
 
 
 class Rig:

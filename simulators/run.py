@@ -1,4 +1,4 @@
-"""Run a hardware simulator by itself so a real agent can read it: `python -m tests.sim.run modbus`.
+"""Run a hardware simulator by itself so a real agent can read it: `python -m simulators.run X`.
 
 Prints the `[devices.X]` block to paste into an agent config (or hands it to a demo via
 `start_sim`). Values move slowly so plots show something. Ctrl-C stops it.
@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fixtures.net import free_port
-
 from .http_server import JsonServer
 from .modbus_server import ModbusSim, RegisterBank
+from .net import free_port
 from .serial_pair import SerialPair
 from .vc820_meter import MeterStream, encode
 

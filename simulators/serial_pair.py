@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.fixtures.net import wait_for
+from .net import wait_for
 
 SOCAT = shutil.which("socat") or "/usr/bin/socat"
 
