@@ -196,16 +196,26 @@ class Agent:
         """The sink a driver reports edge events to: spooled in the next batch, so an event
         is stored exactly once like a sample (not lost while the broker is away)."""
 
-        def sink(text: str, *, signal: str = "", priority: int = 0, value: Any = None) -> None:
+        def sink(
+            text: str,
+            *,
+            signal: str = "",
+            priority: int = 0,
+            value: Any = None,
+            device: str = device,
+            event_id: str = "",
+            time: float | None = None,
+        ) -> None:
             sname = signal or "unknownEvent"
             event = EdgeEvent(
-                time=self._wall(),
+                time=self._wall() if time is None else time,
                 device=device,
                 signal=sname,
                 text=str(text)[:4000],
                 priority=priority if priority in (0, 1, 2) else 0,
                 # RTOC's default event id: sha1 of sname + dname + text
-                event_id=hashlib.sha1(f"{sname}{device}{text}".encode()).hexdigest(),
+                event_id=str(event_id)[:200]
+                or hashlib.sha1(f"{sname}{device}{text}".encode()).hexdigest(),
                 value=json_value(value),
             )
             with self._events_lock:

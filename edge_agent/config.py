@@ -138,6 +138,11 @@ def _device(name: str, raw: Mapping[str, Any], source: str) -> dict[str, Any]:
         )
     params: dict[str, Any] = {}
     for pname, value in base["params"].items():
+        if spec.params_from_device:  # known only once the device runs; it checks them then
+            if isinstance(value, bool | int | float | str):
+                params[pname] = value
+                continue
+            raise ConfigError(f"{source}: '{where}.params.{pname}': must be a number, text or bool")
         try:
             pspec = spec.param(pname)
         except KeyError:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import MonoClock, WallClock
-from .drivers.base import Driver, DriverError, DriverUnavailable
+from .drivers.base import Driver, DriverError, DriverUnavailable, TimedSample
 from .wire import name_problem
 
 log = logging.getLogger(__name__)
@@ -89,21 +89,32 @@ class DriverRunner:
     def poll(self) -> list[Sample]:
         """Read the driver once (opening it first if needed); return its stamped samples."""
         now = self._mono()
+        opened_now = False
         with self.lock:
             try:
                 if not self.opened:
                     self.driver.open()
-                    self.opened = True
+                    self.opened = opened_now = True
                 values = self.driver.read()
                 stamp = self._wall()
                 if not isinstance(values, Mapping):
                     raise DriverError(
                         f"{self.device}: read() returned {type(values).__name__}, not a mapping"
                     )
+                timed = self.driver.timed_samples()
+                wanted = self.driver.samplerate_request()
             except Exception as exc:
                 self._failed(exc, now)
                 return []
-        samples = self._samples(values, stamp)
+        samples = self._samples(values, stamp) + self._timed(timed, stamp)
+        if wanted is not None and wanted != self.samplerate:
+            try:
+                self.set_samplerate(min(wanted, self.driver.spec.max_samplerate))
+                self._on_change(self.device)  # the status shows the new rate
+            except ValueError as exc:
+                log.warning("%s: the driver asked for a samplerate: %s", self.device, exc)
+        if opened_now and self.driver.spec.params_from_device:  # described only once open
+            self._on_change(self.device)
         self.stats.reads += 1
         self.stats.samples += len(samples)
         self._backoff = 0.0
@@ -135,6 +146,28 @@ class DriverRunner:
                     self._warn_signal(name, f"name {problem}: the hub refuses it")
                     continue
             out.append((self.device, str(name), unit, stamp, y))
+        return out
+
+    def _timed(self, timed: list[TimedSample], stamp: float) -> list[Sample]:
+        """Samples a driver made with their own device and time, checked like read()'s."""
+        out: list[Sample] = []
+        for device, name, unit, t, value in timed:
+            where = name if device == self.device else f"{device}.{name}"
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self._warn_signal(where, f"value {value!r} is not a number")
+                continue
+            y, x = float(value), stamp if t is None else t
+            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+                self._warn_signal(where, f"time {t!r} is not a finite number")
+                continue
+            if not math.isfinite(y):
+                self._warn_signal(where, f"value {value!r} is not finite")
+                continue
+            problem = name_problem(device) or name_problem(name)
+            if problem is not None:
+                self._warn_signal(where, f"name {problem}: the hub refuses it")
+                continue
+            out.append((device, str(name), str(unit), float(x), y))
         return out
 
     def _warn_signal(self, name: Any, why: str) -> None:

@@ -123,6 +123,9 @@ class DriverSpec:
     max_samplerate: float = 100.0
     extra_config: tuple[str, ...] = field(default=())  # extra per-device keys (e.g. "registers")
     sample_config: str = ""  # a TOML [devices.X] block, documented and loaded by a test
+    # True: params/functions are learnt from the device when it opens (RTOC plugins); the
+    # config's params are then passed on unchecked and the driver checks them at open().
+    params_from_device: bool = False
 
     def __post_init__(self) -> None:
         check_signal_names(self.name, self.signals)
@@ -149,15 +152,30 @@ def check_signal_names(driver: str, signals: tuple[SignalSpec, ...]) -> None:
 
 
 class EventSink(Protocol):
-    """Where a driver reports an edge event (e.g. a value out of range)."""
+    """Where a driver reports an edge event (e.g. a value out of range). `device` defaults
+    to the driver's device, `event_id` to RTOC's sha1 of signal + device + text, `time`
+    to now."""
 
     def __call__(
-        self, text: str, *, signal: str = "", priority: int = 0, value: Any = None
+        self,
+        text: str,
+        *,
+        signal: str = "",
+        priority: int = 0,
+        value: Any = None,
+        device: str = "",
+        event_id: str = "",
+        time: float | None = None,
     ) -> None: ...
 
 
-def _no_events(text: str, *, signal: str = "", priority: int = 0, value: Any = None) -> None:
+def _no_events(text: str, **kwargs: Any) -> None:
     return None
+
+
+# A sample a driver made itself, with its own device and time: (device, signal, unit, t or
+# None for "when read", y). Drivers that push (RTOC plugins) hand these over after read().
+TimedSample = tuple[str, str, str, float | None, Any]
 
 
 class Driver(ABC):
@@ -219,6 +237,14 @@ class Driver(ABC):
 
     def apply_param(self, name: str, value: Any) -> None:  # noqa: B027 - optional hook
         """Push a changed parameter to the hardware (override where needed)."""
+
+    def timed_samples(self) -> list[TimedSample]:
+        """Samples made since the last call with their own device/time (default: none)."""
+        return []
+
+    def samplerate_request(self) -> float | None:
+        """A rate (Hz) the driver asks its runner to read at from now on (default: none)."""
+        return None
 
     def diagnostics(self) -> Mapping[str, float]:
         """Driver-specific counters for the status message (e.g. checksum failures)."""

@@ -24,6 +24,7 @@ BUILTIN: dict[str, str] = {
     "heliotherm": "edge_agent.drivers.heliotherm:HeliothermDriver",
     "modbus": "edge_agent.drivers.modbus:ModbusDriver",
     "http_json": "edge_agent.drivers.http_json:HttpJsonDriver",
+    "rtoc_plugin": "edge_agent.drivers.rtoc_plugin:RtocPluginDriver",
 }
 
 

@@ -31,6 +31,23 @@ from tests.fixtures.net import async_wait_for
 from tests.hub.conftest import make_hub_config
 
 CHIPS = ("generator", "system", "ina219", "ccs811", "dht")  # drivers without a sim process
+# The rtoc_plugin driver runs an RTOC plugin file: this one, in RTOC's own API.
+RTOC_PLUGINS = ("rtoc_plugin",)
+FREEZER = """\
+from LoggerPlugin import LoggerPlugin
+
+
+class Plugin(LoggerPlugin):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setDeviceName("Freezer")
+        self.limit = 0
+        self.setPerpetualTimer(self._tick, samplerate=10)
+        self.start()
+
+    def _tick(self):
+        self.stream([self.limit - 1.5], ["Temperature"], unit=["\u00b0C"])
+"""
 # The VC820 shows one quantity at a time: the test turns its dial through all of them.
 VC820_DIAL = {
     "Spannung": ("3.300", "dc", "V"),
@@ -86,9 +103,9 @@ def chips(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return {"ina219": ina, "ccs811": ccs, "dht": wire}
 
 
-def _devices(sims: dict[str, SimHandle]) -> dict[str, Any]:
+def _devices(sims: dict[str, SimHandle], plugin: Path) -> dict[str, Any]:
     devices: dict[str, Any] = {}
-    for name in CHIPS:
+    for name in (*CHIPS, *RTOC_PLUGINS):
         devices.update(tomllib.loads(driver_class(name).spec.sample_config)["devices"])
     for handle in sims.values():
         devices.update(tomllib.loads(handle.toml)["devices"])
@@ -97,6 +114,8 @@ def _devices(sims: dict[str, SimHandle]) -> dict[str, Any]:
         if table["driver"] == "dht":
             table["samplerate"] = 0.5
     devices["Generator"]["params"]["waveform"] = "all"  # all six signals, not one
+    plugin.write_text(FREEZER)
+    devices["Freezer"]["plugin"] = str(plugin)
     return devices
 
 
@@ -127,17 +146,18 @@ async def test_every_driver_stores_exactly_its_declared_signals(
     assert {d.split(":")[0].rsplit(".", 1)[1] for d in BUILTIN.values()} <= {
         *SIMULATORS,
         *CHIPS,
+        *RTOC_PLUGINS,
     }, "a new driver needs an instrument here"
     config = validate_agent_config(
         {
             "agent": {"id": "every", "spool_path": str(tmp_path / "spool.sqlite")},
             "mqtt": {"port": mosquitto.port, "prefix": prefix},
-            "devices": _devices(sims),
+            "devices": _devices(sims, tmp_path / "Freezer.py"),
         },
         source="every driver",
     )
     assert {d["driver"] for d in config["devices"].values()} == set(BUILTIN)
-    declared = _declared(config)
+    declared = _declared(config) | {"Freezer.Temperature"}  # the plugin's, known once it runs
     if not _host_has_temperature():  # the system driver reads it only where a sensor is
         declared.discard("System.Temperature")
     meter = sims["vc820"].parts["meter"]

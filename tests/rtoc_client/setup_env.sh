@@ -10,4 +10,6 @@ mkdir -p "$CACHE"
 "$PY38" -m venv "$CACHE/venv38"
 "$CACHE/venv38/bin/pip" install -q "websocket-client==0.57.0" pycryptodomex psutil numpy scipy
 "$CACHE/venv38/bin/pip" download -q --no-deps RTOC==3.0 -d "$CACHE/wheels"
+# RTOC 1.8, the last release that shipped the System plugin (tests/e2e/test_rtoc_plugins.py)
+"$CACHE/venv38/bin/pip" download -q --no-deps RTOC==1.8 -d "$CACHE/wheels"
 echo "ready: $CACHE"
