@@ -24,7 +24,7 @@ import math
 import threading
 import traceback
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ class RtocPluginDriver(Driver):
 
     # -- the host the plugin talks to (rtoc_shim.PluginHost) -------------------------------
     def add_samples(
-        self, dname: str | None, samples: list[tuple[str, str, float | None, Any]]
+        self, dname: str | None, samples: Sequence[tuple[str, str, float | None, Any]]
     ) -> None:
         with self._lock:
             for sname, unit, x, y in samples:

@@ -42,7 +42,7 @@ class PluginHost(Protocol):
     """What a plugin instance reaches through its `LoggerPlugin` methods (the driver)."""
 
     def add_samples(
-        self, dname: str | None, samples: list[tuple[str, str, float | None, Any]]
+        self, dname: str | None, samples: Sequence[tuple[str, str, float | None, Any]]
     ) -> None:
         """Samples (sname, unit, x or None for now, y) of device `dname`."""
 
