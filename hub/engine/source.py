@@ -31,8 +31,12 @@ def preprocess(source: str) -> Source:
     init: set[int] = set()
     try:
         toks = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
-        raise EvalError(f"syntax error in script: {exc}") from None
+    except tokenize.TokenError as exc:  # (message, (row, col)); EOF rows point past the end
+        msg, (row, _col) = exc.args
+        row = min(row, max(1, len(source.splitlines())))
+        raise EvalError(f"syntax error in script: line {row}: {msg}") from None
+    except (IndentationError, SyntaxError) as exc:
+        raise EvalError(f"syntax error in script: line {exc.lineno}: {exc.msg}") from None
     line_start = True
     skip = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
     for i, tok in enumerate(toks):
