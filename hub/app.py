@@ -10,13 +10,14 @@ import asyncio
 import itertools
 import logging
 import time
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 
-from edge_agent.wire import Batch, Series, Topics
+from edge_agent.wire import Batch, EdgeEvent, Series, Topics
 
 from .agents import AgentDirectory
 from .db.base import EventRecord, History, Store
@@ -48,6 +49,7 @@ class Hub:
 
     def __init__(self, *, config: dict[str, Any], store: Store) -> None:
         self.config = config
+        self.role: str = config["hub"].get("role", "all")  # docs/scale.md
         self.topics = Topics(config["mqtt"]["prefix"])
         self.store = store
         self.signals = SignalStore(record_length=config["hub"]["record_length"])
@@ -73,7 +75,10 @@ class Hub:
         self.writer: BatchWriter | None = None
         self.command_sender: CommandSender | None = None  # set by ingest
         self.on_committed: list[Callable[[Outcome], None]] = []  # ingest acks here
-        self._local_seq = itertools.count(int(time.time() * 1000))
+        self._local_seq = itertools.count(int(time.time() * 1000) | self._seq_tag())
+        # live role: hub-made batches go to the broker (ingest hubs store them once, every
+        # live hub shows them) instead of this hub's writer; set by bootstrap
+        self.relay: Callable[[Batch], Any] | None = None
         self.engine: Any = None  # the automation engine, when wired
         self._seen = SeenWindow(config["hub"]["live_window"])
         self._queued: set[tuple[str, int]] = set()  # agent batches in the writer queue
@@ -81,6 +86,13 @@ class Hub:
         self._flush: asyncio.TimerHandle | None = None
         self._fired: list[EventRecord] | None = None  # events raised by the batch going live
         self._devices_kept: dict[str, Any] = {}  # what DOC_AGENTS holds (or is queued)
+
+    def _seq_tag(self) -> int:
+        """Live hubs share the ledger's `hub` agent: each keeps its seqs apart by a tag of
+        its id in the high bits (the low 46 bits count from the start time in ms)."""
+        if self.role != "live":
+            return 0
+        return (zlib.crc32(self.config["hub"]["id"].encode()) & 0xFFFF) << 46
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -120,7 +132,7 @@ class Hub:
         def read() -> tuple[list[Any], Any]:
             deadline = time.monotonic() + budget
             loaded = []
-            for row in self.store.signals():
+            for row in self.store.signals() if self.role != "ingest" else ():
                 take = n if time.monotonic() < deadline else 1
                 loaded.append((row, *self.store.recent(row.id, take)))
             return loaded, self.store.get_doc(DOC_AGENTS)
@@ -159,7 +171,13 @@ class Hub:
         try:
             if job.kind == "batch" and job.batch is not None:
                 self._go_live(job)
-                self._queue_batch(job)
+                if self.role != "live":
+                    self._queue_batch(job)
+                elif job.events:  # a live hub stores nothing itself: ingest hubs do
+                    self._local.add_events(job.events)
+                    self._schedule_flush()
+            elif self.role == "live":
+                pass  # an ingest hub keeps refused messages
             elif not self._submit(job, reserve=RESERVED):
                 self.stats["write_deferred"] += 1
                 log.warning("writer queue full: refused message on %s not kept", job.topic)
@@ -200,6 +218,8 @@ class Hub:
     def _apply_live(self, batch: Batch) -> None:
         if batch.agent != LOCAL_AGENT:
             self.agents.saw_data(batch.agent)
+        if self.role == "ingest":
+            return  # no live side
         for s in batch.signals:
             if not s.t:
                 continue
@@ -323,6 +343,8 @@ class Hub:
 
     def _flush_local(self, wait: float = 0.0) -> bool:
         """Hand pending hub-made samples and events to the writer; True when all went."""
+        if self.relay is not None:
+            return self._relay_local()
         writer = self.writer
         if writer is None:
             return False
@@ -341,6 +363,31 @@ class Hub:
                 return False
             self._devices_kept = devices
         return len(self._local) == 0
+
+    def _relay_local(self) -> bool:
+        """Live role: pending hub-made samples and events to the broker as one batch."""
+        assert self.relay is not None
+        seq = next(self._local_seq)
+        batch = self._local.take_batch(LOCAL_AGENT, seq) or Batch(LOCAL_AGENT, seq, [])
+        batch.events = [EdgeEvent(**vars(e)) for e in self._local.take_events()]
+        if batch.signals or batch.events:
+            self.relay_batch(batch)
+        return True
+
+    def relay_batch(self, batch: Batch) -> Any:
+        """Send a hub-made batch through the broker (what the relay answers); its echo is
+        not applied twice here."""
+        assert self.relay is not None
+        self._seen.add((batch.agent, batch.seq))
+        return self.relay(batch)
+
+    def next_local_seq(self) -> int:
+        """A fresh seq for a hub-made batch (unique per hub id in the ledger)."""
+        return next(self._local_seq)
+
+    def announce(self, event: EventRecord) -> None:
+        """Keep an event in memory and tell the listeners (it is stored elsewhere)."""
+        self._announce(event)
 
     def _announce(self, event: EventRecord) -> None:
         """Keep an event in memory and tell the listeners."""

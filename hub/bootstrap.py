@@ -114,10 +114,19 @@ async def running_hub(
             backups.start()
             stack.push_async_callback(backups.stop)
         hub.backups = backups  # type: ignore[attr-defined]
-        hub.engine = attach_engine(hub, config["engine"])
-        stack.push_async_callback(hub.engine.stop)
-        _operator_scripts(hub, config["engine"]["scripts"])
+        role = config["hub"]["role"]  # docs/scale.md
+        if role != "ingest":
+            hub.engine = attach_engine(hub, config["engine"])
+            stack.push_async_callback(hub.engine.stop)
+            _operator_scripts(hub, config["engine"]["scripts"])
         ingest = MqttIngest(hub=hub, host=host, port=port, credentials=credentials)
+        if role == "live":
+            from .leadership import attach_leadership
+
+            hub.relay = ingest.publish_made
+            leadership = attach_leadership(hub, config)
+            leadership.start()
+            stack.push_async_callback(leadership.stop)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
         if not embedded:
@@ -126,20 +135,21 @@ async def running_hub(
             )
             stack.callback(watch.cancel)
         hub.ingest = ingest  # type: ignore[attr-defined]
-        if config["websocket"]["enabled"]:
+        if config["websocket"]["enabled"] and role != "ingest":
             from .ws.server import serve
 
             server = await serve(hub, config["websocket"])
             stack.push_async_callback(server.close)
             hub.ws_server = server  # type: ignore[attr-defined]
-        if config["telegram"]["enabled"]:
+        if config["telegram"]["enabled"] and role == "all":  # live: the leader's
             from .bot.app import TelegramBot
 
             bot = TelegramBot(hub=hub, config=config["telegram"])
             await bot.start()
             stack.push_async_callback(bot.stop)
             hub.bot = bot  # type: ignore[attr-defined]
-        await attach_integrations(hub, config, stack)
+        if role != "ingest":
+            await attach_integrations(hub, config, stack)
         yield hub
 
 

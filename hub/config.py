@@ -27,6 +27,8 @@ from .integrations.config import (
 )
 from .ws.config import WEBSOCKET_SECTION, WsConfig
 
+ROLES = ("all", "ingest", "live")
+
 
 def default_data_dir() -> str:
     """~/.local/share/opencontrol (or $XDG_DATA_HOME/opencontrol)."""
@@ -37,6 +39,17 @@ def default_data_dir() -> str:
 HUB = Section(
     fields={
         "id": Field(str, "opencontrol-hub", "MQTT client id; also the persistent session name"),
+        "role": Field(
+            str,
+            "all",
+            "all: one hub does everything; ingest: shared subscription, writes, acks agents, no "
+            "live side; live: whole stream, live view, websocket, engine when leading, never "
+            "writes samples (docs/scale.md)",
+            choices=ROLES,
+        ),
+        "lease_seconds": Field(
+            float, 6.0, "live hubs: the leader's lease in PostgreSQL (takeover within it)", positive
+        ),
         "data_dir": Field(str, "", "where the SQLite store and state live (default: XDG data)"),
         "config_dir": Field(str, "", "operator files: scripts, Telegram actions (default: data)"),
         "record_length": Field(int, 500_000, "live ring buffer length per signal", positive),
@@ -202,10 +215,39 @@ def finish(cfg: dict[str, Any]) -> dict[str, Any]:
             "[store] backup_every schedules backups of the SQLite store; back PostgreSQL up "
             "with `opencontrol backup` from cron or a systemd timer (docs/backup.md)"
         )
+    check_role(cfg)
     cfg["store"]["backup_dir"] = str(
         Path(cfg["store"]["backup_dir"] or Path(hub["data_dir"]) / "backups").expanduser()
     )
     return cfg
+
+
+def check_role(cfg: dict[str, Any]) -> None:
+    """Refuse role combinations that cannot work (docs/scale.md)."""
+    role = cfg["hub"]["role"]
+    if role == "all":
+        return
+    if cfg["store"]["kind"] != "postgres":
+        raise ConfigError(
+            f"[hub] role = {role!r} shares one store between hub processes: set "
+            "[store] kind = 'postgres' (SQLite is one process's file)"
+        )
+    if not cfg["mqtt"]["host"]:
+        raise ConfigError(
+            f"[hub] role = {role!r} needs the broker every hub process reaches: set [mqtt] host "
+            "(the embedded broker lives and dies with one hub)"
+        )
+    if role == "ingest" and not cfg["mqtt"]["shared_group"]:
+        raise ConfigError(
+            "[hub] role = 'ingest' takes its share of the stream: set [mqtt] shared_group "
+            "(the same name on every ingest hub)"
+        )
+    if role == "live" and cfg["mqtt"]["shared_group"]:
+        raise ConfigError(
+            "[hub] role = 'live' needs the whole stream, not a share: remove [mqtt] shared_group"
+        )
+    if role == "ingest" and cfg["telegram"]["enabled"]:
+        raise ConfigError("[hub] role = 'ingest' has no live side: [telegram] runs on live hubs")
 
 
 def load_hub_config(path: str | Path | None) -> dict[str, Any]:

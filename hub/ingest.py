@@ -22,9 +22,16 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from edge_agent.wire import WireError, decode_batch, encode_json, refused_reason
+from edge_agent.wire import (
+    MAX_BATCH_BYTES,
+    Batch,
+    WireError,
+    decode_batch,
+    encode_json,
+    refused_reason,
+)
 
-from .app import Hub
+from .app import LOCAL_AGENT, Hub
 from .db.base import EventRecord, SeqConflict
 from .db.writer import Job, Outcome
 from .loglimit import LogLimiter
@@ -55,7 +62,10 @@ class MqttIngest:
         cfg = hub.config["mqtt"]
         self.topics = hub.topics
         self.client_id = hub.config["hub"]["id"]
-        self.shared_group = cfg["shared_group"]
+        self.role = hub.role  # live: the whole stream, no acks, no hub state (docs/scale.md)
+        self.shared_group = cfg["shared_group"] if self.role != "live" else ""
+        self.made_topic = f"{self.topics.prefix}/hub/made"  # hub-made batches of live hubs
+
         self.credentials = credentials
         self.connected = False
         self.subscribed = False
@@ -78,7 +88,8 @@ class MqttIngest:
         self._client.max_queued_messages_set(0)
         # paho annotates the delays as int; it sleeps fractions of a second just as well
         self._client.reconnect_delay_set(0.2, 10)  # type: ignore[arg-type]
-        self._client.will_set(self.topics.hub_state, OFFLINE, qos=1, retain=True)
+        if self.role != "live":  # a live hub does not speak for the store
+            self._client.will_set(self.topics.hub_state, OFFLINE, qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -120,7 +131,8 @@ class MqttIngest:
         self.hub.command_sender = self.send_command
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
         self._client.loop_start()
-        self._state_task = asyncio.create_task(self._watch_state(), name="hub-state")
+        if self.role != "live":
+            self._state_task = asyncio.create_task(self._watch_state(), name="hub-state")
         if self.credentials is None:  # an external broker (or an anonymous embedded one)
             self._probe = asyncio.create_task(self._warn_if_anonymous(), name="mqtt-probe")
 
@@ -146,7 +158,7 @@ class MqttIngest:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        if self.connected:
+        if self.connected and self.role != "live":
             info = self._client.publish(self.topics.hub_state, OFFLINE, qos=1, retain=True)
             try:
                 await asyncio.to_thread(info.wait_for_publish, 2.0)
@@ -174,17 +186,20 @@ class MqttIngest:
             log.info("connected to MQTT broker %s:%d", self.host, self.port)
         self._was_connected = True
         p = self.topics.prefix
-        client.subscribe(
-            [
-                (self._sub(f"{p}/+/data"), 1),
-                (self._sub(f"{p}/+/event"), 1),
-                (f"{p}/+/status", 1),
-                (f"{p}/+/cmd/result", 1),
-                (self._heartbeat_topic, 0),
-            ]
-        )
+        topics = [
+            (self._sub(f"{p}/+/data"), 1),
+            (self._sub(f"{p}/+/event"), 1),
+            (f"{p}/+/status", 1),
+            (f"{p}/+/cmd/result", 1),
+            (self._heartbeat_topic, 0),
+            (self._sub(self.made_topic), 1),
+        ]
+        if self.shared_group:  # a peer's last will must not silence the agents: say we are up
+            topics.append((self.topics.hub_state, 1))
+        client.subscribe(topics)
         client.publish(self._heartbeat_topic, self.heartbeat.nonce, qos=0)
-        self._publish_state(client, self.hub.store_state())
+        if self.role != "live":
+            self._publish_state(client, self.hub.store_state())
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
         failed = [c for c in codes if c.is_failure]
@@ -241,7 +256,12 @@ class MqttIngest:
             client.ack(msg.mid, msg.qos)
             return
         parts = self.topics.split(msg.topic)
+        if msg.topic == self.made_topic:
+            self._on_made(msg, received)
+            return  # acknowledged once live and queued
         if parts is None or parts[0] == "hub":
+            if msg.topic == self.topics.hub_state and msg.payload == OFFLINE:
+                self._peer_offline(client)
             client.ack(msg.mid, msg.qos)
             return
         agent, kind = parts
@@ -260,6 +280,8 @@ class MqttIngest:
                     self._call_soon(self._on_status, agent, self.guard.status(agent, msg.payload))
             elif kind == "cmd/result":
                 self._call_soon(self._on_cmd_result, self.guard.cmd_result(msg.payload))
+            elif kind == "event" and self.role == "live":  # an ingest hub stores it
+                self._call_soon(self.hub.announce, self._event(agent, msg.payload, received))
             elif kind == "event":
                 self._call_soon(self.hub.add_event, self._event(agent, msg.payload, received))
         except WireError as exc:
@@ -296,6 +318,37 @@ class MqttIngest:
             token=(msg.mid, msg.qos),
         )
         self.hub.receive(job, self._puback(msg))
+
+    def _on_made(self, msg: mqtt.MQTTMessage, received: float) -> None:
+        """A live hub's batch (its websocket writes, scripts' data, the engine's events)."""
+        try:
+            batch = decode_batch(msg.payload, expected_agent=LOCAL_AGENT)
+        except WireError as exc:
+            self._reject(msg, str(exc), received)
+            return
+        job = Job(kind="batch", batch=batch, received_at=received, token=(msg.mid, msg.qos))
+        self.hub.receive(job, self._puback(msg))
+
+    def _peer_offline(self, client: mqtt.Client) -> None:
+        """Another hub of the shared group died (its last will): this one is still up."""
+        if self._state is not None and not self._stopping:
+            log.warning(
+                "a hub of shared group %r went offline; telling agents this one is up",
+                self.shared_group,
+            )
+            self._publish_state(client, self.hub.store_state())
+
+    def publish_made(self, batch: Batch) -> mqtt.MQTTMessageInfo:
+        """Publish a hub-made batch (QoS 1; paho keeps it while the broker is away); the
+        answer's `is_published()` says when the broker has it. Split when too big."""
+        payload = batch.encode()
+        if len(payload) > MAX_BATCH_BYTES and len(batch.signals) > 1:
+            half = len(batch.signals) // 2
+            rest = Batch(batch.agent, self.hub.next_local_seq(), batch.signals[half:])
+            self.hub.relay_batch(rest)
+            batch = Batch(batch.agent, batch.seq, batch.signals[:half], events=batch.events)
+            return self.publish_made(batch)
+        return self._client.publish(self.made_topic, payload, qos=1)
 
     def _puback(self, msg: mqtt.MQTTMessage) -> Callable[[], None]:
         mid, qos = msg.mid, msg.qos
@@ -335,7 +388,7 @@ class MqttIngest:
         if isinstance(outcome.rejected, SeqConflict) and job.batch is not None:
             self.hub.stats["seq_conflicts"] += 1
             self._log.warning(job.batch.agent, "agent %s: %s", job.batch.agent, outcome.rejected)
-        if job.kind == "batch" and job.batch is not None:
+        if job.kind == "batch" and job.batch is not None and job.batch.agent != LOCAL_AGENT:
             self._client.publish(
                 self.topics.ack(job.batch.agent), encode_json({"seq": [job.batch.seq]}), qos=1
             )

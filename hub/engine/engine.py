@@ -177,6 +177,9 @@ class Engine:
         self.actions_active = True
         self.stats = EngineStats()
         self.on_data_hooks: list[Callable[[Signal, np.ndarray, np.ndarray], None]] = []
+        # Where events fired by conditions go (default: the event sink); a live hub's
+        # leadership takes them to fire them once across hubs (hub/leadership.py).
+        self.condition_sink: Callable[[EventRecord], Any] | None = None
         self._queue: asyncio.Queue[tuple[str, int]] | None = None
         self._max_queue = max_queue
         self._depth: dict[int, tuple[EventRecord, int]] = {}
@@ -255,11 +258,21 @@ class Engine:
             if self.events_active:
                 for rec in self.events.process(sig, x, y):
                     self.stats.events_fired += 1
-                    self._emit(rec)
+                    self._fired(rec)
             for hook in list(self.on_data_hooks):
                 hook(sig, x, y)
         except Exception as exc:
             self._error(f"automation on {sig.key}: {type(exc).__name__}: {exc}")
+
+    def _fired(self, rec: EventRecord) -> None:
+        sink = self.condition_sink
+        if sink is None:
+            self._emit(rec)
+            return
+        try:
+            sink(rec)
+        except Exception as exc:  # never let it break ingest
+            self._error(f"condition event sink failed: {exc}")
 
     def _emit(self, rec: EventRecord) -> None:
         try:
@@ -400,7 +413,7 @@ class Engine:
                 self._count_refusal(ev, result[3])
                 for rec in sorted_records(fired):
                     self.stats.events_fired += 1
-                    self._emit(rec)
+                    self._fired(rec)
             except Exception as exc:  # keep the runner alive whatever happens
                 self._error(f"condition {ev.defn.name}: {type(exc).__name__}: {exc}")
 

@@ -168,6 +168,8 @@ class ScriptManager:
         self.sleep = sleep
         self.monotonic = monotonic
         self.jobs: dict[str, ScriptJob] = {}
+        # False on a standby live hub: jobs stay started, only the leader runs them
+        self.leading: Callable[[], bool] = lambda: True
         engine.on_data_hooks.append(self._on_data)
 
     def add(
@@ -338,7 +340,8 @@ class ScriptManager:
         period = 1.0 / job.rate
         due = self.monotonic()
         while job.running:
-            await self.run_once(job)
+            if self.leading():
+                await self.run_once(job)
             due += period
             delay = due - self.monotonic()
             if delay < 0:
@@ -349,6 +352,8 @@ class ScriptManager:
             await self.sleep(max(delay, 0.0))
 
     def _on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
+        if not self.leading():
+            return
         for job in self.jobs.values():
             if job.running and job.mode == "signal" and sig.key in job.signals:
                 if job.pending:
