@@ -13,7 +13,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .db.base import EventRecord, History, Store
 from .db.writer import BatchWriter, Job, Outcome
 from .flow import LocalWrites, SeenWindow, check_event, check_finite
 from .signals import SignalStore
+
+if TYPE_CHECKING:
+    from .engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,7 @@ class Hub:
         # live role: hub-made batches go to the broker (ingest hubs store them once, every
         # live hub shows them) instead of this hub's writer; set by bootstrap
         self.relay: Callable[[Batch], Any] | None = None
-        self.engine: Any = None  # the automation engine, when wired
+        self.engine: Engine | None = None  # the automation engine, when wired
         self._seen = SeenWindow(config["hub"]["live_window"])
         self._queued: set[tuple[str, int]] = set()  # agent batches in the writer queue
         self._local = LocalWrites(config["hub"]["local_pending"])
@@ -413,6 +416,14 @@ class Hub:
     async def run_store(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking store call in a worker thread."""
         return await asyncio.to_thread(fn, *args)
+
+    async def get_doc(self, key: str) -> Any:
+        """A small stored document (read in a worker thread), None when absent."""
+        return await self.run_store(self.store.get_doc, key)
+
+    async def put_doc(self, key: str, doc: Any) -> None:
+        """Store a small document (in a worker thread)."""
+        await self.run_store(self.store.put_doc, key, doc)
 
     async def history(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -16,10 +17,12 @@ from .app import Hub
 from .backup_schedule import backup_schedule
 from .broker import EmbeddedBroker
 from .db.base import Store
+from .engine.engine import Engine
 from .engine.wiring import attach_engine
 from .ingest import MqttIngest
 from .integrations import attach_integrations
 from .mqtt_auth import HUB_USER, BrokerUsers
+from .service import AutomationService, HubService
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +118,19 @@ async def running_hub(
             stack.push_async_callback(backups.stop)
         hub.backups = backups  # type: ignore[attr-defined]
         role = config["hub"]["role"]  # docs/scale.md
+        engine: Engine | None = None
         if role != "ingest":
-            hub.engine = attach_engine(hub, config["engine"])
-            stack.push_async_callback(hub.engine.stop)
-            _operator_scripts(hub, config["engine"]["scripts"])
+            engine = hub.engine = attach_engine(hub, config["engine"])
+            stack.push_async_callback(engine.stop)
+            _operator_scripts(engine, config["engine"]["scripts"])
+        service = HubService(hub=hub, automation=AutomationService(engine))
         ingest = MqttIngest(hub=hub, host=host, port=port, credentials=credentials)
         if role == "live":
             from .leadership import attach_leadership
 
+            assert engine is not None  # a live hub runs its engine
             hub.relay = ingest.publish_made
-            leadership = attach_leadership(hub, config)
+            leadership = attach_leadership(hub, config, engine=engine, service=service)
             leadership.start()
             stack.push_async_callback(leadership.stop)
         await ingest.start()
@@ -136,15 +142,17 @@ async def running_hub(
             stack.callback(watch.cancel)
         hub.ingest = ingest  # type: ignore[attr-defined]
         if config["websocket"]["enabled"] and role != "ingest":
+            from .integrations.metrics import metrics_response
             from .ws.server import serve
 
-            server = await serve(hub, config["websocket"])
+            metrics = functools.partial(metrics_response, hub)
+            server = await serve(service, config["websocket"], metrics=metrics)
             stack.push_async_callback(server.close)
             hub.ws_server = server  # type: ignore[attr-defined]
         if config["telegram"]["enabled"] and role == "all":  # live: the leader's
             from .bot.app import TelegramBot
 
-            bot = TelegramBot(hub=hub, config=config["telegram"])
+            bot = TelegramBot(service=service, config=config["telegram"])
             await bot.start()
             stack.push_async_callback(bot.stop)
             hub.bot = bot  # type: ignore[attr-defined]
@@ -165,17 +173,17 @@ async def _say_unreachable(ingest: MqttIngest, host: str, port: int, after: floa
         )
 
 
-def _operator_scripts(hub: Hub, scripts: dict[str, Any]) -> None:
+def _operator_scripts(engine: Engine, scripts: dict[str, Any]) -> None:
     """Load the operator's plain-Python script files named in `[engine.scripts.NAME]`."""
     from .engine.scripts import ScriptJobError
 
     for name, spec in scripts.items():
         mode = "signal" if spec["signals"] else "rate"
         try:
-            hub.engine.scripts.add_file(
+            engine.scripts.add_file(
                 name, spec["file"], mode=mode, rate=spec["rate"], signals=spec["signals"] or None
             )
         except (ScriptJobError, OSError, SyntaxError) as exc:
             raise ConfigError(f"[engine.scripts.{name}]: {exc}") from exc
         if spec["start"]:
-            hub.engine.scripts.start(name)
+            engine.scripts.start(name)

@@ -25,6 +25,7 @@ from .integrations.config import (
     SELF_SIGNALS_SECTION,
     check_integrations,
 )
+from .permission import NAMES as PERMISSIONS
 from .ws.config import WEBSOCKET_SECTION, WsConfig
 
 ROLES = ("all", "ingest", "live")
@@ -129,9 +130,7 @@ TELEGRAM = Section(
         "enabled": Field(bool, False),
         "token": Field(str, ""),
         "token_env": Field(str, "OPENCONTROL_TELEGRAM_TOKEN"),
-        "default_permission": Field(
-            str, "blocked", choices=("blocked", "custom", "read", "write", "admin")
-        ),
+        "default_permission": Field(str, "blocked", choices=PERMISSIONS),
         "default_eventlevel": Field(int, 0, choices=(0, 1, 2, 3)),
         "inline_menu": Field(bool, False),
         "only_admin": Field(bool, False),

@@ -23,7 +23,9 @@ from edge_agent.wire import Batch, EdgeEvent
 
 from .app import LOCAL_AGENT, Hub
 from .db.base import EventRecord
+from .engine.engine import Engine
 from .lease import Lease, LeaseClock, safe_take
+from .service import HubService
 
 log = logging.getLogger(__name__)
 
@@ -200,10 +202,11 @@ class Leadership:
             log.exception("leadership change to %s failed", "leader" if leading else "standby")
 
 
-def attach_leadership(hub: Hub, config: dict[str, Any]) -> Leadership:
+def attach_leadership(
+    hub: Hub, config: dict[str, Any], *, engine: Engine, service: HubService
+) -> Leadership:
     """Gate the engine of a live hub (started, attached) by a lease in PostgreSQL; the
     Telegram bot runs on the leader only. Start with `.start()`, stop with `await .stop()`."""
-    engine = hub.engine
     seconds = config["hub"]["lease_seconds"]
     gate = EventGate(hub=hub, window_s=3 * seconds)
     bot: list[Any] = []
@@ -212,7 +215,7 @@ def attach_leadership(hub: Hub, config: dict[str, Any]) -> Leadership:
         if leading and config["telegram"]["enabled"] and not bot:
             from .bot.app import TelegramBot
 
-            bot.append(TelegramBot(hub=hub, config=config["telegram"]))
+            bot.append(TelegramBot(service=service, config=config["telegram"]))
             await bot[0].start()
             hub.bot = bot[0]  # type: ignore[attr-defined]
         elif not leading and bot:

@@ -1,7 +1,7 @@
 """The hub's users: name, salted scrypt password hash, permission (the Telegram model).
 
 Core without I/O: `Users` is a plain object; `load_users`/`save_users` keep it as the
-store document `users` through `hub.run_store`.
+store document `users` through the hub (or its service).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import hmac
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-PERMISSIONS = ("blocked", "custom", "read", "write", "admin")
+from .permission import NAMES, Permission
+
 DOC_KEY = "users"
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # scrypt cost: ~20 ms per check on a Pi 4 class CPU, 16 MiB memory.
@@ -30,7 +31,7 @@ class User:
 
     name: str
     password_hash: str
-    permission: str
+    permission: Permission
 
     def to_doc(self) -> dict[str, str]:
         """The stored form."""
@@ -96,7 +97,9 @@ class Users:
         if permission is None:
             permission = "admin" if not self._users else "read"
         self._check_permission(permission)
-        user = User(name=name, password_hash=hash_password(password), permission=permission)
+        user = User(
+            name=name, password_hash=hash_password(password), permission=Permission(permission)
+        )
         self._users[name] = user
         return user
 
@@ -104,7 +107,9 @@ class Users:
         """Change a user's permission."""
         self._check_permission(permission)
         user = self._need(name)
-        self._users[name] = User(name=name, password_hash=user.password_hash, permission=permission)
+        self._users[name] = User(
+            name=name, password_hash=user.password_hash, permission=Permission(permission)
+        )
         return self._users[name]
 
     def set_password(self, name: str, password: str) -> User:
@@ -149,9 +154,11 @@ class Users:
         users: dict[str, User] = {}
         for name, raw in doc["users"].items():
             perm = raw.get("permission")
-            if perm not in PERMISSIONS or not isinstance(raw.get("password_hash"), str):
+            if perm not in NAMES or not isinstance(raw.get("password_hash"), str):
                 raise UserError(f"users document: user {name!r} is malformed")
-            users[name] = User(name=name, password_hash=raw["password_hash"], permission=perm)
+            users[name] = User(
+                name=name, password_hash=raw["password_hash"], permission=Permission(perm)
+            )
         return cls(users=users)
 
     def _need(self, name: str) -> User:
@@ -162,18 +169,26 @@ class Users:
 
     @staticmethod
     def _check_permission(permission: str) -> None:
-        if permission not in PERMISSIONS:
-            raise UserError(f"permission {permission!r}: one of {', '.join(PERMISSIONS)}")
+        if permission not in NAMES:
+            raise UserError(f"permission {permission!r}: one of {', '.join(NAMES)}")
 
 
 _DUMMY = hash_password("dummy-password", salt=b"\0" * 16)
 
 
-async def load_users(hub: Any) -> Users:
+class Documents(Protocol):
+    """Where small documents are kept (`Hub`, `HubService`): read and written off the loop."""
+
+    async def get_doc(self, key: str) -> Any: ...
+
+    async def put_doc(self, key: str, doc: Any) -> None: ...
+
+
+async def load_users(docs: Documents) -> Users:
     """Read the `users` document from the hub's store."""
-    return Users.from_doc(await hub.run_store(hub.store.get_doc, DOC_KEY))
+    return Users.from_doc(await docs.get_doc(DOC_KEY))
 
 
-async def save_users(hub: Any, users: Users) -> None:
+async def save_users(docs: Documents, users: Users) -> None:
     """Write the `users` document to the hub's store."""
-    await hub.run_store(hub.store.put_doc, DOC_KEY, users.to_doc())
+    await docs.put_doc(DOC_KEY, users.to_doc())

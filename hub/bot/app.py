@@ -1,6 +1,6 @@
 """The Telegram adapter: python-telegram-bot started inside the hub's event loop.
 
-`TelegramBot(hub=hub, config=cfg["telegram"])`, then `await bot.start()` /
+`TelegramBot(service=service, config=cfg["telegram"])`, then `await bot.start()` /
 `await bot.stop()` (or `async with`). It polls (never `run_polling`), holds an advisory
 lock so only one process polls per token, keeps the HTTP client's loggers at WARNING
 (they log request URLs, which contain the token), and turns hub events into queued
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config_schema import ConfigError
+from hub.service import HubService
 
 from .actions import CustomAction, load_actions
 from .chatline import ChatLines
@@ -40,16 +41,16 @@ class TelegramBot:
     def __init__(
         self,
         *,
-        hub: Any,
+        service: HubService,
         config: dict[str, Any],
         poll_timeout: float = 10.0,
         notify: dict[str, Any] | None = None,
     ) -> None:
-        self.hub = hub
+        self.service = service
         self.notify_options = dict(notify or {})
         self.config = config
         self.poll_timeout = poll_timeout
-        hub_cfg = (getattr(hub, "config", None) or {}).get("hub", {})
+        hub_cfg = service.config["hub"]
         self.data_dir = hub_cfg.get("data_dir") or tempfile.gettempdir()
         self.actions_dir = config.get("actions_dir") or hub_cfg.get("config_dir") or ""
         self.users = UserDirectory(
@@ -118,7 +119,7 @@ class TelegramBot:
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
         self.app = builder.build()
         self.core = BotCore(
-            hub=self.hub,
+            service=self.service,
             users=self.users,
             renderer=self.renderer,
             actions=self.actions,
@@ -135,7 +136,7 @@ class TelegramBot:
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_error_handler(self._on_error)
         self._loop = asyncio.get_running_loop()
-        self.hub.on_event.append(self.on_event)  # queued (bounded) until connected
+        self.service.on_event.append(self.on_event)  # queued (bounded) until connected
         self._connector = asyncio.get_running_loop().create_task(
             self._connect(), name="telegram-connect"
         )
@@ -179,8 +180,8 @@ class TelegramBot:
 
     async def stop(self) -> None:
         """Stop notifications and polling, release the lock."""
-        if self.on_event in self.hub.on_event:
-            self.hub.on_event.remove(self.on_event)
+        if self.on_event in self.service.on_event:
+            self.service.on_event.remove(self.on_event)
         if self._connector is not None:
             self._connector.cancel()
             await asyncio.gather(self._connector, return_exceptions=True)
@@ -212,7 +213,7 @@ class TelegramBot:
 
     # ---- users ----------------------------------------------------------------------
     async def _load_users(self) -> None:
-        doc = await self.hub.run_store(self.hub.store.get_doc, DOC_KEY)
+        doc = await self.service.get_doc(DOC_KEY)
         if doc:
             self.users.load_doc(doc)
             return
@@ -227,7 +228,7 @@ class TelegramBot:
     async def save_users(self) -> None:
         """Persist users and bot settings as one document in the hub's store."""
         async with self._save_lock:
-            await self.hub.run_store(self.hub.store.put_doc, DOC_KEY, self.users.to_doc())
+            await self.service.put_doc(DOC_KEY, self.users.to_doc())
 
     # ---- notifications --------------------------------------------------------------
     def on_event(self, event: Any) -> None:

@@ -1,15 +1,19 @@
-"""The Automation menu: global events and actions through the engine's `automation` handler.
+"""The Automation menu: global events and actions through the hub service's automation calls.
 
-Every change goes through `hub.engine.automation.handle_automation` with the asking
-user's permission (it refuses writes below `write`); scripts and conditions are the
-engine's sandboxed language, never Python. New events and actions are typed as
-`key: value` lines (a `script:` runs to the end of the message).
+Every change is a typed call (`AutomationService`) with the asking user's permission (the
+service refuses writes below `write`); scripts and conditions are the engine's sandboxed
+language, never Python. New events and actions are typed as `key: value` lines (a
+`script:` runs to the end of the message).
 """
 
 from __future__ import annotations
 
 import html
 from typing import Any
+
+from hub.engine.rtoc_import import action_from_rtoc, event_from_rtoc
+from hub.permission import Actor, PermissionDenied
+from hub.service import AutomationService
 
 from .ui import Awaiting, Button, Reply, Session
 from .users import Permission, User
@@ -23,24 +27,16 @@ EVENT_HELP = (
 ACTION_HELP = "Send the action as lines:\nname: fan\nlistenID: hot\nscript:\nFan.on = 1"
 
 
-def _access(user: User, perm: Permission) -> Any:
-    from hub.engine.automation import Access
-
-    return Access.from_permission(perm.label, user=user.name)
-
-
 def _rows(buttons: list[Button]) -> list[list[Button]]:
     return [[b] for b in buttons]
 
 
 async def automation_menu(
-    engine: Any, user: User, perm: Permission, session: Session, note: str = ""
+    auto: AutomationService, user: User, perm: Permission, session: Session, note: str = ""
 ) -> Reply:
     """Events, actions and the on/off switches, as the engine reports them."""
-    from hub.engine.automation import handle_automation
-
-    state = await handle_automation(engine, {}, _access(user, perm))
-    events, actions, active = state["events"], state["actions"], state["active"]
+    state = auto.state(Actor(user.name, perm))
+    events, actions, active = state.events, state.actions, state.active
     lines = [note] if note else []
     lines.append(f"Events ({'on' if active['events'] else 'off'}):")
     for name, ev in sorted(events.items()):
@@ -68,55 +64,67 @@ async def automation_menu(
 
 
 async def automation_press(
-    engine: Any, user: User, perm: Permission, session: Session, op: str, name: str = ""
+    auto: AutomationService, user: User, perm: Permission, session: Session, op: str, name: str = ""
 ) -> Reply:
     """A button of the Automation menu."""
-    from hub.engine.automation import handle_automation
-
-    access = _access(user, perm)
+    actor = Actor(user.name, perm)
     if op in ("newev", "newac"):
         session.awaiting = Awaiting("auto", (op,))
         return Reply(
             html.escape(EVENT_HELP if op == "newev" else ACTION_HELP), [[Button("← Back", "auto")]]
         )
-    state = await handle_automation(engine, {}, access)
-    requests = {
-        "ev": {"active": {**state["active"], "events": not state["active"]["events"]}},
-        "ac": {"active": {**state["active"], "actions": not state["active"]["actions"]}},
-        "te": {"testEvent": name},
-        "ta": {"testAction": name},
-        "re": {"removeEvent": name},
-        "ra": {"removeAction": name},
-    }
-    if op not in requests:
+    if op not in ("ev", "ac", "te", "ta", "re", "ra"):
         raise ValueError(f"unknown automation button {op!r}")
-    answer = await handle_automation(engine, requests[op], access)
-    return await automation_menu(engine, user, perm, session, _summary(answer))
+    try:
+        note = await _press(auto, actor, op, name)
+    except PermissionDenied as exc:
+        note = str(exc)
+    return await automation_menu(auto, user, perm, session, note)
+
+
+async def _press(auto: AutomationService, actor: Actor, op: str, name: str) -> str:
+    """Do what button `op` says; the line the menu shows about it."""
+    if op in ("ev", "ac"):
+        active = auto.state(actor).active
+        if op == "ev":
+            await auto.set_active(actor, events=not active["events"])
+        else:
+            await auto.set_active(actor, actions=not active["actions"])
+        return ""
+    if op in ("te", "ta"):
+        key = "testEvent" if op == "te" else "testAction"
+        res = await (auto.test_event if op == "te" else auto.test_action)(actor, name)
+        return f"{key}: {'ok' if res.ok else 'failed'}: {res.value}"
+    key = "removeEvent" if op == "re" else "removeAction"
+    done = await (auto.remove_event if op == "re" else auto.remove_action)(actor, name)
+    return f"{key}: {'done' if done else 'not found'}"
 
 
 async def automation_text(
-    engine: Any, user: User, perm: Permission, session: Session, text: str, op: str
+    auto: AutomationService, user: User, perm: Permission, session: Session, text: str, op: str
 ) -> Reply:
     """A typed new event or action (`key: value` lines); ValueError says what is wrong."""
-    from hub.engine.automation import handle_automation
-
+    actor = Actor(user.name, perm)
     fields = parse_fields(text, EVENT_KEYS if op == "newev" else ACTION_KEYS)
-    if op == "newev":
-        if "priority" in fields:
-            try:
-                fields["priority"] = int(fields["priority"])
-            except ValueError:
-                raise ValueError("priority is 0, 1 or 2") from None
-        request = {"setEvent": fields}
-    else:
-        fields["listenID"] = [s.strip() for s in fields.get("listenID", "").split(",") if s.strip()]
-        request = {"setAction": fields}
-    answer = await handle_automation(engine, request, _access(user, perm))
-    errors = answer.get("errors") or {}
-    if errors:
-        raise ValueError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    name = fields.pop("name")
+    try:
+        if op == "newev":
+            if "priority" in fields:
+                try:
+                    fields["priority"] = int(fields["priority"])
+                except ValueError:
+                    raise ValueError("priority is 0, 1 or 2") from None
+            await auto.set_event(actor, event_from_rtoc(name, fields))
+        else:
+            listen = fields.get("listenID", "")
+            fields["listenID"] = [s.strip() for s in listen.split(",") if s.strip()]
+            await auto.set_action(actor, action_from_rtoc(name, fields))
+    except ValueError:
+        raise
+    except Exception as exc:  # denied, or a condition/script the sandbox refuses
+        raise ValueError(str(exc)) from None
     session.awaiting = None
-    return await automation_menu(engine, user, perm, session, f"Saved {fields['name']}.")
+    return await automation_menu(auto, user, perm, session, f"Saved {name}.")
 
 
 def parse_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -138,17 +146,3 @@ def parse_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
     if "name" not in out or not out["name"]:
         raise ValueError("a name is required")
     return out
-
-
-def _summary(answer: dict[str, Any]) -> str:
-    parts = []
-    for key in ("testEvent", "testAction"):
-        if key in answer:
-            res = answer[key]
-            parts.append(f"{key}: {'ok' if res.get('ok') else 'failed'}: {res.get('value')}")
-    for key in ("removeEvent", "removeAction"):
-        if key in answer:
-            parts.append(f"{key}: {'done' if answer[key] else 'not found'}")
-    if answer.get("errors"):
-        parts += [f"{k}: {v}" for k, v in answer["errors"].items()]
-    return "\n".join(parts)

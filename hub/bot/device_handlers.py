@@ -8,13 +8,15 @@ write users may touch any device, custom users only the targets of their own sho
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from hub.service import HubService
 
 from . import menus
 from .devices import (
     DeviceInfo,
     describe_param,
-    list_devices,
     parse_call_args,
     parse_param_value,
     parse_samplerate,
@@ -27,8 +29,8 @@ from .users import Permission, Shortcut, User
 class DeviceHandlers:
     """The Devices menu and shortcuts (mixed into BotCore, which provides hub and users)."""
 
-    hub: Any
-    save_users: Any
+    service: HubService
+    save_users: Callable[[], Awaitable[None]]
 
     def _main(self, user: User, perm: Permission, session: Session, text: str = "") -> Reply:
         raise NotImplementedError
@@ -40,31 +42,26 @@ class DeviceHandlers:
 
     # ---- devices --------------------------------------------------------------------
     def _device(self, name: str) -> DeviceInfo | None:
-        return list_devices(self.hub).get(name)
+        return self.service.devices().get(name)
 
     async def _on_dev(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = None
-        return menus.devices_menu(list_devices(self.hub), session)
+        return menus.devices_menu(self.service.devices(), session)
 
     async def _on_d(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         d = self._device(name)
         if d is None:
-            return menus.devices_menu(list_devices(self.hub), session)
+            return menus.devices_menu(self.service.devices(), session)
         return menus.device_menu(d, session)
 
     async def _command(
         self, device: str, op: str, name: str | None = None, args: Any = None
     ) -> str:
         what = f"{device}.{name}" if name else device
-        try:
-            res = await self.hub.send_command(device, op, name, args)
-        except Exception as exc:  # timeouts, unknown device, agent offline
-            return f"{op} {what} failed: {exc}"
-        if res.get("ok"):
-            return f"{op} {what}: done" + (
-                f" ({res.get('result')!r})" if res.get("result") is not None else ""
-            )
-        return f"{op} {what} failed: {res.get('error', 'unknown error')}"
+        res = await self.service.command(device, op, name, args)
+        if res.ok:
+            return f"{op} {what}: done" + (f" ({res.result!r})" if res.result is not None else "")
+        return f"{op} {what} failed: {res.error}"
 
     async def _on_start(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         msg = await self._command(name, "start")
@@ -79,7 +76,7 @@ class DeviceHandlers:
         reply = (
             menus.device_menu(d, session)
             if d
-            else menus.devices_menu(list_devices(self.hub), session)
+            else menus.devices_menu(self.service.devices(), session)
         )
         reply.text = html.escape(msg) + "\n\n" + reply.text
         return reply

@@ -8,69 +8,16 @@ evaluated as code.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from edge_agent.drivers.base import ParamSpec
+from hub.service import DeviceView
 
 _TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
 
 
-@dataclass(frozen=True)
-class DeviceInfo:
-    """One device from an agent's birth message."""
-
-    name: str
-    agent: str
-    online: bool
-    decl: dict[str, Any]
-
-    @property
-    def running(self) -> bool:
-        return bool(self.decl.get("running", False))
-
-    def params(self) -> list[dict[str, Any]]:
-        return list(self.decl.get("params") or [])
-
-    def functions(self) -> list[dict[str, Any]]:
-        return list(self.decl.get("functions") or [])
-
-    def param(self, name: str) -> dict[str, Any]:
-        for p in self.params():
-            if p.get("name") == name:
-                return p
-        raise KeyError(f"{self.name} has no parameter {name!r}")
-
-    def function(self, name: str) -> dict[str, Any]:
-        for f in self.functions():
-            if f.get("name") == name:
-                return f
-        raise KeyError(f"{self.name} has no function {name!r}")
-
-
-def _field(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def list_devices(hub: Any) -> dict[str, DeviceInfo]:
-    """Every device every agent announced, by device name."""
-    out: dict[str, DeviceInfo] = {}
-    agents = hub.agents.all() if hasattr(hub.agents, "all") else dict(hub.agents)
-    for agent_id, info in sorted(agents.items()):
-        status = _field(info, "status", None) or info
-        devices = _field(info, "devices", None)
-        if devices is None:
-            devices = _field(status, "devices", {}) or {}
-        state = _field(info, "state", None) or _field(status, "state", "online")
-        online = _field(info, "online", None)
-        if online is None:
-            online = state == "online"
-        for name, decl in devices.items():
-            d = decl if isinstance(decl, dict) else dict(vars(decl))
-            out[name] = DeviceInfo(name=name, agent=str(agent_id), online=bool(online), decl=d)
-    return out
+# A device as its agent declared it: the service's typed view.
+DeviceInfo = DeviceView
 
 
 def param_spec(decl: dict[str, Any]) -> ParamSpec:

@@ -11,15 +11,15 @@ even for blocked users).
 from __future__ import annotations
 
 import asyncio
-import functools
 import html
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from hub.db.base import EventRecord
+from hub.permission import Actor
+from hub.service import AutomationService, HubService, QueryError
 
 from . import menus
 from .access import (
@@ -54,23 +54,21 @@ class BotCore(DeviceHandlers, AdminHandlers):
     def __init__(
         self,
         *,
-        hub: Any,
+        service: HubService,
         users: UserDirectory,
         renderer: Renderer,
         actions: list[CustomAction],
         save_users: Callable[[], Awaitable[None]],
         tell_admins: Callable[[str], None],
-        automation: Any = None,
         clock: Callable[[], float] = time.time,
         plot_max_points: int = 1000,
     ) -> None:
-        self.hub = hub
+        self.service = service
         self.users = users
         self.renderer = renderer
         self.actions = actions
         self.save_users = save_users
         self.tell_admins = tell_admins
-        self._automation = automation
         self.clock = clock
         self.plot_max_points = plot_max_points
         self.sessions: dict[int, Session] = {}
@@ -78,9 +76,9 @@ class BotCore(DeviceHandlers, AdminHandlers):
         self.denied = 0
 
     @property
-    def automation(self) -> Any:
-        """The automation engine: the one given, else the hub's (wired at start-up)."""
-        return self._automation or getattr(self.hub, "engine", None)
+    def automation(self) -> AutomationService:
+        """The automation calls of the service (the engine behind them may be absent)."""
+        return self.service.automation
 
     def session(self, chat_id: int) -> Session:
         return self.sessions.setdefault(chat_id, Session())
@@ -150,8 +148,7 @@ class BotCore(DeviceHandlers, AdminHandlers):
         )
 
     def _user_action_names(self) -> list[str]:
-        engine = self.automation
-        return sorted(getattr(engine, "user_actions", None) or {}) if engine else []
+        return self.automation.user_action_names()
 
     async def _press(
         self, user: User, perm: Permission, session: Session, data: str
@@ -188,22 +185,22 @@ class BotCore(DeviceHandlers, AdminHandlers):
         return self._main(user, perm, session)
 
     async def _on_lat(self, user: User, perm: Permission, session: Session) -> Reply:
-        return menus.Reply(menus.latest_values(self.hub))
+        return menus.Reply(menus.latest_values(self.service.signals))
 
     async def _on_sig(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = None
-        return menus.signals_menu(self.hub, session)
+        return menus.signals_menu(self.service.signals, session)
 
     async def _on_st(self, user: User, perm: Permission, session: Session, sig_id: str) -> Reply:
         try:
-            key = self.hub.signals.by_id(int(sig_id)).key
+            key = self.service.signals.by_id(int(sig_id)).key
         except (KeyError, ValueError):
-            return menus.signals_menu(self.hub, session, "That signal is gone.")
+            return menus.signals_menu(self.service.signals, session, "That signal is gone.")
         if key in session.selected:
             session.selected.remove(key)
         else:
             session.selected.append(key)
-        return menus.signals_menu(self.hub, session)
+        return menus.signals_menu(self.service.signals, session)
 
     async def _on_per(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = Awaiting("period")
@@ -213,11 +210,11 @@ class BotCore(DeviceHandlers, AdminHandlers):
         label, seconds = PRESETS[int(index)]
         session.period_rel, session.period_abs, session.period_label = seconds, None, label
         session.awaiting = None
-        return menus.signals_menu(self.hub, session)
+        return menus.signals_menu(self.service.signals, session)
 
     async def _on_ev(self, user: User, perm: Permission, session: Session) -> Reply:
         session.show_events = not session.show_events
-        return menus.signals_menu(self.hub, session)
+        return menus.signals_menu(self.service.signals, session)
 
     def _range(self, session: Session) -> tuple[float | None, float | None]:
         if session.period_abs is not None:
@@ -228,35 +225,32 @@ class BotCore(DeviceHandlers, AdminHandlers):
         xmin, xmax = self._range(session)
         out = []
         for key in session.selected:
-            if key not in self.hub.signals:
+            if key not in self.service.signals:
                 continue
-            sig = self.hub.signals.get(key)
-            hist = await self.hub.history(sig.device, sig.name, xmin, xmax, max_n)
+            sig = self.service.signals.get(key)
+            try:
+                hist = await self.service.history(sig.device, sig.name, xmin, xmax, max_n)
+            except QueryError:  # forgotten meanwhile
+                continue
             out.append(Series(key=key, unit=sig.unit, x=hist.x, y=hist.y))
         return out
 
     async def _events(self, session: Session) -> list[PlotEvent]:
         """Events of the selected signals' devices in the period: stored and recent ones."""
         xmin, xmax = self._range(session)
-        lo = float("-inf") if xmin is None else xmin
-        hi = float("inf") if xmax is None else xmax
         devices = {k.split(".", 1)[0] for k in session.selected}
-        found: dict[tuple[float, str, str, str], Any] = {}
-        try:
-            fetch = functools.partial(self.hub.store.events, since=xmin, until=xmax, limit=200)
-            stored = await self.hub.run_store(fetch)
-        except Exception as exc:  # the store being down must not stop the plot
-            log.warning("events for a plot: %s", exc)
-            stored = []
-        for e in [*stored, *list(getattr(self.hub, "recent_events", []))]:
-            if lo <= e.time <= hi and e.device in devices:
-                found[(round(e.time, 3), e.device, e.signal, e.text)] = e
-        events = sorted(found.values(), key=lambda e: e.time)
-        return [PlotEvent(time=e.time, text=e.text, priority=e.priority) for e in events]
+        found = await self.service.events(xmin, xmax, limit=200)  # a store down leaves memory's
+        return [
+            PlotEvent(time=e.time, text=e.text, priority=e.priority)
+            for e in found.events
+            if e.device in devices
+        ]
 
     async def _on_plot(self, user: User, perm: Permission, session: Session) -> Reply:
         if not session.selected:
-            return menus.signals_menu(self.hub, session, "Select at least one signal first.")
+            return menus.signals_menu(
+                self.service.signals, session, "Select at least one signal first."
+            )
         series = await self._series(session, self.plot_max_points)
         events = await self._events(session) if session.show_events else []
         try:
@@ -271,7 +265,9 @@ class BotCore(DeviceHandlers, AdminHandlers):
 
     async def _on_csv(self, user: User, perm: Permission, session: Session) -> Reply:
         if not session.selected:
-            return menus.signals_menu(self.hub, session, "Select at least one signal first.")
+            return menus.signals_menu(
+                self.service.signals, session, "Select at least one signal first."
+            )
         series = await self._series(session, 100_000)
         data = await self.renderer.csv(series)
         return menus.Reply(
@@ -291,7 +287,7 @@ class BotCore(DeviceHandlers, AdminHandlers):
         return menus.settings_menu(user, perm, session)
 
     async def _on_gen(self, user: User, perm: Permission, session: Session) -> Reply:
-        return menus.general_info(self.hub)
+        return menus.general_info(self.service)
 
     # ---- custom actions, create, automation -----------------------------------------
     async def _on_act(self, user: User, perm: Permission, session: Session, index: str) -> Reply:
@@ -308,23 +304,23 @@ class BotCore(DeviceHandlers, AdminHandlers):
         return menus.Reply(html.escape("\n".join(parts)))
 
     def _latest(self, key: str) -> float | None:
-        if key not in self.hub.signals:
+        if key not in self.service.signals:
             return None
-        last = self.hub.signals.get(key).latest()
+        last = self.service.signals.get(key).latest()
         return None if last is None else last[1]
 
     async def _on_new(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = Awaiting("newsig")
-        return menus.create_menu(self.hub, session)
+        return menus.create_menu(self.service.signals, session)
 
     async def _on_ns(self, user: User, perm: Permission, session: Session, sig_id: str) -> Reply:
         if sig_id == "-":
             key = f"Telegram.{user.first_name or 'user'}{user.last_name}".replace(" ", "")
         else:
             try:
-                key = self.hub.signals.by_id(int(sig_id)).key
+                key = self.service.signals.by_id(int(sig_id)).key
             except (KeyError, ValueError):
-                return menus.create_menu(self.hub, session)
+                return menus.create_menu(self.service.signals, session)
         session.awaiting = Awaiting("newval", (key,))
         return menus.Reply(
             html.escape(
@@ -335,18 +331,14 @@ class BotCore(DeviceHandlers, AdminHandlers):
 
     async def _on_ua(self, user: User, perm: Permission, session: Session, name: str) -> Reply:
         """An engine user action (sandboxed script), with the asker's permission."""
-        if self.automation is None:
+        if not self.automation.available:
             return await self._on_auto(user, perm, session)
-        from hub.engine.automation import Access, handle_user_action
-
-        access = Access.from_permission(perm.label, user=user.name)
-        answer = await handle_user_action(self.automation, name, access)
-        text = str(answer.get("data", ""))
-        return menus.Reply(html.escape(text or ("done" if answer.get("success") else "failed")))
+        answer = await self.automation.user_action(Actor(user.name, perm), name)
+        return menus.Reply(html.escape(answer.data or ("done" if answer.success else "failed")))
 
     async def _on_auto(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = None
-        if self.automation is None:
+        if not self.automation.available:
             return menus.Reply(
                 "Automation is not available on this hub.", [[menus.Button(menus.BACK, "m")]]
             )
@@ -355,7 +347,7 @@ class BotCore(DeviceHandlers, AdminHandlers):
     async def _on_au(
         self, user: User, perm: Permission, session: Session, op: str, name: str = ""
     ) -> Reply:
-        if self.automation is None:
+        if not self.automation.available:
             return await self._on_auto(user, perm, session)
         return await automation_press(self.automation, user, perm, session, op, name)
 
@@ -381,7 +373,7 @@ class BotCore(DeviceHandlers, AdminHandlers):
     async def _text_auto(
         self, user: User, perm: Permission, session: Session, text: str, op: str
     ) -> Reply:
-        if self.automation is None:
+        if not self.automation.available:
             raise ValueError("automation is not available on this hub")
         return await automation_text(self.automation, user, perm, session, text, op)
 
@@ -391,7 +383,7 @@ class BotCore(DeviceHandlers, AdminHandlers):
         start, stop = parse_period(text, now=self.clock())
         session.period_abs, session.period_label = (start, stop), text.strip()
         session.awaiting = None
-        return menus.signals_menu(self.hub, session)
+        return menus.signals_menu(self.service.signals, session)
 
     async def _text_newsig(
         self, user: User, perm: Permission, session: Session, text: str
@@ -412,7 +404,7 @@ class BotCore(DeviceHandlers, AdminHandlers):
         now = self.clock()
         if m:
             value = float(m.group(1))
-            self.hub.ingest_local(dev, name, [now], [value], m.group(2))
+            self.service.ingest_local(dev, name, [now], [value], m.group(2))
             return self._main(user, perm, session, html.escape(f"{key} = {value} stored."))
         t = text.strip()
         prio = 0
@@ -420,7 +412,7 @@ class BotCore(DeviceHandlers, AdminHandlers):
             prio, t = 2, t[1:-1]
         elif len(t) > 2 and t[0] == t[-1] == "_":
             prio, t = 1, t[1:-1]
-        self.hub.add_event(
+        self.service.add_event(
             EventRecord(
                 time=now,
                 device=dev,

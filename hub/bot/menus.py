@@ -9,6 +9,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from hub.service import HubService
+from hub.signals import SignalStore
+
 from .actions import CustomAction
 from .devices import DeviceInfo, describe_param, signature
 from .periods import PRESETS
@@ -66,10 +69,10 @@ def main_menu(
     return Reply(text, _rows(b))
 
 
-def latest_values(hub: Any) -> str:
+def latest_values(signals: SignalStore) -> str:
     """RTOC's `Name | Value | Unit` table of every signal's latest value (2 decimals)."""
     rows = []
-    for sig in sorted(hub.signals, key=lambda s: s.key):
+    for sig in sorted(signals, key=lambda s: s.key):
         last = sig.latest()
         value = "-" if last is None else f"{last[1]:.2f}"
         rows.append((sig.key, value, sig.unit))
@@ -82,10 +85,10 @@ def latest_values(hub: Any) -> str:
     return "<pre>" + html.escape("\n".join(lines)) + "</pre>"
 
 
-def signals_menu(hub: Any, session: Session, text: str = "") -> Reply:
+def signals_menu(signals: SignalStore, session: Session, text: str = "") -> Reply:
     """Signal selection with period, events toggle, graph and CSV."""
     buttons: list[Button] = []
-    sigs = sorted(hub.signals, key=lambda s: s.key)
+    sigs = sorted(signals, key=lambda s: s.key)
     for sig in sigs[:MAX_SIGNAL_BUTTONS]:
         mark = "☑" if sig.key in session.selected else "☐"
         buttons.append(Button(f"{mark} {sig.key}", session.encode("st", str(sig.id))))
@@ -143,13 +146,16 @@ def levels_menu(user: User) -> Reply:
     return Reply("Which events should reach you?", _rows(b))
 
 
-def general_info(hub: Any) -> Reply:
+def general_info(service: HubService) -> Reply:
     """Hub figures (no public IP lookup, no reboot button)."""
-    stats = getattr(hub, "stats", {}) or {}
-    items = stats.items() if isinstance(stats, dict) else vars(stats).items()
-    lines = [f"Signals: {len(hub.signals)}", f"Record length: {hub.signals.record_length}"]
-    lines += [f"{k}: {v}" for k, v in sorted(items) if isinstance(v, int | float)]
-    store_cfg = (getattr(hub, "config", None) or {}).get("store", {})
+    signals = service.signals
+    lines = [f"Signals: {len(signals)}", f"Record length: {signals.record_length}"]
+    lines += [
+        f"{k}: {v}"
+        for k, v in sorted(service.status().items())
+        if isinstance(v, int | float) and not isinstance(v, bool) and k != "signals"
+    ]
+    store_cfg = service.config.get("store", {})
     days = store_cfg.get("retention_days")
     if days is not None:
         lines.append(
@@ -267,11 +273,11 @@ def device_menu(d: DeviceInfo, session: Session) -> Reply:
     return Reply("\n".join(head + rest), _rows(b))
 
 
-def create_menu(hub: Any, session: Session) -> Reply:
+def create_menu(signals: SignalStore, session: Session) -> Reply:
     """Create Event/Signal: pick a signal (or type Device.Signal)."""
     b = [
         Button(sig.key, session.encode("ns", str(sig.id)))
-        for sig in sorted(hub.signals, key=lambda s: s.key)[:MAX_SIGNAL_BUTTONS]
+        for sig in sorted(signals, key=lambda s: s.key)[:MAX_SIGNAL_BUTTONS]
     ]
     b.append(Button("Telegram (no signal)", "ns:-"))
     b.append(Button(BACK, "m"))

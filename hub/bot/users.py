@@ -1,41 +1,17 @@
 """Telegram users and permissions (RTOC's model), kept as one JSON document.
 
 Core without I/O: the directory converts to and from a document; the bot persists it
-through the hub's store. Permission order: blocked < custom < read < write < admin.
+through the hub's store. Permissions are the hub's one ladder (hub/permission.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
+from hub.permission import Permission
+
 DOC_KEY = "telegram_users"
-
-
-class Permission(IntEnum):
-    """What a user may do; higher includes lower."""
-
-    BLOCKED = 0
-    CUSTOM = 1
-    READ = 2
-    WRITE = 3
-    ADMIN = 4
-
-    @classmethod
-    def parse(cls, value: str | Permission) -> Permission:
-        """The permission named `value` (case-insensitive); ValueError names the choices."""
-        if isinstance(value, Permission):
-            return value
-        try:
-            return cls[str(value).upper()]
-        except KeyError:
-            names = ", ".join(p.label for p in cls)
-            raise ValueError(f"unknown permission {value!r} (one of {names})") from None
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 EVENTLEVELS = {0: "All events", 1: "Warnings", 2: "Only errors", 3: "No notifications"}

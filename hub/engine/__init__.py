@@ -5,14 +5,12 @@ Core without I/O — see docs/automation.md. Wire it with `Engine(...)`, `attach
 """
 
 from hub.engine.actions import ActionDef
-from hub.engine.automation import Access, handle_automation, handle_user_action
 from hub.engine.engine import Engine
 from hub.engine.events import EventDef
 from hub.engine.limits import EvalError, Limits, SandboxError
 from hub.engine.scripts import ScriptManager
 
 __all__ = [
-    "Access",
     "ActionDef",
     "Engine",
     "EvalError",
@@ -20,6 +18,4 @@ __all__ = [
     "Limits",
     "SandboxError",
     "ScriptManager",
-    "handle_automation",
-    "handle_user_action",
 ]

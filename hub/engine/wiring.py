@@ -10,10 +10,12 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.engine.automation import Access, handle_automation, handle_user_action
 from hub.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from hub.app import Hub
 
 log = logging.getLogger(__name__)
 
@@ -33,29 +35,13 @@ def agent_param_reader(agents: Any) -> Any:
     return param
 
 
-class HubEngine(Engine):
-    """The Engine plus the entry points the websocket server and the Telegram bot call."""
-
-    async def ws_automation(self, value: Any, *, permission: str, user: str = "") -> Any:
-        """Websocket `automation` (RTOC §8.4) with the client's permission."""
-        return await handle_automation(self, value, Access.from_permission(permission, user))
-
-    async def ws_user_action(self, value: Any, *, permission: str, user: str = "") -> Any:
-        """Websocket `userAction` → {name, success, type, data}."""
-        return await handle_user_action(self, value, Access.from_permission(permission, user))
-
-    def user_action_names(self) -> list[str]:
-        """Names of the user actions (RTOC's telegramActions)."""
-        return sorted(self.user_actions)
-
-
-def attach_engine(hub: Any, config: dict[str, Any]) -> HubEngine:
+def attach_engine(hub: Hub, config: dict[str, Any]) -> Engine:
     """Build the engine for a started hub, attach it to live data and events, load its docs.
 
     Call from a coroutine on the hub's loop; stop with `await hub.engine.stop()`.
     """
-    config_dir = (getattr(hub, "config", {}) or {}).get("hub", {}).get("config_dir")
-    engine = HubEngine(
+    config_dir = hub.config["hub"].get("config_dir")
+    engine = Engine(
         emit_event=hub.add_event,
         send_command=lambda device, op, name, args: hub.send_command(device, op, name, args),
         param=agent_param_reader(hub.agents),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from edge_agent.config_schema import Field, Section, non_negative, port, positive
+from hub.permission import NAMES
 
-PERMISSIONS = ("blocked", "read", "write", "admin")
+# Home Assistant is one client: `custom` (own shortcuts only) means nothing for it.
+PERMISSIONS = tuple(p for p in NAMES if p != "custom")
 
 
 def _priority(value: Any) -> str | None:

@@ -11,6 +11,8 @@ import sys
 import time
 from typing import Any
 
+from hub.permission import NAMES
+
 DEFAULT_URL = os.environ.get("OPENCONTROL_WS_URL", "ws://127.0.0.1:5050")
 
 
@@ -65,11 +67,11 @@ def add_commands(subparsers: Any) -> None:
     p.set_defaults(func=_users("list"))
     p = us.add_parser("add", help="add a user (the first one is admin)")
     p.add_argument("name")
-    p.add_argument("--permission", choices=("blocked", "custom", "read", "write", "admin"))
+    p.add_argument("--permission", choices=NAMES)
     p.set_defaults(func=_users("add"))
     p = us.add_parser("set", help="change permission and/or password")
     p.add_argument("name")
-    p.add_argument("--permission", choices=("blocked", "custom", "read", "write", "admin"))
+    p.add_argument("--permission", choices=NAMES)
     p.add_argument("--password", action="store_true", help="ask for a new password")
     p.set_defaults(func=_users("set"))
     p = us.add_parser("remove", help="delete a user")

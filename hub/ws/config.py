@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_agent.config_schema import Field, Section, non_negative, port, positive, validate
-
-PERMISSIONS = ("blocked", "custom", "read", "write", "admin")
+from hub.permission import NAMES as PERMISSIONS
+from hub.permission import Permission
 
 
 def _str_list(value: Any) -> str | None:
@@ -150,7 +150,7 @@ class WsConfig:
     host: str = "0.0.0.0"
     port: int = 5050
     password: str | None = None
-    password_permission: str = "write"
+    password_permission: Permission = Permission.WRITE
     require_login: bool = True
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -189,6 +189,7 @@ class WsConfig:
         v["host_whitelist"] = tuple(v["host_whitelist"])
         v["allowed_origins"] = tuple(v["allowed_origins"])
         v["server_names"] = tuple(v["server_names"])
+        v["password_permission"] = Permission(v["password_permission"])
         if (v["tls_cert"] is None) != (v["tls_key"] is None):
             from edge_agent.config_schema import ConfigError
 

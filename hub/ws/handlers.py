@@ -7,9 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.db.base import EventRecord
+from hub.permission import Permission
+from hub.service.service import event_key
 
 from . import signals_req
+from .automation import AutomationRequests
 from .crypto import password_hash
+from .logger_req import LoggerRequests
+from .plugins import Plugins
 from .session import POINTS_BURST, ClientSession, TokenBucket
 from .state import RequestError, ServerState, event_row
 
@@ -38,13 +43,13 @@ KNOWN = frozenset(ORDER)
 
 # The least permission each key needs; the engine decides finer rights for scripts.
 NEEDS = {
-    "y": "write",
-    "event": "write",
-    "remove": "write",
-    "plugin": "write",
-    "logger": "read",
-    "userAction": "custom",
-    "automation": "read",
+    "y": Permission.WRITE,
+    "event": Permission.WRITE,
+    "remove": Permission.WRITE,
+    "plugin": Permission.WRITE,
+    "logger": Permission.READ,
+    "userAction": Permission.CUSTOM,
+    "automation": Permission.READ,
 }
 
 Login = Callable[[str, str], Awaitable[Any]]
@@ -83,9 +88,9 @@ def anonymous(st: ServerState, s: ClientSession) -> None:
     if not cfg.auth_required:
         s.authorized, s.permission = True, cfg.password_permission
     elif cfg.anonymous_read and cfg.password is None:
-        s.authorized, s.permission = True, "read"
+        s.authorized, s.permission = True, Permission.READ
     else:
-        s.authorized, s.permission = False, "blocked"
+        s.authorized, s.permission = False, Permission.BLOCKED
 
 
 def _subscription(value: Any) -> tuple[str, str]:
@@ -138,8 +143,8 @@ def add_event(st: ServerState, s: ClientSession, value: Any) -> None:
     prio = v[4] if v[4] in (0, 1, 2) and not isinstance(v[4], bool) else 0
     eid = v[5] if isinstance(v[5], str) else ""
     signals_req._check_new_signals(st, s, {f"{dname}.{sname}"})
-    st.hub.signals.ensure(dname, sname)
-    st.hub.add_event(
+    st.service.signals.ensure(dname, sname)
+    st.service.add_event(
         EventRecord(
             time=x, device=dname, signal=sname, text=text, priority=prio, event_id=eid, value=v[6]
         )
@@ -158,8 +163,9 @@ def event_list(st: ServerState, value: Any) -> dict[int, list[Any]]:
 
 
 async def stored_event_list(st: ServerState, value: dict[str, Any]) -> dict[int, list[Any]]:
-    """getEventList `{"xmin", "xmax", "limit"}` (extension): events of a time range from the
-    store, so a zoom into history shows events older than those kept in memory.
+    """getEventList `{"xmin", "xmax", "limit"}` (extension): events of a time range, stored
+    and in memory (the service merges them), so a zoom into history shows events older
+    than those kept in memory and the newest ones not committed yet.
 
     Events still in memory keep their evID; stored-only ones get negative ids (not removable).
     """
@@ -171,19 +177,15 @@ async def stored_event_list(st: ServerState, value: dict[str, Any]) -> dict[int,
     limit = value.get("limit", 1000)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= 10_000:
         raise RequestError("getEventList limit must be a whole number from 1 to 10000")
-    stored = await st.hub.run_store(
-        lambda: st.hub.store.events(since=xmin, until=xmax, limit=limit)
-    )
-    known = {_event_key(ev): eid for eid, ev in st.events.items()}
+    found = await st.service.events(xmin, xmax, limit)
+    if found.store_error is not None and not found.events:
+        raise RequestError(f"getEventList: the store cannot answer ({found.store_error})")
+    known = {event_key(ev): eid for eid, ev in st.events.items()}
     out: dict[int, list[Any]] = {}
-    for n, ev in enumerate(stored, start=1):
-        eid = known.get(_event_key(ev), -n)
+    for n, ev in enumerate(found.events, start=1):
+        eid = known.get(event_key(ev), -n)
         out[eid] = event_row(eid, ev)
     return out
-
-
-def _event_key(ev: EventRecord) -> tuple[Any, ...]:
-    return (ev.time, ev.device, ev.signal, ev.text, ev.event_id)
 
 
 def events_of(st: ServerState, value: Any) -> dict[str, list[list[Any]]]:
@@ -211,9 +213,9 @@ class Dispatcher:
         self,
         *,
         state: ServerState,
-        plugins: Any,
-        logger: Any,
-        automation: Any,
+        plugins: Plugins,
+        logger: LoggerRequests,
+        automation: AutomationRequests,
         after_plugin: Callable[[], None] | None = None,
     ) -> None:
         self.st = state
@@ -264,10 +266,10 @@ class Dispatcher:
     async def handle(self, s: ClientSession, req: dict[str, Any]) -> dict[str, Any]:
         """Process every known key in RTOC's order; one response object."""
         st = self.st
-        denied = [k for k in req if k in KNOWN and not s.may(NEEDS.get(k, "read"))]
+        denied = [k for k in req if k in KNOWN and not s.may(NEEDS.get(k, Permission.READ))]
         if denied:
             key = min(denied, key=ORDER.index)  # the first in RTOC's order
-            need = NEEDS.get(key, "read")
+            need = NEEDS.get(key, Permission.READ)
             st.stats["refused_permission"] += 1
             raise RequestError(f"permission: {key!r} needs {need}, this client has {s.permission}")
         if costly(req):

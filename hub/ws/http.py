@@ -1,6 +1,6 @@
 """Plain HTTP GETs on the websocket port: serves the dashboard's static files.
 
-The websocket server calls `handle_http(hub, connection, request)` from its
+The websocket server calls `handle_http(connection, request, ...)` from its
 `process_request` hook; a websocket upgrade passes through (None), anything else is
 answered here. The files are plain ES modules: no build step on the server.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -118,21 +119,21 @@ def static_response(request: Request, root: Path = STATIC_DIR) -> Response:
     return Response(200, "OK", _headers(f.content_type, len(f.body), {"ETag": f.etag}), f.body)
 
 
-def dashboard_enabled(hub: Any) -> bool:
-    """The `[websocket] dashboard` key (default on); a hub without config serves it."""
-    config = getattr(hub, "config", None) or {}
-    ws = config.get("websocket", {}) if isinstance(config, dict) else {}
-    return bool(ws.get("dashboard", True)) if isinstance(ws, dict) else True
+HttpHook = Callable[[Request], Response | None]
 
 
-def handle_http(hub: Any, connection: Any, request: Request) -> Response | None:
-    """websockets `process_request` hook body: None lets a websocket upgrade through."""
+def handle_http(
+    connection: Any, request: Request, *, dashboard: bool = True, metrics: HttpHook | None = None
+) -> Response | None:
+    """websockets `process_request` hook body: None lets a websocket upgrade through.
+
+    `metrics` answers `/metrics` when the integrations turn it on (None: not its path);
+    `dashboard` is the `[websocket] dashboard` key.
+    """
     if is_upgrade(request):
         return None
-    from hub.integrations.metrics import metrics_response
-
-    if (resp := metrics_response(hub, request)) is not None:
+    if metrics is not None and (resp := metrics(request)) is not None:
         return resp
-    if not dashboard_enabled(hub):
+    if not dashboard:
         return text_response(404, "Not Found", "the dashboard is turned off on this hub")
     return static_response(request)

@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub.permission import Permission
+
 from . import tables_req
+from .automation import AutomationRequests
 from .jsonfast import FloatArray, dumps
 from .session import ClientSession
 from .signals_req import session_json
@@ -25,7 +28,12 @@ REFUSED = {
     "telegram": "Telegram is set in the hub's config file",
 }
 # The permission each key needs; every other key needs write.
-KEY_NEEDS = {"info": "read", "settings": "read", "exportTable": "read", "delete": "admin"}
+KEY_NEEDS = {
+    "info": Permission.READ,
+    "settings": Permission.READ,
+    "exportTable": Permission.READ,
+    "delete": Permission.ADMIN,
+}
 
 
 def reduced_config(config: Any) -> Any:
@@ -42,7 +50,7 @@ def reduced_config(config: Any) -> Any:
 class LoggerRequests:
     """Answers the `logger` object key by key, in the order given."""
 
-    def __init__(self, *, state: ServerState, automation: Any) -> None:
+    def __init__(self, *, state: ServerState, automation: AutomationRequests) -> None:
         self.st = state
         self.automation = automation
 
@@ -52,7 +60,7 @@ class LoggerRequests:
             raise RequestError('logger takes an object, e.g. {"info": true}')
         out: dict[str, Any] = {}
         for key, arg in value.items():
-            need = KEY_NEEDS.get(key, "write")
+            need = KEY_NEEDS.get(key, Permission.WRITE)
             if not s.may(need):
                 self.st.stats["refused_permission"] += 1
                 raise RequestError(
@@ -62,19 +70,19 @@ class LoggerRequests:
         return out
 
     async def _one(self, key: str, arg: Any) -> Any:
-        hub = self.st.hub
+        service = self.st.service
         if key == "info":
             return self.info()
         if key == "clear":
             if arg == "all":
-                hub.signals.clear()
+                service.clear_signals()
                 self.st.events.clear()
                 return "all"
             if arg == "events":
                 self.st.events.clear()
                 return "events"
             if isinstance(arg, list):
-                return [None if hub.signals.remove(str(k)) else False for k in arg]
+                return [None if service.remove_signal(str(k)) else False for k in arg]
             raise RequestError('logger.clear takes "all", "events" or ["Dev.Sig", …]')
         if key == "resize":
             if (
@@ -83,20 +91,16 @@ class LoggerRequests:
                 or not 1 <= arg <= MAX_RECORD_LENGTH
             ):
                 raise RequestError(f"logger.resize takes an integer 1..{MAX_RECORD_LENGTH}")
-            hub.signals.resize(arg)
+            service.resize(arg)
             return True
         if key == "global":
             if not isinstance(arg, dict) or "samplerate" not in arg:
                 raise RequestError('logger.global takes {"samplerate": n}')
-            rate = arg["samplerate"]
-            if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
-                raise RequestError("logger.global.samplerate must be a positive number")
-            result: dict[str, Any] = {}
-            for info in hub.agents.all().values():
-                for dev in info.devices:
-                    r = await hub.send_command(dev, "samplerate", None, rate)
-                    result[dev] = True if r.get("ok") else str(r.get("error", ""))
-            return {"samplerate": result}
+            try:
+                answers = await service.set_samplerate(arg["samplerate"])
+            except ValueError as exc:
+                raise RequestError(f"logger.global.samplerate: {exc}") from None
+            return {"samplerate": {d: True if r.ok else r.error for d, r in answers.items()}}
         if key == "export":
             return await self._export(arg)
         if key == "exportTable":
@@ -117,8 +121,7 @@ class LoggerRequests:
         return {"error": f"unknown logger key {key!r}"}
 
     def _folder(self, name: str) -> Path:
-        cfg = getattr(self.st.hub, "config", None) or {}
-        base = (cfg.get("hub") or {}).get("data_dir") if isinstance(cfg, dict) else None
+        base = self.st.service.config["hub"].get("data_dir")
         if not base:
             raise RequestError("the hub has no data_dir to write files into")
         return Path(base) / name
@@ -138,16 +141,16 @@ class LoggerRequests:
 
     def info(self) -> dict[str, Any]:
         """Counts, start time, memory of the live store, the reduced config, user actions."""
-        hub = self.st.hub
-        n = len(hub.signals)
-        used = sum(len(sig.buffer) for sig in hub.signals) * 16
-        limit = n * hub.signals.record_length * 16
-        cfg = reduced_config(getattr(hub, "config", {}) or {})
+        service = self.st.service
+        n = len(service.signals)
+        used = sum(len(sig.buffer) for sig in service.signals) * 16
+        limit = n * service.signals.record_length * 16
+        cfg = reduced_config(service.config)
         cfg["memory"] = {"usedL": used, "totalL": limit, "freeL": max(0, limit - used)}
-        status = hub.status() if hasattr(hub, "status") else {}
+        status = service.status()
         return {
             "signals": n,
-            "starttime": getattr(hub, "started_at", self.st.started_at),
+            "starttime": service.started_at,
             "signal_memory": used,
             "signal_memory_limit": limit,
             "config": cfg,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-log = logging.getLogger(__name__)
+from hub.service import CommandResult, HubService
+
+from .state import RequestError
 
 SIMPLE = (str, int, float, list, bool)
 
@@ -69,25 +70,22 @@ def plugin_info(agent: str, online: bool, dev: dict[str, Any]) -> dict[str, Any]
 
 
 class Plugins:
-    """Builds the plugin list from `hub.agents` and routes plugin calls to agents' `cmd`."""
+    """The plugin list from the service's device views; plugin calls as device commands."""
 
-    def __init__(self, *, hub: Any, timeout: float = 5.0) -> None:
-        self.hub = hub
+    def __init__(self, *, service: HubService, timeout: float = 5.0) -> None:
+        self.service = service
         self.timeout = timeout
 
     def plugin_list(self) -> dict[str, dict[str, Any]]:
         """`{deviceName: info}` for every device every known agent announced."""
-        out: dict[str, dict[str, Any]] = {}
-        for agent_id, info in sorted(self.hub.agents.all().items()):
-            for name, dev in sorted(info.devices.items()):
-                out[name] = plugin_info(agent_id, info.online, dev)
-        return out
+        return {
+            name: plugin_info(d.agent, d.online, dict(d.decl))
+            for name, d in sorted(self.service.devices().items())
+        }
 
     async def request(self, value: Any) -> dict[str, Any]:
         """`{"<device>": {"<call>": value, …}, …}` → same shape with each value's result."""
         if not isinstance(value, dict):
-            from .state import RequestError
-
             raise RequestError('plugin takes {"<device>": {"<call>": value, …}}')
         out: dict[str, Any] = {}
         for device, calls in value.items():
@@ -100,36 +98,34 @@ class Plugins:
             out[device] = res
         return out
 
-    async def _cmd(self, device: str, op: str, name: str | None = None, args: Any = None) -> dict:
-        try:
-            return await self.hub.send_command(device, op, name, args, timeout=self.timeout)
-        except TimeoutError:
-            return {"ok": False, "error": f"{device}: no answer from its agent in {self.timeout}s"}
-        except Exception as exc:  # the agent's answer or routing failed: report, keep going
-            log.warning("plugin %s %s: %s", device, op, exc)
-            return {"ok": False, "error": f"{device}: {exc}"}
+    async def _cmd(
+        self, device: str, op: str, name: str | None = None, args: Any = None
+    ) -> CommandResult:
+        return await self.service.command(device, op, name, args, timeout=self.timeout)
 
     async def _one(self, device: str, call: str, arg: Any) -> Any:
         if call == "start":
             r = await self._cmd(device, "start" if arg else "stop")
             if arg:
-                return [bool(r.get("ok")), "" if r.get("ok") else str(r.get("error", ""))]
-            return True if r.get("ok") else [False, str(r.get("error", ""))]
+                return [r.ok, r.error]
+            return True if r.ok else [False, r.error]
         if call == "autostart":
             return [False, "autostart is the agent's config ('enabled' of the device)"]
         if call.endswith("()"):
             args = arg if isinstance(arg, list | dict) else ([] if arg is None else [arg])
             r = await self._cmd(device, "call", call[:-2], args)
-            return [True, r.get("result")] if r.get("ok") else [False, str(r.get("error", ""))]
+            return [True, r.result] if r.ok else [False, r.error]
         if call == "get":
             names = arg if isinstance(arg, list) else [arg]
             vals = []
             for n in names:
                 r = await self._cmd(device, "get", str(n))
-                vals.append(r.get("result") if r.get("ok") else False)
+                vals.append(r.result if r.ok else False)
             return vals if isinstance(arg, list) else vals[0]
         if call == "samplerate":
             r = await self._cmd(device, "samplerate", None, arg)
         else:
             r = await self._cmd(device, "set", call, arg)
-        return r.get("result", arg) if r.get("ok") else [False, str(r.get("error", ""))]
+        if not r.ok:
+            return [False, r.error]
+        return arg if r.result is None else r.result

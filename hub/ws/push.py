@@ -36,12 +36,12 @@ class Fanout:
     # -- wiring --------------------------------------------------------------------
     def attach(self) -> None:
         """Register with the hub's listener lists."""
-        hub = self.st.hub
+        hub = self.st.service
         hub.signals.on_new_signal.append(self.on_new_signal)
         hub.signals.on_data.append(self.on_data)
         hub.on_event.append(self.on_event)
         hub.agents.on_change.append(self.on_agent_change)
-        for ev in list(getattr(hub, "recent_events", [])):
+        for ev in hub.recent_events():
             self.st.events.add(ev)
         self._attached = True
 
@@ -49,7 +49,7 @@ class Fanout:
         """Unregister and cancel scheduled flushes."""
         if not self._attached:
             return
-        hub = self.st.hub
+        hub = self.st.service
         for lst, fn in (
             (hub.signals.on_new_signal, self.on_new_signal),
             (hub.signals.on_data, self.on_data),

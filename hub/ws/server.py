@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import inspect
 import ipaddress
 import json
 import logging
@@ -26,11 +24,15 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request, Response
 
-from .automation import AutomationBridge
+from hub.permission import Permission
+from hub.service import HubService
+
+from .automation import AutomationRequests
 from .config import WsConfig
 from .crypto import WrongPassword, decrypt_text, password_key
 from .guard import Backoff, Slots
 from .handlers import Dispatcher, anonymous, authorize, costly
+from .http import HttpHook, handle_http
 from .jsonfast import dumps
 from .logger_req import LoggerRequests
 from .plugins import Plugins
@@ -128,19 +130,21 @@ class WebsocketServer:
     def __init__(
         self,
         *,
-        hub: Any,
+        service: HubService,
         config: WsConfig,
+        metrics: HttpHook | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.hub = hub
+        self.service = service
         self.config = config
+        self.metrics = metrics
         self.state = ServerState(
-            hub=hub, config=config, events=EventBook(limit=config.max_events), clock=clock
+            service=service, config=config, events=EventBook(limit=config.max_events), clock=clock
         )
         self._monotonic = monotonic
-        self.plugins = Plugins(hub=hub)
-        self.automation = AutomationBridge(hub=hub)
+        self.plugins = Plugins(service=service)
+        self.automation = AutomationRequests(automation=service.automation)
         self.logger = LoggerRequests(state=self.state, automation=self.automation)
         self.fanout = Fanout(state=self.state, plugins=self.plugins)
         self.dispatcher = Dispatcher(
@@ -306,18 +310,10 @@ class WebsocketServer:
             asyncio.get_running_loop().create_task(ws.close(code, reason))
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response:
-        try:
-            web = importlib.import_module("hub.ws.http")
-        except ModuleNotFoundError as exc:
-            if exc.name != "hub.ws.http":
-                raise
-            web = None
-        if web is not None and hasattr(web, "handle_http"):
-            resp = web.handle_http(self.hub, connection, request)
-            if inspect.isawaitable(resp):
-                resp = await resp
-            if resp is not None:
-                return resp
+        dashboard = bool(self.service.config.get("websocket", {}).get("dashboard", True))
+        resp = handle_http(connection, request, dashboard=dashboard, metrics=self.metrics)
+        if resp is not None:
+            return resp
         return connection.respond(
             426, "This port speaks the RTOC websocket protocol; connect with ws://\n"
         )
@@ -358,7 +354,7 @@ class WebsocketServer:
             key=key,
             whitelisted=whitelisted,
             authorized=False,
-            permission="blocked",
+            permission=Permission.BLOCKED,
             queue_frames=cfg.send_queue_frames,
             queue_bytes=cfg.send_queue_bytes,
             points_rate=cfg.max_points_per_second,
@@ -500,7 +496,7 @@ class WebsocketServer:
             return None
         if wait:
             await asyncio.sleep(wait)
-        users = await load_users(self.hub)
+        users = await load_users(self.service)
         async with self._login_slots:  # scrypt is costly: a login flood must not eat the CPU
             user = await asyncio.to_thread(users.verify, name, password)
         if user is None:
@@ -522,9 +518,16 @@ def _peer(conn: ServerConnection) -> str:
     return peer.removeprefix("::ffff:")  # IPv4 clients of a dual-stack socket
 
 
-async def serve(hub: Any, ws_config: Mapping[str, Any] | WsConfig | None) -> WebsocketServer:
-    """Build and start the server from the `[websocket]` section; close() stops it."""
+async def serve(
+    service: HubService,
+    ws_config: Mapping[str, Any] | WsConfig | None,
+    *,
+    metrics: HttpHook | None = None,
+) -> WebsocketServer:
+    """Build and start the server from the `[websocket]` section; close() stops it.
+
+    `metrics` answers `/metrics` on the same port (hub/integrations/metrics.py)."""
     cfg = ws_config if isinstance(ws_config, WsConfig) else WsConfig.from_mapping(ws_config)
-    server = WebsocketServer(hub=hub, config=cfg)
+    server = WebsocketServer(service=service, config=cfg, metrics=metrics)
     await server.start()
     return server

@@ -8,7 +8,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .config import PERMISSIONS
+from hub.permission import Permission
+
 from .crypto import encrypt_text
 from .jsonfast import dumps
 
@@ -21,11 +22,6 @@ class Sender(Protocol):
     """What the writer needs of a websocket connection."""
 
     async def send(self, message: str | bytes, text: bool | None = None) -> None: ...
-
-
-def rank(permission: str) -> int:
-    """Position of a permission in blocked < custom < read < write < admin."""
-    return PERMISSIONS.index(permission)
 
 
 class TokenBucket:
@@ -67,7 +63,7 @@ class ClientSession:
         key: bytes | None,
         whitelisted: bool,
         authorized: bool,
-        permission: str,
+        permission: Permission,
         queue_frames: int,
         rate: float,
         write_rate: float = 0.0,
@@ -131,16 +127,16 @@ class ClientSession:
         """Unauthorized clients are skipped by every push (RTOC §2.6)."""
         return self.authorized and not self.closed
 
-    def may(self, permission: str) -> bool:
+    def may(self, permission: Permission) -> bool:
         """True when this client's permission is at least `permission`."""
-        return rank(self.permission) >= rank(permission)
+        return self.permission >= permission
 
     def limit(self) -> TokenBucket | None:
         """The request limit that applies now: hard before authorization, the configured
         rate for reading clients, none (or the write rate) for clients that may write."""
         if not self.authorized:
             return self.unauthorized_rate
-        if self.may("write"):
+        if self.may(Permission.WRITE):
             return self.write_rate
         return self.rate
 

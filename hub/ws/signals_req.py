@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
 import numpy as np
 
 from edge_agent.wire import Series
+from hub.service import QueryError
 from hub.signals import Signal, UnknownSignal
 
 from .jsonfast import FloatArray
@@ -16,7 +16,6 @@ from .session import ClientSession
 from .state import RequestError, ServerState, event_row
 
 MAX_NAME = 100
-log = logging.getLogger(__name__)
 
 
 def _num(value: Any, what: str) -> float:
@@ -40,7 +39,7 @@ def _name(value: Any, default: str, what: str) -> str:
 
 
 def _check_new_signals(st: ServerState, s: ClientSession, keys: set[str]) -> None:
-    new = {k for k in keys if k not in st.hub.signals}
+    new = {k for k in keys if k not in st.service.signals}
     limit = st.config.max_signals_per_client
     if new and s.signals_created + len(new) > limit:
         st.stats["refused_signals"] += 1
@@ -54,7 +53,7 @@ def _check_new_signals(st: ServerState, s: ClientSession, keys: set[str]) -> Non
 def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
     """Stream (one value per signal) or plot mode (replace a signal's data); `sent: true`."""
     dname = _name(req.get("dname"), "noDevice", "dname")
-    owner = st.hub.agents.device_owner(dname)
+    owner = st.service.agents.device_owner(dname)
     if owner is not None:
         raise RequestError(
             f"device {dname!r} belongs to agent {owner!r}: send websocket data to a device "
@@ -95,7 +94,7 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
             g.t.append(xx)
             g.y.append(yy)
             g.unit = u or g.unit
-    not_kept = st.hub.ingest_local_series(list(groups.values()))  # sorts each by time
+    not_kept = st.service.ingest_local_series(list(groups.values()))  # sorts each by time
     if not_kept:  # live already; the store is too far behind to take more now
         st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
         raise RequestError(f"live but not stored: the store is behind ({', '.join(not_kept)})")
@@ -117,7 +116,7 @@ def _plot(st: ServerState, s: ClientSession, req: dict[str, Any], dname: str) ->
     xs = np.asarray([_num(v, "x") for v in x], dtype=np.float64)
     ys = np.asarray([_num(v, "y") for v in y], dtype=np.float64)
     _check_new_signals(st, s, {f"{dname}.{sname}"})
-    sig = st.hub.signals.ensure(dname, sname, unit)
+    sig = st.service.signals.ensure(dname, sname, unit)
     sig.buffer.clear()
     sig.buffer.append(xs, ys)
     return True
@@ -125,14 +124,14 @@ def _plot(st: ServerState, s: ClientSession, req: dict[str, Any], dname: str) ->
 
 def signal_list(st: ServerState) -> list[list[str]]:
     """`[[dname, sname], …]` for every live signal."""
-    return [[sig.device, sig.name] for sig in st.hub.signals]
+    return [[sig.device, sig.name] for sig in st.service.signals]
 
 
 def _get(st: ServerState, key: Any) -> Signal:
     if not isinstance(key, str):
         raise RequestError(f"signal names are strings 'Device.Signal', got {key!r}")
     try:
-        return st.hub.signals.get(key)
+        return st.service.signals.get(key)
     except UnknownSignal:
         raise RequestError(f"unknown signal {key!r}") from None
 
@@ -154,7 +153,7 @@ def latest(st: ServerState, value: Any) -> dict[str, list[Any]]:
             out[key] = [_finite(last[0]), _finite(last[1]), sig.unit]
         return out
     out = {}
-    for sig in st.hub.signals:
+    for sig in st.service.signals:
         last = sig.latest()
         if last is None:
             continue
@@ -170,17 +169,10 @@ def _memory_answer(sig: Signal) -> list[Any]:
     return [FloatArray(x), FloatArray(y), sig.unit, sig.id, float(x[0]), float(x[-1])]
 
 
-def _thin(x: np.ndarray, y: np.ndarray, max_n: int | None) -> tuple[np.ndarray, np.ndarray]:
-    if max_n is None or len(x) <= max_n:
-        return x, y
-    step = -(-len(x) // max_n)  # ceil: at most max_n points (RTOC kept up to 2·maxN−1)
-    return x[::step], y[::step]
-
-
 async def get_signal(st: ServerState, value: Any) -> Any:
     """getSignal: a list of names, "all", or one object with xmin/xmax/maxN/database."""
     if value == "all":
-        return {sig.key: _memory_answer(sig) for sig in st.hub.signals if len(sig.buffer)}
+        return {sig.key: _memory_answer(sig) for sig in st.service.signals if len(sig.buffer)}
     if isinstance(value, list):
         return {k: _memory_answer(_get(st, k)) for k in value}
     if not isinstance(value, dict):
@@ -188,7 +180,6 @@ async def get_signal(st: ServerState, value: Any) -> Any:
     dname, sname = value.get("dname"), value.get("sname")
     if not isinstance(dname, str) or not isinstance(sname, str):
         return False
-    key = f"{dname}.{sname}"
     xmin = None if value.get("xmin") is None else _num(value["xmin"], "xmin")
     xmax = None if value.get("xmax") is None else _num(value["xmax"], "xmax")
     max_n = value.get("maxN")
@@ -196,70 +187,12 @@ async def get_signal(st: ServerState, value: Any) -> Any:
         if isinstance(max_n, bool) or not isinstance(max_n, int | float) or max_n < 1:
             raise RequestError(f"maxN must be a positive integer, got {max_n!r}")
         max_n = int(max_n)
-    sig = st.hub.signals.find(dname, sname)
-    if value.get("database", True) and getattr(st.hub, "history", None) is not None:
-        try:
-            hist = await st.hub.history(dname, sname, xmin, xmax, max_n)
-            x = np.asarray(hist.x, dtype=np.float64)
-            y = np.asarray(hist.y, dtype=np.float64)
-        except Exception as exc:  # store down: answer from memory rather than not at all
-            if sig is None:
-                raise RequestError(f"{key}: the store cannot answer ({exc})") from exc
-            log.warning("getSignal %s: store failed (%s); answering from memory", key, exc)
-            x = y = np.empty(0)
-        if sig is not None:
-            x, y = _merge_live_tail(sig, x, y, xmin, xmax, max_n)
-        if sig is None and len(x) == 0:
-            raise RequestError(f"unknown signal {key!r}")
-        bounds = _bounds(sig, x)
-        unit = sig.unit if sig is not None else ""
-        sid = sig.id if sig is not None else None
-        return {key: [FloatArray(x), FloatArray(y), unit, sid, bounds[0], bounds[1]]}
-    if sig is None:
-        raise RequestError(f"unknown signal {key!r}")
-    x, y = sig.buffer.arrays()
-    if len(x) == 0:
-        raise RequestError(f"signal {key!r} has no data")
-    full = (float(x[0]), float(x[-1]))
-    mask = np.ones(len(x), dtype=bool)
-    if xmin is not None:
-        mask &= x >= xmin
-    if xmax is not None:
-        mask &= x <= xmax
-    x, y = _thin(x[mask], y[mask], max_n)
-    return {key: [FloatArray(x), FloatArray(y), sig.unit, sig.id, full[0], full[1]]}
-
-
-def _merge_live_tail(
-    sig: Signal,
-    x: np.ndarray,
-    y: np.ndarray,
-    xmin: float | None,
-    xmax: float | None,
-    max_n: int | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Append live samples newer than the store's last one (the writer lags by a batch)."""
-    lx, ly = sig.buffer.arrays()
-    start = float(x[-1]) if len(x) else (xmin if xmin is not None else -np.inf)
-    mask = lx > start if len(x) else lx >= start
-    if xmax is not None:
-        mask &= lx <= xmax
-    if not mask.any():
-        return x, y
-    tx, ty = lx[mask], ly[mask]
-    if max_n is not None:
-        budget = max(1, max_n - len(x))
-        tx, ty = _thin(tx, ty, budget)
-    return np.concatenate([x, tx]), np.concatenate([y, ty])
-
-
-def _bounds(sig: Signal | None, x: np.ndarray) -> tuple[float | None, float | None]:
-    lo = [float(x[0])] if len(x) else []
-    hi = [float(x[-1])] if len(x) else []
-    if sig is not None and len(sig.buffer):
-        lo.append(sig.buffer.first_x())  # type: ignore[arg-type]
-        hi.append(sig.latest()[0])  # type: ignore[index]
-    return (min(lo) if lo else None, max(hi) if hi else None)
+    stored = bool(value.get("database", True))
+    try:
+        h = await st.service.history(dname, sname, xmin, xmax, max_n, stored=stored)
+    except QueryError as exc:
+        raise RequestError(str(exc)) from exc
+    return {h.key: [FloatArray(h.x), FloatArray(h.y), h.unit, h.signal_id, h.first, h.last]}
 
 
 MAX_SESSION_POINTS = 5_000_000
@@ -273,7 +206,7 @@ def answer_points(st: ServerState, req: dict[str, Any], limit: int) -> int:
     A getSignal object without maxN is given maxN = `limit`, so no request asks for an
     unbounded range of history.
     """
-    signals = st.hub.signals
+    signals = st.service.signals
     n = 0
     if "getSession" in req:
         n += sum(len(sig.buffer) for sig in signals)
@@ -301,7 +234,7 @@ def points_in(resp: dict[str, Any]) -> int:
 
 def session_json(st: ServerState) -> dict[str, Any]:
     """The session document of SPEC §5.4 (maxLength, signals, events, devices)."""
-    points = sum(len(sig.buffer) for sig in st.hub.signals)
+    points = sum(len(sig.buffer) for sig in st.service.signals)
     if points > MAX_SESSION_POINTS:
         raise RequestError(
             f"the session holds {points} points (limit {MAX_SESSION_POINTS}): "
@@ -309,18 +242,18 @@ def session_json(st: ServerState) -> dict[str, Any]:
         )
     devices: dict[str, int] = {}
     signals: dict[str, list[Any]] = {}
-    for sig in st.hub.signals:
+    for sig in st.service.signals:
         dev_id = devices.setdefault(sig.device, len(devices) + 1)
         x, y = sig.buffer.arrays()
         signals[str(sig.id)] = [dev_id, sig.name, FloatArray(x), FloatArray(y), sig.unit]
     events: dict[str, list[Any]] = {}
     for eid, ev in st.events.items():
         dev_id = devices.setdefault(ev.device, len(devices) + 1)
-        found = st.hub.signals.find(ev.device, ev.signal)
+        found = st.service.signals.find(ev.device, ev.signal)
         row = event_row(eid, ev)
         events[str(eid)] = [dev_id, found.id if found else None, *row[2:]]
     return {
-        "maxLength": st.hub.signals.record_length,
+        "maxLength": st.service.signals.record_length,
         "signals": signals,
         "events": events,
         "devices": {str(i): name for name, i in devices.items()},
@@ -338,10 +271,10 @@ def remove(st: ServerState, value: Any) -> list[int]:
         if not isinstance(sid, int):
             continue
         try:
-            sig = st.hub.signals.by_id(sid)
+            sig = st.service.signals.by_id(sid)
         except UnknownSignal:
             continue
-        n_sig += bool(st.hub.signals.remove(sig.key))
+        n_sig += st.service.remove_signal(sig.key)
     for eid in ev_ids:
         if isinstance(eid, int):
             n_ev += st.events.remove(eid)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.db.base import EventRecord
+from hub.service import HubService
 
 from .config import WsConfig
 from .session import ClientSession
@@ -74,9 +75,9 @@ def event_push(eid: int, ev: EventRecord) -> dict[str, Any]:
 
 @dataclass
 class ServerState:
-    """What every handler may read: the hub, the config, events, clients, counters."""
+    """What every handler may read: the hub service, the config, events, clients, counters."""
 
-    hub: Any
+    service: HubService
     config: WsConfig
     events: EventBook
     clock: Callable[[], float] = time.time

@@ -19,14 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..export import (
-    IMPORT_AGENT,
     Table,
     TableError,
-    import_table,
-    read_store,
     read_table,
     split_key,
     write_table,
@@ -59,9 +54,8 @@ async def export_table(st: ServerState, arg: Any) -> dict[str, Any]:
         raise RequestError(f"exportTable.format is one of {FORMATS}")
     xmin = None if arg.get("xmin") is None else _num(arg["xmin"], "xmin")
     xmax = None if arg.get("xmax") is None else _num(arg["xmax"], "xmax")
-    hub = st.hub
     try:
-        table: Table = await hub.run_store(lambda: read_store(hub.store, keys, xmin, xmax))
+        table: Table = await st.service.read_table(keys, xmin, xmax)
     except TableError as exc:
         raise RequestError(f"exportTable: {exc}") from exc
     if table.samples > MAX_EXPORT_SAMPLES:
@@ -113,24 +107,10 @@ async def import_upload(st: ServerState, arg: Any) -> dict[str, Any]:
         table = await asyncio.to_thread(_read_upload, name, data)
     except TableError as exc:
         raise RequestError(f"importTable: {exc}") from exc
-    hub = st.hub
-    live = sorted(f"{d}.{n}" for d, n in table.x if hub.signals.find(d, n) is not None)
-    if live:
-        raise RequestError(
-            f"importTable: {', '.join(live)} exist already: import makes new signals only "
-            "(rename them in the file)"
-        )
     try:
-        stored = await hub.run_store(lambda: import_table(hub.store, table))
+        stored = await st.service.import_table(table)
     except TableError as exc:
         raise RequestError(f"importTable: {exc}") from exc
-    keep = hub.signals.record_length
-    for (device, sname), xs in table.x.items():
-        x = np.asarray(xs, dtype=np.float64)
-        y = np.asarray(table.y[(device, sname)], dtype=np.float64)
-        order = np.argsort(x, kind="stable")[-keep:]
-        sig = hub.signals.ensure(device, sname, table.units[(device, sname)], IMPORT_AGENT)
-        sig.buffer.append(x[order], y[order])  # history, not news: no data listeners
     return {"signals": sorted(f"{d}.{n}" for d, n in table.x), "samples": stored}
 
 
@@ -150,7 +130,7 @@ def delete(st: ServerState, arg: Any) -> dict[str, int]:
         or not all(isinstance(e, int) and not isinstance(e, bool) for e in events)
     ):
         raise RequestError('delete.events takes a list of event ids or "all"')
-    n_sig = sum(bool(st.hub.signals.remove(k)) for k in keys)
+    n_sig = sum(st.service.remove_signal(k) for k in keys)
     if events == "all":
         n_ev = len(st.events)
         st.events.clear()
@@ -161,15 +141,12 @@ def delete(st: ServerState, arg: Any) -> dict[str, int]:
 
 def settings(st: ServerState) -> dict[str, Any]:
     """What may be changed at run time, as it is now."""
-    hub = st.hub
-    rates: dict[str, Any] = {}
-    for info in hub.agents.all().values():
-        for dev, decl in info.devices.items():
-            rates[dev] = decl.get("samplerate") if isinstance(decl, dict) else None
-    engine = getattr(hub, "engine", None)
+    service = st.service
+    rates = {name: d.decl.get("samplerate") for name, d in service.devices().items()}
+    switches = service.automation.switches()
     return {
-        "recordLength": hub.signals.record_length,
+        "recordLength": service.signals.record_length,
         "samplerates": dict(sorted(rates.items())),
-        "events": None if engine is None else bool(engine.events_active),
-        "actions": None if engine is None else bool(engine.actions_active),
+        "events": None if switches is None else switches["events"],
+        "actions": None if switches is None else switches["actions"],
     }

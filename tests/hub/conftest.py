@@ -17,6 +17,7 @@ import pytest
 from hub.app import Hub
 from hub.bootstrap import running_hub
 from hub.config import hub_config
+from hub.service import AutomationService, HubService
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for, free_port
 
@@ -50,6 +51,17 @@ async def hub(tmp_path: Path, mosquitto: Mosquitto, prefix: str) -> AsyncIterato
     async with running_hub(make_hub_config(tmp_path, mosquitto, prefix)) as h:
         await async_wait_for(lambda: h.ingest.subscribed, what="hub subscribed")
         yield h
+
+
+def service_of(hub: Hub) -> HubService:
+    """The service bootstrap hands the adapters, for a hub the test started."""
+    return HubService(hub=hub, automation=AutomationService(hub.engine))
+
+
+@pytest.fixture
+def service(hub: Hub) -> HubService:
+    """The hub's service, as the websocket server and the bot get it."""
+    return service_of(hub)
 
 
 class Peer:

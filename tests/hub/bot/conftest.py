@@ -16,6 +16,7 @@ import pytest
 from edge_agent.agent import Agent
 from hub.app import Hub
 from hub.bot.app import TelegramBot
+from hub.service import HubService
 from tests.fixtures.agents import generator_agent
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
@@ -85,14 +86,16 @@ class Chat:
 
 
 @pytest.fixture
-async def make_bot(hub: Hub, telegram_standin: BotApiStandIn) -> AsyncIterator[Any]:
+async def make_bot(service: HubService, telegram_standin: BotApiStandIn) -> AsyncIterator[Any]:
     """Start real bots against the stand-in; all are stopped at the end."""
     bots: list[TelegramBot] = []
 
     async def start(**overrides: Any) -> TelegramBot:
         notify = overrides.pop("notify", FAST_NOTIFY)
         wait = overrides.pop("wait", True)
-        bot = TelegramBot(hub=hub, config=bot_config(telegram_standin, **overrides), notify=notify)
+        bot = TelegramBot(
+            service=service, config=bot_config(telegram_standin, **overrides), notify=notify
+        )
         await bot.start()
         bots.append(bot)
         if wait:

@@ -19,6 +19,7 @@ from hub.bot.users import Permission
 from hub.db.base import EventRecord
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import TOKEN, BotApiStandIn
+from tests.hub.conftest import service_of
 
 from .conftest import FAST_NOTIFY, bot_config, settle
 
@@ -67,7 +68,7 @@ async def test_only_one_process_polls_per_token(
     hub: Hub, make_bot, chat_factory, telegram_standin: BotApiStandIn
 ) -> None:
     first = await make_bot()
-    second = TelegramBot(hub=hub, config=bot_config(telegram_standin))
+    second = TelegramBot(service=service_of(hub), config=bot_config(telegram_standin))
     await second.start()  # logs and stays idle: the hub keeps running without a 2nd poller
     assert not second.polling and second.app is None
     assert telegram_standin.count("getMe") == 1
@@ -77,7 +78,7 @@ async def test_only_one_process_polls_per_token(
     with pytest.raises(AlreadyPolling, match="another process polls"):
         PollerLock(directory=first.data_dir, token=TOKEN).acquire()
     await first.stop()
-    third = TelegramBot(hub=hub, config=bot_config(telegram_standin))
+    third = TelegramBot(service=service_of(hub), config=bot_config(telegram_standin))
     await third.start()
     await asyncio.wait_for(third.ready.wait(), 30)
     await third.stop()

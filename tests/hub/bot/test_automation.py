@@ -8,13 +8,15 @@ import time
 import pytest
 
 from hub.app import Hub
+from hub.bot.app import TelegramBot
 from hub.bot.handlers import NOT_ALLOWED
 from hub.bot.users import Permission
 from hub.engine.engine import Engine
+from hub.service import AutomationService, HubService
 from tests.fixtures.net import async_wait_for
 from tests.fixtures.telegram_standin import BotApiStandIn
 
-from .conftest import settle
+from .conftest import bot_config, settle
 
 
 @pytest.fixture
@@ -101,13 +103,13 @@ async def test_user_actions_run_sandboxed_with_the_askers_permission(
     assert reply.text == "admin only"
 
 
-async def test_automation_without_engine_says_so(hub: Hub, make_bot, chat_factory) -> None:
-    engine, hub.engine = hub.engine, None
-    try:
-        await make_bot()
+async def test_automation_without_engine_says_so(
+    hub: Hub, telegram_standin: BotApiStandIn, chat_factory
+) -> None:
+    without = HubService(hub=hub, automation=AutomationService(None))
+    async with TelegramBot(service=without, config=bot_config(telegram_standin)) as bot:
+        await asyncio.wait_for(bot.ready.wait(), 30)
         admin = chat_factory(1)
         await admin.say("/start")
         (reply,) = await admin.say("Automation")
         assert reply.text == "Automation is not available on this hub."
-    finally:
-        hub.engine = engine

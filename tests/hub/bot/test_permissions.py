@@ -20,7 +20,9 @@ from hub.bot.app import TelegramBot
 from hub.bot.handlers import NO_PERMISSION, NOT_ALLOWED, ROUTES, TEXT_ROUTES
 from hub.bot.ui import Reply
 from hub.bot.users import Permission, Shortcut
-from hub.engine.automation import ADMIN, handle_automation
+from hub.engine.rtoc_import import action_from_rtoc, event_from_rtoc
+from hub.permission import Actor
+from hub.service import AutomationService
 from tests.fixtures.net import async_wait_for
 
 from .conftest import CommandTap, settle, tmp_actions
@@ -163,15 +165,10 @@ async def test_every_button_at_every_level_is_allowed_or_refused_as_the_doc_tabl
     engine = hub.engine
     engine.set_user_action("hello", "return ('text', 'hi')")
     engine.set_user_action("_secret", "return ('text', 'admins only')")
-    answer = await handle_automation(
-        engine,
-        {
-            "setEvent": {"name": "hot", "cond": "Room.Temp.latest > 99", "text": "t", "id": "hot"},
-            "setAction": {"name": "fan", "listenID": ["hot"], "script": "x = 1"},
-        },
-        ADMIN,
-    )
-    assert not answer.get("errors"), answer
+    auto, admin = AutomationService(engine), Actor("admin", Permission.ADMIN)
+    hot = {"cond": "Room.Temp.latest > 99", "text": "t", "id": "hot"}
+    await auto.set_event(admin, event_from_rtoc("hot", hot))
+    await auto.set_action(admin, action_from_rtoc("fan", {"listenID": ["hot"], "script": "x = 1"}))
     bot: TelegramBot = await make_bot(actions_dir=tmp_actions(tmp_path, ACTIONS))
     await bot.core.handle(1, "Ann", text="/start")  # the first user: admin
     await bot.core.handle(9, "Zed", text="/start")  # someone for the Users menu

@@ -151,14 +151,15 @@ def test_latest_is_updated_from_the_live_state():
 
 
 async def test_telegram_actions_import_and_run(rig):
-    from hub.engine.automation import WRITE, handle_user_action
     from hub.engine.rtoc_import import parse_user_actions
+    from hub.permission import Actor, Permission
+    from hub.service import AutomationService
 
     engine, *_ = rig
     text = json.dumps({"Status": "x = 21 * 2\nreturn ('text', 'answer ' + str(x))"})
     for label, script in parse_user_actions(text).items():
         engine.set_user_action(label, script)
-    res = await handle_user_action(engine, "Status", WRITE)
-    assert res == {"name": "Status", "success": True, "type": "text", "data": "answer 42"}
+    res = await AutomationService(engine).user_action(Actor("w", Permission.WRITE), "Status")
+    assert (res.name, res.success, res.kind, res.data) == ("Status", True, "text", "answer 42")
     with pytest.raises(ActionDefError, match="must map to script text"):
         parse_user_actions('{"a": 1}')

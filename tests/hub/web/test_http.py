@@ -16,13 +16,6 @@ from hub.ws.http import STATIC_DIR, handle_http, resolve
 from tests.fixtures.net import free_port
 
 
-class FakeConfigHub:
-    """Only the attribute handle_http reads: the validated config."""
-
-    def __init__(self, dashboard: bool) -> None:
-        self.config = {"websocket": {"dashboard": dashboard}}
-
-
 async def echo(ws: Any) -> None:
     async for msg in ws:
         await ws.send(msg)
@@ -31,7 +24,7 @@ async def echo(ws: Any) -> None:
 @pytest.fixture
 async def server() -> AsyncIterator[int]:
     port = free_port()
-    async with serve(echo, "127.0.0.1", port, process_request=lambda c, r: handle_http(None, c, r)):
+    async with serve(echo, "127.0.0.1", port, process_request=lambda c, r: handle_http(c, r)):
         yield port
 
 
@@ -114,8 +107,8 @@ def test_resolve_never_leaves_the_static_dir(tmp_path: Path) -> None:
 
 async def test_dashboard_off_answers_404_but_the_websocket_still_upgrades() -> None:
     port = free_port()
-    hub = FakeConfigHub(dashboard=False)
-    async with serve(echo, "127.0.0.1", port, process_request=lambda c, r: handle_http(hub, c, r)):
+    off = lambda c, r: handle_http(c, r, dashboard=False)  # noqa: E731
+    async with serve(echo, "127.0.0.1", port, process_request=off):
         r = await aget(port, "/")
         assert r.status == 404 and b"turned off" in r.body
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:

@@ -39,9 +39,7 @@ async def rtoc_peer(ws: Any) -> None:
 @pytest.fixture
 async def site(page: Page) -> AsyncIterator[str]:
     port = free_port()
-    async with serve(
-        rtoc_peer, "127.0.0.1", port, process_request=lambda c, r: handle_http(None, c, r)
-    ):
+    async with serve(rtoc_peer, "127.0.0.1", port, process_request=lambda c, r: handle_http(c, r)):
         # a page of the dashboard's origin that does not start the app
         await page.goto(f"http://127.0.0.1:{port}/style.css")
         yield f"ws://127.0.0.1:{port}/"

@@ -13,17 +13,18 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from edge_agent.agent import Agent
-from hub.app import Hub
+from hub.service import HubService
 from hub.ws.crypto import decrypt_json, encrypt_json, password_key
 from hub.ws.server import WebsocketServer, serve
 from tests.fixtures.agents import generator_agent
 from tests.fixtures.mosquitto import Mosquitto
+from tests.hub.engine.conftest import rig  # noqa: F401  (the engine on stand-ins)
 
 ServerFactory = Callable[..., Awaitable[WebsocketServer]]
 
 
 @pytest.fixture
-async def ws_factory(hub: Hub) -> AsyncIterator[ServerFactory]:
+async def ws_factory(service: HubService) -> AsyncIterator[ServerFactory]:
     """Start websocket servers on the test's hub (127.0.0.1, a free port) with config keys."""
     servers: list[WebsocketServer] = []
 
@@ -31,7 +32,7 @@ async def ws_factory(hub: Hub) -> AsyncIterator[ServerFactory]:
         cfg.setdefault("host", "127.0.0.1")
         cfg.setdefault("port", 0)
         cfg.setdefault("require_login", False)  # RTOC's open mode unless a test asks
-        server = await serve(hub, cfg)
+        server = await serve(service, cfg)
         servers.append(server)
         return server
 

@@ -4,7 +4,9 @@ permission: read clients see, write clients change, and a new event reaches subs
 from __future__ import annotations
 
 from hub.app import Hub
+from hub.service import AutomationService, HubService
 from hub.users import Users, save_users
+from hub.ws.server import serve
 
 EVENT = {
     "name": "hot",
@@ -65,13 +67,13 @@ async def test_read_user_cannot_change_automation(ws_factory, hub: Hub, raw) -> 
     assert resp["userAction"]["data"] == "permission denied"
 
 
-async def test_without_engine_the_reason_is_given(ws_factory, hub: Hub, raw) -> None:
-    engine, hub.engine = hub.engine, None
+async def test_without_engine_the_reason_is_given(hub: Hub, raw) -> None:
+    without = HubService(hub=hub, automation=AutomationService(None))
+    server = await serve(without, {"host": "127.0.0.1", "port": 0, "require_login": False})
     try:
-        server = await ws_factory()
         r = await raw(server.url, authorize=True)
         _, resp = await r.request({"automation": {"reset": True}, "userAction": "x"})
         assert resp["automation"] == {"error": "the automation engine is not running on this hub"}
         assert resp["userAction"]["success"] is False
     finally:
-        hub.engine = engine
+        await server.close()

@@ -88,12 +88,14 @@ async def test_y_never_waits_for_a_stalled_store(
 ) -> None:
     from hub.bootstrap import running_hub
     from hub.ws.server import serve
-    from tests.hub.conftest import make_hub_config
+    from tests.hub.conftest import make_hub_config, service_of
     from tests.hub.test_live import locked
 
     cfg = make_hub_config(tmp_path, mosquitto, prefix, hub={"local_pending": 50})
     async with running_hub(cfg) as hub:
-        server = await serve(hub, {"host": "127.0.0.1", "port": 0, "require_login": False})
+        server = await serve(
+            service_of(hub), {"host": "127.0.0.1", "port": 0, "require_login": False}
+        )
         try:
             r = await raw(server.url, authorize=True)
             other = await raw(server.url, authorize=True)

@@ -1,11 +1,31 @@
-"""The websocket `automation` / `userAction` handlers: RTOC's shapes and permissions."""
+"""RTOC's `automation` dialect (hub/ws/automation.py) over the service's automation calls,
+on a real engine: RTOC's shapes and permissions; user actions through the service."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from hub.engine.automation import ADMIN, READ, WRITE, Access, handle_automation, handle_user_action
-from hub.engine.engine import DOC_EVENTS
+from hub.engine.engine import DOC_EVENTS, Engine
+from hub.permission import Actor, Permission
+from hub.service import AutomationService
+from hub.ws.automation import rtoc_automation
+
+ADMIN = Actor("admin", Permission.ADMIN)
+WRITE = Actor("writer", Permission.WRITE)
+READ = Actor("reader", Permission.READ)
+CUSTOM = Actor("custom", Permission.CUSTOM)
+
+
+async def handle_automation(engine: Engine, request: Any, actor: Actor) -> dict[str, Any]:
+    return await rtoc_automation(AutomationService(engine), actor, request)
+
+
+async def handle_user_action(engine: Engine, name: str, actor: Actor) -> dict[str, Any]:
+    res = await AutomationService(engine).user_action(actor, name)
+    return {"name": res.name, "success": res.success, "type": res.kind, "data": res.data}
+
 
 SET_EVENT = {
     "name": "hot",
@@ -89,7 +109,7 @@ async def test_invalid_and_hostile_definitions_are_refused_and_nothing_else_chan
     assert "'cond' is missing" in bad["errors"]["setEvent"]
 
 
-@pytest.mark.parametrize("access", [READ, Access.from_permission("custom")])
+@pytest.mark.parametrize("access", [READ, CUSTOM])
 async def test_writes_need_write_permission(rig, access):
     engine, _hub, agents, docs, _ = rig
     res = await handle_automation(
@@ -97,7 +117,7 @@ async def test_writes_need_write_permission(rig, access):
         {"setEvent": SET_EVENT, "setAction": SET_ACTION, "testAction": "cool", "reset": 1},
         access,
     )
-    if not access.read:
+    if not access.may(Permission.READ):
         assert "permission denied" in res["errors"]["automation"]
         assert "events" not in res
     else:
@@ -126,15 +146,6 @@ async def test_user_actions_text_permissions_and_admin_only_names(rig):
     photo = await handle_user_action(engine, "photo", ADMIN)
     assert photo["success"] is False and "sandboxed scripts return text" in photo["data"]
     assert (await handle_user_action(engine, "nope", ADMIN))["success"] is False
-
-
-def test_permission_levels():
-    assert Access.from_permission("admin").admin
-    assert Access.from_permission("write").write and not Access.from_permission("write").admin
-    assert Access.from_permission("read").read and not Access.from_permission("read").write
-    assert not Access.from_permission("blocked").read
-    with pytest.raises(ValueError, match="unknown permission"):
-        Access.from_permission("root")
 
 
 async def test_scripts_over_the_automation_request_persist_and_restart(rig):
