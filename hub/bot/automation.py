@@ -107,6 +107,7 @@ async def automation_text(
     actor = Actor(user.name, perm)
     fields = parse_fields(text, EVENT_KEYS if op == "newev" else ACTION_KEYS)
     name = fields.pop("name")
+    key = "setEvent" if op == "newev" else "setAction"
     try:
         if op == "newev":
             if "priority" in fields:
@@ -119,10 +120,8 @@ async def automation_text(
             listen = fields.get("listenID", "")
             fields["listenID"] = [s.strip() for s in listen.split(",") if s.strip()]
             await auto.set_action(actor, action_from_rtoc(name, fields))
-    except ValueError:
-        raise
-    except Exception as exc:  # denied, or a condition/script the sandbox refuses
-        raise ValueError(str(exc)) from None
+    except Exception as exc:  # denied, a bad field, a condition/script the sandbox refuses
+        raise ValueError(f"{key}: {exc}") from None
     session.awaiting = None
     return await automation_menu(auto, user, perm, session, f"Saved {name}.")
 

@@ -110,7 +110,10 @@ def test_demo_reads_simulated_instruments_with_the_real_drivers(tmp_path: Path) 
             return all(k in latest for k in wanted)
 
         wait_for(all_there, timeout=60, what=f"{wanted} in the latest values")
-        status = [x for x in lines if "agents online" in x][-1]
+        def status_lines() -> list[str]:
+            return [x for x in lines if "agents online" in x]
+
+        status = wait_for(status_lines, timeout=60, what="a status line")[-1]
         assert "rejected 0 " in status, status
     finally:
         proc.send_signal(signal.SIGINT)

@@ -190,7 +190,7 @@ async def test_every_button_at_every_level_is_allowed_or_refused_as_the_doc_tabl
     # Every other level presses every button, from chats holding the same two shortcuts.
     outcomes: dict[Permission, dict[str, bool]] = {}
     for level in (Permission.BLOCKED, Permission.CUSTOM, Permission.READ, Permission.WRITE):
-        user, _ = bot.users.register(20 + int(level), level.label)
+        user, _ = bot.users.register(20 + level.rank, level.label)
         user.permission, user.shortcuts = level, list(OWN_SHORTCUTS)
         n = len(command_tap.commands)
         outcomes[level] = await walk(bot, user.chat_id, level, buttons, table)
