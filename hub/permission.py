@@ -44,22 +44,22 @@ class Permission(enum.StrEnum):
         """The name users read and type."""
         return self.value
 
-    def __lt__(self, other: object) -> bool:  # type: ignore[override]
+    def __lt__(self, other: object) -> bool:
         if not isinstance(other, str):
             return NotImplemented
         return self.rank < Permission.parse(other).rank
 
-    def __le__(self, other: object) -> bool:  # type: ignore[override]
+    def __le__(self, other: object) -> bool:
         if not isinstance(other, str):
             return NotImplemented
         return self.rank <= Permission.parse(other).rank
 
-    def __gt__(self, other: object) -> bool:  # type: ignore[override]
+    def __gt__(self, other: object) -> bool:
         if not isinstance(other, str):
             return NotImplemented
         return self.rank > Permission.parse(other).rank
 
-    def __ge__(self, other: object) -> bool:  # type: ignore[override]
+    def __ge__(self, other: object) -> bool:
         if not isinstance(other, str):
             return NotImplemented
         return self.rank >= Permission.parse(other).rank

@@ -8,6 +8,7 @@ evaluated as code.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from edge_agent.drivers.base import ParamSpec
@@ -113,7 +114,7 @@ def parse_call_args(decl: dict[str, Any], text: str) -> dict[str, Any]:
     return out
 
 
-def parse_samplerate(decl: dict[str, Any], text: str) -> float:
+def parse_samplerate(decl: Mapping[str, Any], text: str) -> float:
     """A sample rate in Hz, greater than 0 and at most the driver's maximum."""
     try:
         rate = float(_scalar(text))

@@ -166,7 +166,8 @@ class HubService:
         """The stored raw samples of the named signals in [xmin, xmax]; TableError for a
         name the store does not know."""
         store = self._hub.store
-        return await self._hub.run_store(lambda: read_store(store, keys, xmin, xmax))
+        table: Table = await self._hub.run_store(lambda: read_store(store, keys, xmin, xmax))
+        return table
 
     # -- commands --------------------------------------------------------------------------
     async def import_table(self, table: Table) -> int:

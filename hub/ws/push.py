@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from hub.signals import Signal
 from .jsonfast import FloatArray, dumps
 from .session import ClientSession
 from .state import ServerState, event_push
+
+T = TypeVar("T")
 
 
 class Fanout:
@@ -50,14 +52,10 @@ class Fanout:
         if not self._attached:
             return
         hub = self.st.service
-        for lst, fn in (
-            (hub.signals.on_new_signal, self.on_new_signal),
-            (hub.signals.on_data, self.on_data),
-            (hub.on_event, self.on_event),
-            (hub.agents.on_change, self.on_agent_change),
-        ):
-            if fn in lst:
-                lst.remove(fn)
+        _forget(hub.signals.on_new_signal, self.on_new_signal)
+        _forget(hub.signals.on_data, self.on_data)
+        _forget(hub.on_event, self.on_event)
+        _forget(hub.agents.on_change, self.on_agent_change)
         for h in (self._flush_handle, self._plugins_handle):
             if h is not None:
                 h.cancel()
@@ -186,3 +184,9 @@ class Fanout:
     def push_plugins(self) -> None:
         """`{"pluginList": …}` to every client that gets pushes, now."""
         self.broadcast({"pluginList": self.plugins.plugin_list()})
+
+
+def _forget(listeners: list[T], fn: T) -> None:
+    """Unregister `fn` when it is registered."""
+    if fn in listeners:
+        listeners.remove(fn)

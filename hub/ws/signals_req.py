@@ -158,7 +158,8 @@ def latest(st: ServerState, value: Any) -> dict[str, list[Any]]:
         if last is None:
             continue
         x, y = _finite(last[0]), _finite(last[1])
-        out[sig.key] = [x, y, sig.unit, sig.id, _finite(sig.buffer.first_x()), x]
+        first = sig.buffer.first_x()
+        out[sig.key] = [x, y, sig.unit, sig.id, x if first is None else _finite(first), x]
     return out
 
 

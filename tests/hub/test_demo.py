@@ -110,6 +110,7 @@ def test_demo_reads_simulated_instruments_with_the_real_drivers(tmp_path: Path) 
             return all(k in latest for k in wanted)
 
         wait_for(all_there, timeout=60, what=f"{wanted} in the latest values")
+
         def status_lines() -> list[str]:
             return [x for x in lines if "agents online" in x]
 
