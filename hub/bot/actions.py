@@ -11,6 +11,17 @@ label = "Heating on"
 permission = "write"
 command = { device = "Heater", op = "set", name = "target", args = 21.0 }
 reply = "Heating set; room is {Room.Temperature}"
+
+[[action]]
+label = "Room today"
+permission = "read"
+plot = ["Room.Temperature"]   # answers with a graph (PNG) of the last plot_hours
+plot_hours = 24
+
+[[action]]
+label = "Manual"
+document = "manual.pdf"       # a file next to telegram_actions.toml, sent as a document
+# picture = "plan.png"        # or sent as a picture
 ```
 """
 
@@ -29,7 +40,10 @@ from .users import Permission
 FILENAME = "telegram_actions.toml"
 OPS = ("set", "get", "call", "start", "stop", "samplerate")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)\}")
-_KEYS = {"label", "permission", "reply", "command"}
+_KEYS = {"label", "permission", "reply", "command", "picture", "document", "plot", "plot_hours"}
+_ANSWERS = ("picture", "document", "plot")  # at most one per action
+MAX_PICTURE = 10_000_000  # the Bot API's limits for uploaded photos and documents
+MAX_DOCUMENT = 50_000_000
 _CMD_KEYS = {"device", "op", "name", "args"}
 
 
@@ -41,6 +55,10 @@ class CustomAction:
     permission: Permission
     reply: str = ""
     command: dict[str, Any] | None = None
+    picture: Path | None = None  # a file sent as a photo
+    document: Path | None = None  # a file sent as a document
+    plot: tuple[str, ...] = ()  # signals drawn as a graph of the last plot_hours
+    plot_hours: float = 24.0
 
     def allowed(self, perm: Permission) -> bool:
         """True when a user acting with `perm` may see and run this action."""
@@ -109,7 +127,44 @@ def parse_actions(raw: dict[str, Any], *, source: str) -> list[CustomAction]:
                 raise ConfigError(f"{where}: 'command' takes only {sorted(_CMD_KEYS)}")
             if not isinstance(cmd.get("device"), str) or cmd.get("op") not in OPS:
                 raise ConfigError(f"{where}: 'command' needs device and op (one of {OPS})")
-        if not reply and cmd is None:
-            raise ConfigError(f"{where}: needs 'reply', 'command' or both")
-        out.append(CustomAction(label=label, permission=perm, reply=reply, command=cmd))
+        answers = [k for k in _ANSWERS if k in entry]
+        if len(answers) > 1:
+            raise ConfigError(f"{where}: only one of {answers} per action")
+        files = {
+            k: _operator_file(entry[k], source, f"{where}: '{k}'") for k in answers if k != "plot"
+        }
+        plot = _plot_keys(entry.get("plot", []), f"{where}: 'plot'")
+        hours = entry.get("plot_hours", 24.0)
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 1e6:
+            raise ConfigError(f"{where}: 'plot_hours' must be a positive number of hours")
+        if not reply and cmd is None and not answers:
+            raise ConfigError(f"{where}: needs 'reply', 'command', a picture/document/plot")
+        out.append(
+            CustomAction(
+                label=label,
+                permission=perm,
+                reply=reply,
+                command=cmd,
+                picture=files.get("picture"),
+                document=files.get("document"),
+                plot=plot,
+                plot_hours=float(hours),
+            )
+        )
     return out
+
+
+def _operator_file(value: Any, source: str, where: str) -> Path:
+    """A file name next to the actions file (never a path elsewhere); it must exist."""
+    if not isinstance(value, str) or not value or Path(value).name != value or value[0] == ".":
+        raise ConfigError(f"{where} must be a file name in the actions directory, not a path")
+    path = Path(source).parent / value
+    if not path.is_file():
+        raise ConfigError(f"{where}: {path} does not exist")
+    return path
+
+
+def _plot_keys(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(k, str) and "." in k for k in value):
+        raise ConfigError(f'{where} takes a list of "Device.Signal" names')
+    return tuple(value)

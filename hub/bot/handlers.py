@@ -30,12 +30,14 @@ from .access import (
     RealAdmin,
     Route,
 )
+from .action_answers import action_answer
 from .actions import CustomAction, fill_placeholders
 from .admin_handlers import AdminHandlers
 from .automation import automation_menu, automation_press, automation_text
 from .device_handlers import DeviceHandlers
 from .periods import PRESETS, parse_period, preset_range
 from .plots import BusyError, PlotEvent, Renderer, Series
+from .settings_handlers import SettingsHandlers
 from .texts import MAINTENANCE, NO_PERMISSION, NOT_ALLOWED
 from .ui import Awaiting, Reply, Session
 from .users import Permission, User, UserDirectory
@@ -48,7 +50,7 @@ P = Permission
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
 
 
-class BotCore(DeviceHandlers, AdminHandlers):
+class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
     """Menus, permissions and actions for all chats; `handle()` is called per update."""
 
     def __init__(
@@ -286,9 +288,6 @@ class BotCore(DeviceHandlers, AdminHandlers):
         await self.save_users()
         return menus.settings_menu(user, perm, session)
 
-    async def _on_gen(self, user: User, perm: Permission, session: Session) -> Reply:
-        return menus.general_info(self.service)
-
     # ---- custom actions, create, automation -----------------------------------------
     async def _on_act(self, user: User, perm: Permission, session: Session, index: str) -> Reply:
         try:
@@ -301,7 +300,10 @@ class BotCore(DeviceHandlers, AdminHandlers):
             parts.append(await self._command(c["device"], c["op"], c.get("name"), c.get("args")))
         if action.reply:
             parts.append(fill_placeholders(action.reply, self._latest))
-        return menus.Reply(html.escape("\n".join(parts)))
+        text = html.escape("\n".join(parts))
+        if action.plot or action.picture or action.document:
+            return await action_answer(self, action, text)
+        return menus.Reply(text)
 
     def _latest(self, key: str) -> float | None:
         if key not in self.service.signals:
@@ -460,6 +462,16 @@ ROUTES: dict[str, Route] = {
     "auto": Route(_WRITE, B._on_auto),
     "au": Route(_WRITE, B._on_au, 1, optional=1),
     "gen": Route(_WRITE, B._on_gen),
+    "grl": Route(_WRITE, B._on_grl),
+    "gsr": Route(_WRITE, B._on_gsr),
+    "bk": Route(_ADMIN, B._on_bk),
+    "bkn": Route(_ADMIN, B._on_bkn),
+    "bkd": Route(_ADMIN, B._on_bkd, 1),
+    "del": Route(_ADMIN, B._on_del),
+    "dls": Route(_ADMIN, B._on_dls, 1),
+    "dlsy": Route(_ADMIN, B._on_dlsy, 1),
+    "dle": Route(_ADMIN, B._on_dle),
+    "dley": Route(_ADMIN, B._on_dley),
     "bot": Route(_ADMIN, B._on_bot),
     "inl": Route(_ADMIN, B._on_inl),
     "oa": Route(_ADMIN, B._on_oa),
@@ -480,5 +492,7 @@ TEXT_ROUTES: dict[str, Route] = {
     "newsig": Route(ROUTES["new"].rule, B._text_newsig),
     "newval": Route(ROUTES["ns"].rule, B._text_newval, 1),
     "auto": Route(ROUTES["au"].rule, B._text_auto, 1),
+    "grl": Route(ROUTES["grl"].rule, B._text_grl),
+    "gsr": Route(ROUTES["gsr"].rule, B._text_gsr),
 }
 # fmt: on

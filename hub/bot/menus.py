@@ -131,6 +131,7 @@ def settings_menu(user: User, perm: Permission, session: Session) -> Reply:
             for i, s in enumerate(user.shortcuts)
         ]
     if perm >= Permission.ADMIN:
+        b += [Button("Backup", "bk"), Button("Delete signals/events", "del")]
         b.append(Button("Telegram bot", "bot"))
     b.append(Button(BACK, "m"))
     return Reply("Settings", _rows(b))
@@ -162,7 +163,7 @@ def general_info(service: HubService) -> Reply:
             f"Store: {store_cfg.get('kind', '?')}, "
             f"retention {'off' if not days else f'{days} days'}"
         )
-    lines.append("Backup and retention are set in the hub's config file.")
+    lines.append("Retention and scheduled backups are set in the hub's config file.")
     return Reply(html.escape("\n".join(lines)), [[Button(BACK, "set")]])
 
 

@@ -230,6 +230,12 @@ class HubService:
         """Forget one live signal `Dev.Sig`; False when unknown."""
         return bool(self._hub.signals.remove(key))
 
+    def clear_events(self) -> int:
+        """Forget the events kept in memory (the store keeps them); how many there were."""
+        n = len(self._hub.recent_events)
+        self._hub.recent_events.clear()
+        return n
+
     def resize(self, record_length: int) -> None:
         """Keep `record_length` samples per live signal."""
         self._hub.signals.resize(record_length)

@@ -132,7 +132,7 @@ def delete(st: ServerState, arg: Any) -> dict[str, int]:
         raise RequestError('delete.events takes a list of event ids or "all"')
     n_sig = sum(st.service.remove_signal(k) for k in keys)
     if events == "all":
-        n_ev = len(st.events)
+        n_ev = max(len(st.events), st.service.clear_events())
         st.events.clear()
     else:
         n_ev = sum(bool(st.events.remove(e)) for e in events)
