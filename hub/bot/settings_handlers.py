@@ -33,7 +33,7 @@ class SettingsHandlers:
     """Mixed into BotCore, which provides the hub service."""
 
     service: HubService
-    _backups: BackupSchedule | None = None
+    _backup_writer: BackupSchedule | None = None
 
     # ---- General ---------------------------------------------------------------------
     def _general(self, note: str = "") -> Reply:
@@ -100,17 +100,17 @@ class SettingsHandlers:
 
     def _schedule(self) -> BackupSchedule | None:
         """The bot's own backup writer for the SQLite store (None for PostgreSQL)."""
-        if self._backups is None:
+        if self._backup_writer is None:
             store = self.service.config.get("store", {})
             if store.get("kind", "sqlite") != "sqlite" or not store.get("path"):
                 return None
-            self._backups = BackupSchedule(
+            self._backup_writer = BackupSchedule(
                 store_path=Path(store["path"]),
                 directory=self._backup_dir(),
                 every_s=0.0,
                 keep=int(store.get("backup_keep", 7)),
             )
-        return self._backups
+        return self._backup_writer
 
     def _backup_menu(self, session: Session, note: str = "") -> Reply:
         found = self._backups()
