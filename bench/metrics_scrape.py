@@ -21,15 +21,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.app import Hub
 from hub.config import hub_config
 from hub.db.sqlite import SQLiteStore
 from hub.integrations.metrics import registry_of
+from hub.process import HubProcess
 
 
-def hub_with(agents: int, tmp: Path) -> Hub:
+def hub_with(agents: int, tmp: Path) -> HubProcess:
     cfg = hub_config({"hub": {"data_dir": str(tmp)}, "metrics": {"enabled": True}})
-    hub = Hub(config=cfg, store=SQLiteStore(path=str(tmp / "s.sqlite")))
+    hub = HubProcess(config=cfg, store=SQLiteStore(path=str(tmp / "s.sqlite")))
     for a in range(agents):
         devices = {
             f"D{a}_{d}": {

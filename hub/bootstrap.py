@@ -13,7 +13,6 @@ from typing import Any
 
 from edge_agent.config_schema import ConfigError
 
-from .app import Hub
 from .backup_schedule import backup_schedule
 from .broker import EmbeddedBroker
 from .db.base import Store
@@ -22,6 +21,7 @@ from .engine.wiring import attach_engine
 from .ingest import MqttIngest
 from .integrations import attach_integrations
 from .mqtt_auth import HUB_USER, BrokerUsers
+from .process import HubProcess
 from .service import AutomationService, HubService
 
 log = logging.getLogger(__name__)
@@ -96,12 +96,12 @@ def embedded_broker(
 @contextlib.asynccontextmanager
 async def running_hub(
     config: dict[str, Any], *, broker_patience: float = 10.0
-) -> AsyncIterator[Hub]:
+) -> AsyncIterator[HubProcess]:
     """Start every part of the hub; on exit stop them in reverse order, losing nothing.
 
     An external broker that cannot be reached within `broker_patience` seconds is said
     in the log (ingest keeps trying)."""
-    hub = Hub(config=config, store=make_store(config))
+    hub = HubProcess(config=config, store=make_store(config))
     async with contextlib.AsyncExitStack() as stack:
         host, port, embedded = broker_address(config)
         credentials = None
@@ -109,21 +109,21 @@ async def running_hub(
             broker, credentials = embedded_broker(config, host, port)
             await broker.start()
             stack.push_async_callback(broker.stop)
-            hub.broker = broker  # type: ignore[attr-defined]
+            hub.broker = broker
         await hub.start()
         stack.push_async_callback(hub.stop)
         backups = backup_schedule(config)
         if backups is not None:
             backups.start()
             stack.push_async_callback(backups.stop)
-        hub.backups = backups  # type: ignore[attr-defined]
+        hub.backups = backups
         role = config["hub"]["role"]  # docs/scale.md
         engine: Engine | None = None
         if role != "ingest":
             engine = hub.engine = attach_engine(hub, config["engine"])
             stack.push_async_callback(engine.stop)
             _operator_scripts(engine, config["engine"]["scripts"])
-        service = HubService(hub=hub, automation=AutomationService(engine))
+        service = hub.service = HubService(hub=hub, automation=AutomationService(engine))
         ingest = MqttIngest(hub=hub, host=host, port=port, credentials=credentials)
         if role == "live":
             from .leadership import attach_leadership
@@ -140,7 +140,7 @@ async def running_hub(
                 _say_unreachable(ingest, host, port, broker_patience), name="broker-watch"
             )
             stack.callback(watch.cancel)
-        hub.ingest = ingest  # type: ignore[attr-defined]
+        hub.ingest = ingest
         if config["websocket"]["enabled"] and role != "ingest":
             from .integrations.metrics import metrics_response
             from .ws.server import serve
@@ -148,14 +148,14 @@ async def running_hub(
             metrics = functools.partial(metrics_response, hub)
             server = await serve(service, config["websocket"], metrics=metrics)
             stack.push_async_callback(server.close)
-            hub.ws_server = server  # type: ignore[attr-defined]
+            hub.ws_server = server
         if config["telegram"]["enabled"] and role == "all":  # live: the leader's
             from .bot.app import TelegramBot
 
             bot = TelegramBot(service=service, config=config["telegram"])
             await bot.start()
             stack.push_async_callback(bot.stop)
-            hub.bot = bot  # type: ignore[attr-defined]
+            hub.bot = bot
         if role != "ingest":
             await attach_integrations(hub, config, stack)
         yield hub

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .app import Hub
 from .config import hub_config
 from .mqtt_auth import set_password, write_private
 from .users import load_users, save_users
@@ -184,7 +185,7 @@ def new_password(length: int = 12) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-async def _demo_login(hub: Any, root: Path) -> str:
+async def _demo_login(hub: Hub, root: Path) -> str:
     """Make the demo's admin user on first run; return 'user / password' to print."""
     saved = root / "demo-login.txt"
     users = await load_users(hub)
@@ -224,7 +225,9 @@ def _count(config: dict[str, Any]) -> int:
         store.close()
 
 
-async def _status_loop(hub: Any, stop: asyncio.Event, stored_before: int, agent: Any) -> None:
+async def _status_loop(
+    hub: Hub, stop: asyncio.Event, stored_before: int, agent: subprocess.Popen[bytes]
+) -> None:
     last_samples, last_t = hub.stats["samples"], time.monotonic()
     tty = os.isatty(1)
     while not stop.is_set():

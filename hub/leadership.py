@@ -17,7 +17,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.wire import Batch, EdgeEvent
 
@@ -26,6 +26,9 @@ from .db.base import EventRecord
 from .engine.engine import Engine
 from .lease import Lease, LeaseClock, safe_take
 from .service import HubService
+
+if TYPE_CHECKING:
+    from .process import HubProcess
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +206,7 @@ class Leadership:
 
 
 def attach_leadership(
-    hub: Hub, config: dict[str, Any], *, engine: Engine, service: HubService
+    hub: HubProcess, config: dict[str, Any], *, engine: Engine, service: HubService
 ) -> Leadership:
     """Gate the engine of a live hub (started, attached) by a lease in PostgreSQL; the
     Telegram bot runs on the leader only. Start with `.start()`, stop with `await .stop()`."""
@@ -217,10 +220,10 @@ def attach_leadership(
 
             bot.append(TelegramBot(service=service, config=config["telegram"]))
             await bot[0].start()
-            hub.bot = bot[0]  # type: ignore[attr-defined]
+            hub.bot = bot[0]
         elif not leading and bot:
             await bot.pop().stop()
-            hub.bot = None  # type: ignore[attr-defined]
+            hub.bot = None
 
     lead = Leadership(
         lease=Lease(dsn=config["store"]["dsn"], holder=config["hub"]["id"], seconds=seconds),
@@ -237,5 +240,5 @@ def attach_leadership(
 
     hub.on_event[hub.on_event.index(engine.on_event)] = actions
     hub.on_event.append(gate.seen)
-    hub.leadership = lead  # type: ignore[attr-defined]
+    hub.leadership = lead
     return lead

@@ -5,11 +5,16 @@ ones the config turns on."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.process import HubProcess
+
+    from .alerts import AlertTarget
 
 
 async def attach_integrations(
-    hub: Any, config: dict[str, Any], stack: contextlib.AsyncExitStack
+    hub: HubProcess, config: dict[str, Any], stack: contextlib.AsyncExitStack
 ) -> None:
     """Start each integration the config enables; `stack` stops them in reverse order."""
     if config["selfsignals"]["enabled"] or config["metrics"]["enabled"]:
@@ -41,7 +46,7 @@ async def attach_integrations(
     hub.alert_targets = targets
 
 
-def _alert_targets(config: dict[str, Any]) -> list[Any]:
+def _alert_targets(config: dict[str, Any]) -> list[AlertTarget]:
     """The webhook and e-mail roads `[notify.*.NAME]` declares."""
     from .notify_email import email_target
     from .notify_webhook import webhook_target

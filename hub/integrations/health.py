@@ -12,10 +12,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.app import LOCAL_AGENT
+from hub.app import LOCAL_AGENT, Hub
 from hub.db.writer import Outcome
+
+if TYPE_CHECKING:
+    from hub.process import HubProcess
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def agent_health(info: Any) -> AgentHealth:
 class HealthProbe:
     """Tracks store lag from the writer's outcomes; `snapshot()` gives every figure."""
 
-    def __init__(self, *, hub: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, hub: Hub, clock: Callable[[], float] = time.time) -> None:
         self.hub = hub
         self.clock = clock
         self._agent_samples = 0  # only the writer thread adds
@@ -141,9 +144,9 @@ class HealthProbe:
         )
 
 
-def probe_of(hub: Any) -> HealthProbe:
+def probe_of(hub: HubProcess) -> HealthProbe:
     """The hub's one HealthProbe, made and started on first use."""
-    probe = getattr(hub, "health", None)
+    probe = hub.health
     if probe is None:
         probe = HealthProbe(hub=hub)
         probe.start()

@@ -23,6 +23,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from hub.process import HubProcess
+
 from .alerts import jsonable
 from .ha_discovery import Command, Entity, HaTopics, agent_entities, parse_command
 
@@ -41,7 +43,7 @@ def _version() -> str:
 class HomeAssistantBridge:
     """Publishes an installation to Home Assistant and carries its commands to the agents."""
 
-    def __init__(self, *, hub: Any, host: str, port: int, config: dict[str, Any]) -> None:
+    def __init__(self, *, hub: HubProcess, host: str, port: int, config: dict[str, Any]) -> None:
         self.hub = hub
         self.host, self.port = host, port
         self.permission = config["permission"]
@@ -64,7 +66,7 @@ class HomeAssistantBridge:
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"{hub.config['hub']['id']}-ha"
         )
-        own = getattr(getattr(hub, "ingest", None), "credentials", None)
+        own = hub.ingest.credentials if hub.ingest is not None else None
         if own is not None:  # the embedded broker: the hub's own user, made at start
             self._client.username_pw_set(*own)
         elif mqtt_cfg["username"]:

@@ -18,6 +18,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from hub.app import Hub
+from hub.process import HubProcess
+
 from .health import HealthProbe, probe_of
 
 PATH = "/metrics"
@@ -35,7 +38,7 @@ COUNTERS = {  # hub.stats key -> (metric name without _total, help)
 class HubCollector:
     """Reads the hub's figures at each scrape."""
 
-    def __init__(self, *, hub: Any, probe: HealthProbe, max_devices: int) -> None:
+    def __init__(self, *, hub: Hub, probe: HealthProbe, max_devices: int) -> None:
         self.hub = hub
         self.probe = probe
         self.max_devices = max_devices
@@ -112,9 +115,9 @@ class HubCollector:
         )
 
 
-def registry_of(hub: Any) -> CollectorRegistry:
+def registry_of(hub: HubProcess) -> CollectorRegistry:
     """The hub's own registry with its collector (made on first use)."""
-    reg = getattr(hub, "metrics_registry", None)
+    reg = hub.metrics_registry
     if reg is None:
         reg = CollectorRegistry(auto_describe=False)
         reg.register(
@@ -126,10 +129,9 @@ def registry_of(hub: Any) -> CollectorRegistry:
     return reg
 
 
-def metrics_enabled(hub: Any) -> bool:
-    """The `[metrics] enabled` key of a hub with a config."""
-    config = getattr(hub, "config", None)
-    return bool(isinstance(config, dict) and config.get("metrics", {}).get("enabled"))
+def metrics_enabled(hub: Hub) -> bool:
+    """The `[metrics] enabled` key of the hub's config."""
+    return bool(hub.config["metrics"]["enabled"])
 
 
 def _response(status: int, reason: str, ctype: str, body: bytes, **extra: str) -> Response:
@@ -143,7 +145,7 @@ def _response(status: int, reason: str, ctype: str, body: bytes, **extra: str) -
     return Response(status, reason, h, body)
 
 
-def metrics_response(hub: Any, request: Request) -> Response | None:
+def metrics_response(hub: HubProcess, request: Request) -> Response | None:
     """Answer GET /metrics when it is turned on (None: not ours, let the dashboard answer)."""
     if request.path.split("?", 1)[0] != PATH or not metrics_enabled(hub):
         return None

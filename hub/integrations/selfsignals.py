@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from hub.app import LOCAL_AGENT
+from hub.process import HubProcess
 
 from .health import HealthProbe, HubHealth, probe_of
 
@@ -49,7 +49,9 @@ def figures(health: HubHealth, ingest_rate: float) -> list[tuple[str, str, float
 class SelfSignals:
     """Samples the hub's health into signals at a fixed interval (a task on the loop)."""
 
-    def __init__(self, *, hub: Any, interval: float, probe: HealthProbe | None = None) -> None:
+    def __init__(
+        self, *, hub: HubProcess, interval: float, probe: HealthProbe | None = None
+    ) -> None:
         self.hub = hub
         self.interval = interval
         self.probe = probe or probe_of(hub)
