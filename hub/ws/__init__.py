@@ -1,1 +1,1 @@
-"""RTOC-compatible websocket server (see docs/websocket.md); `serve(hub, ws_config)`."""
+"""RTOC-compatible websocket server (see docs/websocket.md); `serve(service, ws_config)`."""
