@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config_schema import ConfigError
+from hub.i18n import localize_text
 from hub.service import HubService
 
 from .actions import CustomAction, load_actions
@@ -242,14 +243,14 @@ class TelegramBot:
         for user in list(self.users.users.values()):
             perm = self.users.effective(user)
             if perm >= Permission.READ and user.admits(int(event.priority)):
-                self.notifier.submit(user.chat_id, text)
+                self.notifier.submit(user.chat_id, localize_text(user.language, text))
 
     def tell_admins(self, text: str) -> None:
         """Queue a message to every admin."""
         if self.notifier is None:
             return
         for user in self.users.admins():
-            self.notifier.submit(user.chat_id, text)
+            self.notifier.submit(user.chat_id, localize_text(user.language, text))
 
     async def _send_notification(self, chat_id: int, text: str) -> None:
         await self.app.bot.send_message(chat_id=chat_id, text=text[:4096], parse_mode="HTML")

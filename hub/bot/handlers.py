@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from hub.db.base import EventRecord
+from hub.i18n import language_name, parse_language, translate_line
 from hub.permission import Actor
 from hub.service import AutomationService, HubService, QueryError
 
@@ -35,6 +36,7 @@ from .actions import CustomAction, fill_placeholders
 from .admin_handlers import AdminHandlers
 from .automation import automation_menu, automation_press, automation_text
 from .device_handlers import DeviceHandlers
+from .localize import localize
 from .periods import PRESETS, parse_period, preset_range
 from .plots import BusyError, PlotEvent, Renderer, Series
 from .settings_handlers import SettingsHandlers
@@ -109,8 +111,8 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
             if perm == Permission.BLOCKED:
                 self.denied += 1
                 if self.users.only_admin and user.permission > Permission.BLOCKED:
-                    return [Reply(MAINTENANCE)]
-                return [Reply(NO_PERMISSION)]
+                    return localize(user.language, [Reply(MAINTENANCE)])
+                return localize(user.language, [Reply(NO_PERMISSION)])
             session = self.session(chat_id)
             if data is None:
                 data = self._resolve_text(user, perm, session, text or "")
@@ -118,6 +120,7 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
                 replies = await self._free_text(user, perm, session, text or "")
             else:
                 replies = await self._press(user, perm, session, data)
+            replies = localize(user.language, replies)
             for r in replies:
                 session.remember(r.menu)
             return replies
@@ -126,7 +129,8 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
         self, user: User, perm: Permission, session: Session, text: str
     ) -> str | None:
         t = text.strip()
-        if t in ("/start", "/menu", menus.BACK) and t not in session.labels:
+        back = translate_line(user.language, menus.BACK)
+        if t in ("/start", "/menu", menus.BACK, back) and t not in session.labels:
             return "m"
         if t in session.labels:
             return session.labels[t]
@@ -136,7 +140,7 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
             )
             for row in main.menu or []:
                 for b in row:
-                    if b.label == t:
+                    if translate_line(user.language, b.label) == t:
                         return b.data
             return "m"
         return None
@@ -282,6 +286,12 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
 
     async def _on_lvls(self, user: User, perm: Permission, session: Session) -> Reply:
         return menus.levels_menu(user)
+
+    async def _on_lng(self, user: User, perm: Permission, session: Session, lang: str) -> Reply:
+        user.language = parse_language(lang)
+        await self.save_users()
+        menu = menus.settings_menu(user, perm, session)
+        return Reply(f"Language set to {language_name(user.language)}.", menu.menu)
 
     async def _on_lvl(self, user: User, perm: Permission, session: Session, level: str) -> Reply:
         self.users.set_eventlevel(user, int(level))
@@ -448,6 +458,7 @@ ROUTES: dict[str, Route] = {
     "set": Route(_READ, B._on_set),
     "lvls": Route(_READ, B._on_lvls),
     "lvl": Route(_READ, B._on_lvl, 1),
+    "lng": Route(_READ, B._on_lng, 1),
     "dev": Route(_WRITE, B._on_dev),
     "d": Route(_WRITE, B._on_d, 1),
     "start": Route(_WRITE, B._on_start, 1),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from hub.i18n import LANGUAGES, language_name
 from hub.service import HubService
 from hub.signals import SignalStore
 
@@ -123,7 +124,11 @@ def period_menu(session: Session) -> Reply:
 
 def settings_menu(user: User, perm: Permission, session: Session) -> Reply:
     """Settings: notification level for all; general for write; bot settings for admins."""
-    b = [Button(f"Notifications: {EVENTLEVELS[user.eventlevel]}", "lvls")]
+    other = next(code for code in LANGUAGES if code != user.language)
+    b = [
+        Button(f"Notifications: {EVENTLEVELS[user.eventlevel]}", "lvls"),
+        Button(f"Language: {language_name(user.language)}", f"lng:{other}"),
+    ]
     if perm >= Permission.WRITE:
         b.append(Button("General", "gen"))
         b += [

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.i18n import LANGUAGES
 from hub.permission import Permission
 
 DOC_KEY = "telegram_users"
@@ -45,6 +46,7 @@ class User:
     eventlevel: int = 0
     shortcuts: list[Shortcut] = field(default_factory=list)
     preview: Permission | None = None
+    language: str = "en"  # hub/i18n.py LANGUAGES
 
     @property
     def name(self) -> str:
@@ -141,6 +143,7 @@ class UserDirectory:
                     "eventlevel": u.eventlevel,
                     "preview": u.preview.label if u.preview is not None else None,
                     "shortcuts": [vars(s) for s in u.shortcuts],
+                    "language": u.language,
                 }
                 for u in self.users.values()
             },
@@ -164,6 +167,7 @@ class UserDirectory:
                 eventlevel=int(entry.get("eventlevel", self.default_eventlevel)),
                 preview=Permission.parse(preview) if preview else None,
                 shortcuts=[Shortcut(**s) for s in entry.get("shortcuts", [])],
+                language=entry.get("language") if entry.get("language") in LANGUAGES else "en",
             )
 
 

@@ -71,7 +71,7 @@ OWN_SHORTCUTS = [
     Shortcut(label="SetF", device="Generator", kind="call", name="setFrequency"),
 ]
 # Buttons that change the bot for everyone, and the press that puts it back.
-RESTORE = {"inl": "inl", "oa": "oa", "prev": "xprev"}
+RESTORE = {"inl": "inl", "oa": "oa", "prev": "xprev", "lng": "lng:en"}
 
 
 async def press(bot: TelegramBot, chat_id: int, data: str) -> Reply:
@@ -119,7 +119,7 @@ async def walk(
     outcomes = {}
     for data in buttons:
         prefix = data.split(":")[0]
-        reply = await press(bot, chat_id, data)
+        reply = await press_restoring(bot, chat_id, data)  # a language switch too
         allowed = reply.text not in REFUSALS
         want = expected(prefix, data, level, table[prefix][level.label])
         assert allowed == want, f"{level.label} pressing {data!r}: {reply.text[:80]!r}"
