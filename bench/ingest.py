@@ -31,8 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from edge_agent.publisher import parse_hub_state  # noqa: E402
-from edge_agent.wire import Batch, Series  # noqa: E402
+from edge_agent.wire import Batch, HubState, Series, WireError  # noqa: E402  # noqa: E402
 from tests.fixtures.postgres import start_cluster  # noqa: E402
 
 
@@ -313,7 +312,7 @@ def phase_e2e(
         watcher.connect("127.0.0.1", broker.port)
         watcher.subscribe(f"{prefix}/hub/state", qos=1)
         watcher.loop_start()
-        online = lambda: any(parse_hub_state(s) == "online" for s in state)  # noqa: E731
+        online = lambda: any(_hub_online(s) for s in state)  # noqa: E731
         wait_for(lambda: online() or hub.poll() is not None, 30, "hub online")
         watcher.loop_stop()
         watcher.disconnect()
@@ -432,6 +431,13 @@ def main() -> int:
         cluster.stop("fast")
         cluster.remove()
     return 0
+
+
+def _hub_online(payload: bytes) -> bool:
+    try:
+        return HubState.decode(payload).state == "online"
+    except WireError:
+        return False
 
 
 if __name__ == "__main__":

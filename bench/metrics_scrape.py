@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge_agent.wire import AgentStatus
 from hub.config import hub_config
 from hub.db.sqlite import SQLiteStore
 from hub.integrations.metrics import registry_of
@@ -40,9 +41,8 @@ def hub_with(agents: int, tmp: Path) -> HubProcess:
             }
             for d in range(5)
         }
-        hub.agents.update_status(
-            f"pi{a}", {"state": "online", "spool": {"bytes": 4096}, "devices": devices}
-        )
+        body = {"state": "online", "spool": {"bytes": 4096}, "devices": devices}
+        hub.agents.update_status(f"pi{a}", AgentStatus.from_json(body, expected_agent=f"pi{a}"))
         for dev in devices:
             for s in range(6):
                 hub.signals.append(dev, f"S{s}", [1.0], [2.0], "V", f"pi{a}")

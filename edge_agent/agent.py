@@ -26,8 +26,8 @@ from .drivers.registry import driver_class
 from .publisher import Publisher
 from .scheduler import DriverRunner, Scheduler
 from .spool import Spool
-from .status import build_status, json_value, offline_status
-from .wire import EdgeEvent, Series, Topics, encode_json
+from .status import build_status, offline_status
+from .wire import AgentStatus, Event, Series, Topics, json_value
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ class Agent:
             reconnect_max=m["reconnect_max"],
             max_inflight=a["max_inflight"],
             ack_timeout=a["ack_timeout"],
-            birth=lambda: encode_json(self.status()),
-            will=encode_json(offline_status(self.agent_id)),
+            birth=lambda: self.status().encode(),
+            will=offline_status(self.agent_id).encode(),
             on_command=self._queue_command,
             mono=mono,
             client_id=client_id,
@@ -93,7 +93,7 @@ class Agent:
         self._status_interval: float = a["status_interval"]
         self._commands: queue.Queue[bytes | None] = queue.Queue(maxsize=100)
         self._changed = threading.Event()
-        self._events: list[EdgeEvent] = []
+        self._events: list[Event] = []
         self._events_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -160,7 +160,7 @@ class Agent:
         self._commands.put(None)
         for thread in self._threads:
             thread.join(5)
-        self.publisher.stop(drain=drain, offline=encode_json(offline_status(self.agent_id)))
+        self.publisher.stop(drain=drain, offline=offline_status(self.agent_id).encode())
         stats = self.spool.stats()
         self.spool.close()
         log.info(
@@ -207,7 +207,7 @@ class Agent:
             time: float | None = None,
         ) -> None:
             sname = signal or "unknownEvent"
-            event = EdgeEvent(
+            event = Event(
                 time=self._wall() if time is None else time,
                 device=device,
                 signal=sname,
@@ -223,7 +223,7 @@ class Agent:
 
         return sink
 
-    def _take_events(self) -> list[EdgeEvent]:
+    def _take_events(self) -> list[Event]:
         with self._events_lock:
             events, self._events = self._events, []
         return events
@@ -233,8 +233,8 @@ class Agent:
         if self._events and not self.batcher.flush():
             self._store_batch([])
 
-    def status(self) -> dict[str, Any]:
-        """The current status message body."""
+    def status(self) -> AgentStatus:
+        """The current status message."""
         return build_status(
             agent=self.agent_id,
             runners=list(self.scheduler.runners.values()),
@@ -258,8 +258,7 @@ class Agent:
             payload = self._commands.get()
             if payload is None:
                 return
-            result = self.commands.handle(payload)
-            self.publisher.publish_result(encode_json(result))
+            self.publisher.publish_result(self.commands.handle(payload).encode())
 
     def _housekeeping(self) -> None:
         last_status = self._mono()

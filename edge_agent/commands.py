@@ -7,19 +7,17 @@ driver's ParamSpecs, `call` through its FunctionSpecs. Shape: docs/ARCHITECTURE.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
 from .drivers.base import DriverError
 from .scheduler import Scheduler
-from .status import json_value
+from .wire import OPS, Command, CommandRefused, CommandResult
 
 log = logging.getLogger(__name__)
 
-OPS = ("set", "get", "call", "start", "stop", "samplerate")
+__all__ = ["OPS", "CommandError", "CommandHandler"]
 
 
 class CommandError(ValueError):
@@ -27,7 +25,7 @@ class CommandError(ValueError):
 
 
 class CommandHandler:
-    """Parses a cmd payload, runs it against the scheduler's drivers, returns the result."""
+    """Decodes a cmd payload, runs it against the scheduler's drivers, returns the result."""
 
     def __init__(
         self, *, scheduler: Scheduler, on_change: Callable[[str], None] | None = None
@@ -35,47 +33,28 @@ class CommandHandler:
         self._scheduler = scheduler
         self._on_change = on_change or (lambda device: None)
 
-    def handle(self, payload: bytes) -> dict[str, Any]:
-        """Run one command payload; return the `cmd/result` body (never raises)."""
-        cmd_id: Any = None
+    def handle(self, payload: bytes) -> CommandResult:
+        """Run one command payload; return its `cmd/result` (never raises)."""
         try:
-            try:
-                body = json.loads(payload)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise CommandError(f"command is not JSON: {exc}") from None
-            if not isinstance(body, dict):
-                raise CommandError("command must be a JSON object")
-            cmd_id = body.get("id")
-            if cmd_id is not None and (
-                isinstance(cmd_id, bool) or not isinstance(cmd_id, str | int)
-            ):
-                cmd_id = None
-                raise CommandError("id must be a string or an integer")
-            result = self.run(body)
-            return {"id": cmd_id, "ok": True, "result": _json_result(result)}
+            cmd = Command.decode(payload)
+        except CommandRefused as exc:
+            return CommandResult.failure(str(exc), exc.cmd_id)
+        try:
+            return CommandResult.success(cmd.id, self.run(cmd))
         except CommandError as exc:
-            return {"id": cmd_id, "ok": False, "error": str(exc)}
+            return CommandResult.failure(str(exc), cmd.id)
         except Exception as exc:  # a driver bug must not kill the agent
-            log.exception("command %r failed", cmd_id)
-            return {"id": cmd_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            log.exception("command %r failed", cmd.id)
+            return CommandResult.failure(f"{type(exc).__name__}: {exc}", cmd.id)
 
-    def run(self, body: dict[str, Any]) -> Any:
-        """Execute a parsed command; raise CommandError with a clear message."""
-        op = body.get("op")
-        if op not in OPS:
-            raise CommandError(f"unknown op {op!r}; one of {', '.join(OPS)}")
-        device = body.get("device")
-        if not isinstance(device, str):
-            raise CommandError("device must be a string")
+    def run(self, cmd: Command) -> Any:
+        """Execute a checked command; raise CommandError with a clear message."""
+        op, device, args = cmd.op, cmd.device, cmd.args
         try:
             runner = self._scheduler.runner(device)
         except KeyError:
             raise CommandError(f"no device {device!r} on this agent") from None
-        name = body.get("name")
-        args = body.get("args")
-        if op in ("set", "get", "call") and not isinstance(name, str):
-            raise CommandError(f"{device}: '{op}' needs a name")
-        name = str(name)
+        name = str(cmd.name)
         driver = runner.driver
         if op == "get":
             if name not in driver.params:
@@ -105,9 +84,7 @@ class CommandHandler:
             self._scheduler.stop_device(device)
             self._on_change(device)
             return True
-        # samplerate
-        if isinstance(args, bool) or not isinstance(args, int | float):
-            raise CommandError(f"{device}: samplerate takes a number (Hz), got {args!r}")
+        # samplerate: Command checked it is a finite number
         try:
             rate = self._scheduler.set_samplerate(device, args)
         except ValueError as exc:
@@ -119,14 +96,3 @@ class CommandHandler:
 def _prefixed(device: str, exc: Exception) -> str:
     text = str(exc)
     return text if text.startswith(device) else f"{device}: {text}"
-
-
-def _json_result(value: Any) -> Any:
-    """A function's return value as JSON can carry it."""
-    if isinstance(value, dict):
-        return {str(k): _json_result(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_result(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return json_value(value)

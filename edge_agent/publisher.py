@@ -13,7 +13,6 @@ The retained birth status is published on every connect; the last will says offl
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 from .clock import MonoClock
 from .spool import Spool, SpoolError
-from .wire import Topics
+from .wire import Ack, AgentStatus, HubState, Topics, WireError
 
 log = logging.getLogger(__name__)
 
@@ -38,42 +37,6 @@ class PublisherStats:
     acked: int = 0
     connects: int = 0
     bad_acks: int = 0
-
-
-def parse_ack(payload: bytes) -> list[int]:
-    """The seqs listed in a hub ack `{"seq": [..]}` (a bare int or list is accepted too)."""
-    body = json.loads(payload)
-    seqs = body.get("seq") if isinstance(body, dict) else body
-    if isinstance(seqs, int) and not isinstance(seqs, bool):
-        seqs = [seqs]
-    if not isinstance(seqs, list) or not all(
-        isinstance(s, int) and not isinstance(s, bool) for s in seqs
-    ):
-        raise ValueError(f"ack must be {{'seq': [integers]}}, got {payload[:100]!r}")
-    return seqs
-
-
-def parse_hub_state(payload: bytes) -> str | None:
-    """`online`/`offline` from the hub's state message (plain text or JSON), else None."""
-    text = payload.decode("utf-8", "replace").strip()
-    if text.startswith(("{", '"')):
-        try:
-            body: Any = json.loads(text)
-        except json.JSONDecodeError:
-            return None
-        found = body.get("state") if isinstance(body, dict) else body
-        text = found if isinstance(found, str) else ""
-    return text if text in ("online", "offline") else None
-
-
-def parse_store_state(payload: bytes) -> str | None:
-    """`up`/`down`: the hub's store as its JSON state message says, else None."""
-    try:
-        body: Any = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    found = body.get("store") if isinstance(body, dict) else None
-    return found if found in ("up", "down") else None
 
 
 class Publisher:
@@ -355,15 +318,15 @@ class Publisher:
             self._handle_hub_state(msg.payload)
         elif topic == self.topics.status(self.agent):
             # A stale will of an earlier connection of ours said offline: correct it.
-            stale = parse_hub_state(msg.payload) == "offline"
+            stale = _said_offline(msg.payload)
             if stale and self.connected and not self._stopping.is_set():
                 log.info("retained status said offline while connected; republishing birth")
                 self._send_status(client)
 
     def _handle_ack(self, payload: bytes) -> None:
         try:
-            seqs = parse_ack(payload)
-        except ValueError as exc:
+            seqs = Ack.decode(payload).seqs
+        except WireError as exc:
             self.stats.bad_acks += 1
             log.warning("ignoring malformed ack: %s", exc)
             return
@@ -378,12 +341,14 @@ class Publisher:
         self._wake.set()
 
     def _handle_hub_state(self, payload: bytes) -> None:
-        state = parse_hub_state(payload)
-        if state is None:
-            log.warning("ignoring unknown hub state %r", payload[:50])
+        try:
+            hub = HubState.decode(payload)
+        except WireError as exc:
+            log.warning("ignoring hub state: %s", exc)
             return
+        state = hub.state
         was_down = self.store_down
-        self.store_down = state == "online" and parse_store_state(payload) == "down"
+        self.store_down = hub.store_down
         previous, self.hub_state = self.hub_state, state
         back = was_down and not self.store_down
         if state == previous and self.store_down == was_down:
@@ -396,3 +361,11 @@ class Publisher:
             with self._lock:
                 self._resend_all = True
         self._wake.set()
+
+
+def _said_offline(payload: bytes) -> bool:
+    """Whether a status payload (our own, retained) says offline."""
+    try:
+        return AgentStatus.decode(payload).state == "offline"
+    except WireError:
+        return False

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from .wire import Batch, EdgeEvent, Series
+from .wire import Batch, Event, Series
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -167,7 +167,7 @@ class Spool:
         signals: list[Series],
         *,
         clock_synced: bool = True,
-        events: Sequence[EdgeEvent] = (),
+        events: Sequence[Event] = (),
     ) -> int:
         """Store one batch (one commit, or held in memory), drop the oldest beyond the
         bound; return its seq."""

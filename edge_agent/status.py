@@ -6,7 +6,6 @@ be tested without MQTT.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,73 +13,77 @@ from . import __version__
 from .drivers.base import ArgSpec, FunctionSpec, ParamSpec
 from .scheduler import DriverRunner
 from .spool import SpoolStats
+from .wire import (
+    AgentStatus,
+    ArgDecl,
+    DeviceDecl,
+    FunctionDecl,
+    ParamDecl,
+    SignalDecl,
+    SpoolState,
+    json_value,
+)
 
 
-def json_value(value: Any) -> Any:
-    """A parameter value as JSON can carry it (non-finite floats and objects become text)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    return str(value)
-
-
-def _type_name(t: type) -> str:
+def type_name(t: type) -> str:
+    """A declared type as the wire names it (float, int, bool, str)."""
     return getattr(t, "__name__", str(t))
 
 
-def describe_param(spec: ParamSpec, value: Any) -> dict[str, Any]:
+def describe_param(spec: ParamSpec, value: Any) -> ParamDecl:
     """One parameter as the status lists it."""
-    return {
-        "name": spec.name,
-        "type": _type_name(spec.type),
-        "value": json_value(value),
-        "default": json_value(spec.default),
-        "doc": spec.doc,
-        "unit": spec.unit,
-        "writable": spec.writable,
-        "choices": list(spec.choices) if spec.choices is not None else None,
-        "min": spec.min,
-        "max": spec.max,
-    }
+    return ParamDecl(
+        name=spec.name,
+        type=type_name(spec.type),
+        value=json_value(value),
+        default=json_value(spec.default),
+        doc=spec.doc,
+        unit=spec.unit,
+        writable=spec.writable,
+        choices=tuple(json_value(c) for c in spec.choices) if spec.choices is not None else None,
+        min=spec.min,
+        max=spec.max,
+    )
 
 
-def _describe_arg(arg: ArgSpec) -> dict[str, Any]:
-    return {
-        "name": arg.name,
-        "type": _type_name(arg.type),
-        "required": arg.required,
-        "default": json_value(arg.default),
-    }
+def _describe_arg(arg: ArgSpec) -> ArgDecl:
+    return ArgDecl(
+        name=arg.name,
+        type=type_name(arg.type),
+        required=arg.required,
+        default=json_value(arg.default),
+    )
 
 
-def describe_function(spec: FunctionSpec) -> dict[str, Any]:
+def describe_function(spec: FunctionSpec) -> FunctionDecl:
     """One callable function as the status lists it."""
-    return {"name": spec.name, "doc": spec.doc, "args": [_describe_arg(a) for a in spec.args]}
+    return FunctionDecl(
+        name=spec.name, doc=spec.doc, args=tuple(_describe_arg(a) for a in spec.args)
+    )
 
 
-def describe_device(runner: DriverRunner) -> dict[str, Any]:
+def describe_device(runner: DriverRunner) -> DeviceDecl:
     """A device's declaration plus its live state and counters."""
     driver = runner.driver
     spec = driver.spec
-    return {
-        "driver": spec.name,
-        "running": runner.running,
-        "available": runner.available,
-        "error": None if runner.available else runner.stats.last_error,
-        "samplerate": runner.samplerate,
-        "max_samplerate": spec.max_samplerate,
-        "signals": [{"name": s.name, "unit": s.unit} for s in driver.signals()],
-        "params": [describe_param(p, driver.params.get(p.name)) for p in spec.params],
-        "functions": [describe_function(f) for f in spec.functions],
-        "stats": {
+    return DeviceDecl(
+        driver=spec.name,
+        running=runner.running,
+        available=runner.available,
+        error=None if runner.available else runner.stats.last_error,
+        samplerate=runner.samplerate,
+        max_samplerate=spec.max_samplerate,
+        signals=tuple(SignalDecl(s.name, s.unit) for s in driver.signals()),
+        params=tuple(describe_param(p, driver.params.get(p.name)) for p in spec.params),
+        functions=tuple(describe_function(f) for f in spec.functions),
+        stats={
             "reads": runner.stats.reads,
             "failures": runner.stats.failures,
             "samples": runner.stats.samples,
             "last_error": runner.stats.last_error,
             **_diagnostics(driver),
         },
-    }
+    )
 
 
 def _diagnostics(driver: Any) -> dict[str, float]:
@@ -99,25 +102,25 @@ def build_status(
     clock_synced: bool,
     now: float,
     state: str = "online",
-) -> dict[str, Any]:
+) -> AgentStatus:
     """The full status message of a running agent."""
-    return {
-        "state": state,
-        "agent": agent,
-        "version": __version__,
-        "time": now,
-        "clock_synced": clock_synced,
-        "spool": {
-            "batches": spool.batches,
-            "bytes": spool.bytes,
-            "samples": spool.samples,
-            "dropped_batches": spool.dropped_batches,
-            "dropped_samples": spool.dropped_samples,
-        },
-        "devices": {r.device: describe_device(r) for r in runners},
-    }
+    return AgentStatus(
+        state="offline" if state == "offline" else "online",
+        agent=agent,
+        version=__version__,
+        time=now,
+        clock_synced=clock_synced,
+        spool=SpoolState(
+            batches=spool.batches,
+            bytes=spool.bytes,
+            samples=spool.samples,
+            dropped_batches=spool.dropped_batches,
+            dropped_samples=spool.dropped_samples,
+        ),
+        devices={r.device: describe_device(r) for r in runners},
+    )
 
 
-def offline_status(agent: str) -> dict[str, Any]:
+def offline_status(agent: str) -> AgentStatus:
     """The last will / clean-shutdown status."""
-    return {"state": "offline", "agent": agent}
+    return AgentStatus.offline(agent)

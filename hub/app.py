@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge_agent.wire import Batch, EdgeEvent, Series, Topics
+from edge_agent.wire import Batch, Command, CommandResult, Series, Topics, WireError
 
 from .agents import AgentDirectory
 from .db.base import EventRecord, History, Store
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCAL_AGENT = "hub"
-CommandSender = Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
+CommandSender = Callable[[str, Command, float], Awaitable[CommandResult]]
 
 
 # A write that has run this long means the store hangs: agents are told it is down.
@@ -237,7 +237,7 @@ class Hub:
                     continue
             self.signals.append(s.device, s.signal, x, y, s.unit, batch.agent)
         for e in batch.events:  # stored in the batch's transaction: only announced here
-            self._announce(EventRecord(**vars(e)))
+            self._announce(e)
 
     def _newer(
         self, device: str, name: str, x: np.ndarray, y: np.ndarray
@@ -372,7 +372,7 @@ class Hub:
         assert self.relay is not None
         seq = next(self._local_seq)
         batch = self._local.take_batch(LOCAL_AGENT, seq) or Batch(LOCAL_AGENT, seq, [])
-        batch.events = [EdgeEvent(**vars(e)) for e in self._local.take_events()]
+        batch.events = self._local.take_events()
         if batch.signals or batch.events:
             self.relay_batch(batch)
         return True
@@ -446,17 +446,20 @@ class Hub:
         timeout: float = 5.0,
     ) -> dict[str, Any]:
         """Send a command to the agent owning `device`; returns its cmd/result payload."""
+        try:
+            cmd = Command(op=op, device=device, name=name, args=args)
+        except WireError as exc:
+            return CommandResult.failure(str(exc)).to_json()
+        return (await self.command(cmd, timeout)).to_json()
+
+    async def command(self, cmd: Command, timeout: float = 5.0) -> CommandResult:
+        """Send a checked command to the agent owning its device; its result, or why not."""
         if self.command_sender is None:
-            return {"ok": False, "error": "no MQTT connection to agents"}
-        agent = self.agents.device_owner(device)
+            return CommandResult.failure("no MQTT connection to agents")
+        agent = self.agents.device_owner(cmd.device)
         if agent is None:
-            return {"ok": False, "error": f"unknown device {device!r}"}
-        body: dict[str, Any] = {"op": op, "device": device}
-        if name is not None:
-            body["name"] = name
-        if args is not None:
-            body["args"] = args
-        return await self.command_sender(agent, body, timeout)
+            return CommandResult.failure(f"unknown device {cmd.device!r}")
+        return await self.command_sender(agent, cmd, timeout)
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -18,16 +18,21 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from edge_agent.wire import (
     MAX_BATCH_BYTES,
+    Ack,
+    AgentStatus,
     Batch,
+    Command,
+    CommandResult,
+    HubState,
     WireError,
     decode_batch,
-    encode_json,
     refused_reason,
 )
 
@@ -41,7 +46,7 @@ from .mqtt_probe import accepts_anonymous
 
 log = logging.getLogger(__name__)
 
-OFFLINE = b"offline"
+OFFLINE = HubState("offline").encode()
 STATE_POLL_S = 0.25
 STATE_EVERY_S = 2.0
 
@@ -70,7 +75,7 @@ class MqttIngest:
         self.connected = False
         self.subscribed = False
         self._stopping = False
-        self._pending_cmds: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._pending_cmds: dict[str, asyncio.Future[CommandResult]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -359,7 +364,7 @@ class MqttIngest:
         return puback
 
     def _event(self, agent: str, payload: bytes | bytearray, received: float) -> EventRecord:
-        return EventRecord(**vars(self.guard.event(agent, payload, received)))
+        return self.guard.event(agent, payload, received)
 
     def _reject(
         self, msg: mqtt.MQTTMessage, reason: str, received: float, ack: bool = True
@@ -390,7 +395,7 @@ class MqttIngest:
             self._log.warning(job.batch.agent, "agent %s: %s", job.batch.agent, outcome.rejected)
         if job.kind == "batch" and job.batch is not None and job.batch.agent != LOCAL_AGENT:
             self._client.publish(
-                self.topics.ack(job.batch.agent), encode_json({"seq": [job.batch.seq]}), qos=1
+                self.topics.ack(job.batch.agent), Ack((job.batch.seq,)).encode(), qos=1
             )
 
     # -- hub state -------------------------------------------------------------------------
@@ -411,40 +416,35 @@ class MqttIngest:
 
     def _publish_state(self, client: mqtt.Client, state: dict[str, Any]) -> None:
         self._state, self._state_at = state, time.monotonic()
-        client.publish(
-            self.topics.hub_state, encode_json({"state": "online", **state}), qos=1, retain=True
+        online = HubState(
+            "online", store=state["store"], queue=state["queue"], queue_max=state["queue_max"]
         )
+        client.publish(self.topics.hub_state, online.encode(), qos=1, retain=True)
 
     # -- event loop ------------------------------------------------------------------------
     def _call_soon(self, fn: Any, *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _on_status(self, agent: str, body: dict[str, Any]) -> None:
-        self.hub.agents.update_status(agent, body)
+    def _on_status(self, agent: str, status: AgentStatus) -> None:
+        self.hub.agents.update_status(agent, status)
 
-    def _on_cmd_result(self, body: dict[str, Any]) -> None:
-        fut = self._pending_cmds.pop(str(body.get("id")), None)
+    def _on_cmd_result(self, result: CommandResult) -> None:
+        fut = self._pending_cmds.pop(str(result.id), None)
         if fut is not None and not fut.done():
-            fut.set_result(body)
+            fut.set_result(result)
 
-    async def send_command(
-        self, agent: str, body: dict[str, Any], timeout: float
-    ) -> dict[str, Any]:
+    async def send_command(self, agent: str, cmd: Command, timeout: float) -> CommandResult:
         """Publish a command and wait for its result (or a timeout error)."""
         if not self.connected:
-            return {"ok": False, "error": "hub is not connected to the MQTT broker"}
+            return CommandResult.failure("hub is not connected to the MQTT broker")
         cmd_id = uuid.uuid4().hex[:12]
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
         self._pending_cmds[cmd_id] = fut
-        self._client.publish(self.topics.cmd(agent), encode_json({"id": cmd_id, **body}), qos=1)
+        self._client.publish(self.topics.cmd(agent), replace(cmd, id=cmd_id).encode(), qos=1)
         try:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
-            return {
-                "id": cmd_id,
-                "ok": False,
-                "error": f"agent {agent!r} did not answer in {timeout}s",
-            }
+            return CommandResult.failure(f"agent {agent!r} did not answer in {timeout}s", cmd_id)
         finally:
             self._pending_cmds.pop(cmd_id, None)

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from edge_agent.wire import Batch, EdgeEvent
+from edge_agent.wire import Batch
 
 from .app import LOCAL_AGENT, Hub
 from .db.base import EventRecord
@@ -113,7 +113,7 @@ class EventGate:
             self.stats["unmatched"] += 1
 
     def _send(self, rec: EventRecord) -> None:
-        batch = Batch(LOCAL_AGENT, self.hub.next_local_seq(), [], events=[EdgeEvent(**vars(rec))])
+        batch = Batch(LOCAL_AGENT, self.hub.next_local_seq(), [], events=[rec])
         self._out.put_nowait((self.hub.relay_batch(batch), rec))
 
     async def _announce_published(self) -> None:

@@ -9,55 +9,14 @@ counters it keeps are plain ints read by the hub's status.
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from edge_agent.wire import Batch, EdgeEvent, WireError, decode_event, parse_json
+from edge_agent.wire import AgentStatus, Batch, CommandResult, Event, WireError
 
-# Largest payloads of the small topics (a data batch has its own limit in wire.py).
-MAX_STATUS_BYTES = 256 * 1024
-MAX_EVENT_BYTES = 64 * 1024
-MAX_RESULT_BYTES = 1024 * 1024
-MAX_DEPTH = 32  # JSON nesting of status, event and cmd/result bodies
-MAX_INT = 2**63 - 1  # integers the stores, the websocket and the browser can carry
 SEQ_JUMP = 100_000  # a seq this far beyond the agent's last one is flagged
-
-
-def parse_body(payload: bytes | bytearray, *, what: str, max_bytes: int) -> dict[str, Any]:
-    """A JSON object of at most max_bytes, MAX_DEPTH levels, finite numbers, 64-bit ints."""
-    if len(payload) > max_bytes:
-        raise WireError(f"{what} of {len(payload)} bytes exceeds the limit of {max_bytes}")
-    try:
-        body = parse_json(payload)
-    except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
-        raise WireError(f"{what} is not JSON: {str(exc)[:200]}") from None
-    if not isinstance(body, dict):
-        raise WireError(f"{what} must be a JSON object, got {type(body).__name__}")
-    check_json(body, what)
-    return body
-
-
-def check_json(value: Any, what: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH, integers beyond 64 bits, non-finite floats."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
-                raise WireError(f"{what} holds an integer beyond 64 bits")
-            if isinstance(item, float) and not math.isfinite(item):
-                raise WireError(f"{what} holds a non-finite number")
-            continue
-        if depth >= MAX_DEPTH:
-            raise WireError(f"{what} is nested deeper than {MAX_DEPTH} levels")
-        stack.extend((c, depth + 1) for c in children)
 
 
 class RateLimiter:
@@ -188,17 +147,15 @@ class Guard:
             return batch
         return dataclasses.replace(batch, events=[self._own_id(agent, e) for e in batch.events])
 
-    def _own_id(self, agent: str, event: EdgeEvent) -> EdgeEvent:
+    def _own_id(self, agent: str, event: Event) -> Event:
         if agent in self.trusted_event_agents or not event.event_id:
             return event
         return dataclasses.replace(event, event_id=f"{agent}/{event.event_id}")
 
     # -- the small topics ------------------------------------------------------------------
-    def event(self, agent: str, payload: bytes | bytearray, received: float) -> EdgeEvent:
+    def event(self, agent: str, payload: bytes | bytearray, received: float) -> Event:
         """A checked event from `<p>/<agent>/event`; WireError says why not."""
-        body = parse_body(payload, what="event", max_bytes=MAX_EVENT_BYTES)
-        body.setdefault("t", received)
-        event = decode_event(body)
+        event = Event.decode(payload, default_time=received)
         owner = self.owner_of(event.device)
         if owner != agent:
             raise WireError(
@@ -207,20 +164,18 @@ class Guard:
             )
         return self._own_id(agent, event)
 
-    def status(self, agent: str, payload: bytes | bytearray) -> dict[str, Any]:
-        """A checked status body (bounded size, nesting, devices)."""
-        body = parse_body(payload, what="status", max_bytes=MAX_STATUS_BYTES)
-        devices = body.get("devices")
-        if isinstance(devices, dict):
-            with self._lock:
-                known = self._devices.get(agent, set())
-                if len(known | set(devices)) > self.max_devices:
-                    self.stats["over_bounds"] += 1
-                    raise WireError(f"status announces more than {self.max_devices} devices")
-                self._devices.setdefault(agent, set()).update(devices)
-        return body
+    def status(self, agent: str, payload: bytes | bytearray) -> AgentStatus:
+        """A checked status (bounded size, nesting, devices; the topic's agent)."""
+        status = AgentStatus.decode(payload, expected_agent=agent)
+        with self._lock:
+            known = self._devices.get(agent, set())
+            if len(known | set(status.devices)) > self.max_devices:
+                self.stats["over_bounds"] += 1
+                raise WireError(f"status announces more than {self.max_devices} devices")
+            self._devices.setdefault(agent, set()).update(status.devices)
+        return status
 
     @staticmethod
-    def cmd_result(payload: bytes | bytearray) -> dict[str, Any]:
-        """A checked command result body."""
-        return parse_body(payload, what="cmd/result", max_bytes=MAX_RESULT_BYTES)
+    def cmd_result(payload: bytes | bytearray) -> CommandResult:
+        """A checked command result."""
+        return CommandResult.decode(payload)

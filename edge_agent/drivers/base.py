@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from ..wire import name_problem
+from ..wire import coerce_param, name_problem
 
 
 class DriverError(RuntimeError):
@@ -48,45 +48,16 @@ class ParamSpec:
     max: float | None = None
 
     def coerce(self, value: Any) -> Any:
-        """Return `value` converted to this parameter's type, or raise ValueError saying why."""
-        if self.type is bool:
-            if isinstance(value, bool):
-                out: Any = value
-            elif isinstance(value, str) and value.lower() in (
-                "true",
-                "false",
-                "1",
-                "0",
-                "on",
-                "off",
-            ):
-                out = value.lower() in ("true", "1", "on")
-            else:
-                raise ValueError(f"{self.name} takes true or false, got {value!r}")
-        elif self.type in (int, float):
-            if isinstance(value, bool):
-                raise ValueError(f"{self.name} takes a number, got {value!r}")
-            try:
-                out = self.type(value)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{self.name} takes a number, got {value!r}") from exc
-            if self.type is int and isinstance(value, float) and value != int(value):
-                raise ValueError(f"{self.name} takes a whole number, got {value!r}")
-            if out != out or out in (float("inf"), float("-inf")):
-                raise ValueError(f"{self.name} takes a finite number, got {value!r}")
-            if self.min is not None and out < self.min:
-                raise ValueError(f"{self.name} must be at least {self.min}, got {out}")
-            if self.max is not None and out > self.max:
-                raise ValueError(f"{self.name} must be at most {self.max}, got {out}")
-        elif self.type is str:
-            if not isinstance(value, str):
-                raise ValueError(f"{self.name} takes text, got {value!r}")
-            out = value
-        else:
-            raise ValueError(f"{self.name}: unsupported parameter type {self.type!r}")
-        if self.choices is not None and out not in self.choices:
-            raise ValueError(f"{self.name} must be one of {list(self.choices)}, got {out!r}")
-        return out
+        """Return `value` converted to this parameter's type, or raise ValueError saying why
+        (the wire's rule, so the hub checks a value the same way before sending it)."""
+        return coerce_param(
+            self.name,
+            getattr(self.type, "__name__", str(self.type)),
+            value,
+            choices=self.choices,
+            minimum=self.min,
+            maximum=self.max,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_agent.wire import Batch
+from edge_agent.wire import Batch, Event
 
 # A refused payload is kept up to this many bytes (the reason says how long it was).
 REJECTED_KEEP_BYTES = 64 * 1024
@@ -66,17 +66,8 @@ class SignalRow:
         return f"{self.device}.{self.name}"
 
 
-@dataclass(frozen=True)
-class EventRecord:
-    """An event as stored: time (epoch s), device, signal, text, priority 0..2, id, value."""
-
-    time: float
-    device: str
-    signal: str
-    text: str
-    priority: int = 0
-    event_id: str = ""
-    value: Any = None
+# An event as stored is the wire's event: one type from the edge to the store.
+EventRecord = Event
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ class PostgresStore(Store):
                     for e in p.batch.events
                 ]
                 if edge_events:  # an edge event is stored with its batch: exactly once
-                    self._insert_events(cur, [EventRecord(**vars(e)) for e in edge_events])
+                    self._insert_events(cur, edge_events)
             conn.commit()
         # Only after the commit: a rolled-back signal row must not stay in the cache.
         self._signal_ids.update(new_ids)

@@ -244,7 +244,7 @@ class SQLiteStore(Store):
                         zip(s.t, [sid] * len(s.t), s.y, strict=True),
                     )
                 if batch.events:  # an edge event is stored with its batch: exactly once
-                    self._insert_events(conn, [EventRecord(**vars(e)) for e in batch.events])
+                    self._insert_events(conn, batch.events)
                 stored.append(True)
         with self._ids_lock:
             self._signal_ids.update(new_ids)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_agent.wire import Batch, EdgeEvent
+from edge_agent.wire import Batch
 
 from .base import EventRecord, Store, StoreError
 
@@ -50,8 +50,7 @@ class Job:
         assert self.batch is not None
         if not self.events:
             return self.batch
-        extra = [EdgeEvent(**vars(e)) for e in self.events]
-        return dataclasses.replace(self.batch, events=[*self.batch.events, *extra])
+        return dataclasses.replace(self.batch, events=[*self.batch.events, *self.events])
 
 
 @dataclass

@@ -13,6 +13,7 @@ from edge_agent.drivers.system import SystemDriver
 from edge_agent.scheduler import DriverRunner, Scheduler
 from edge_agent.spool import SpoolStats
 from edge_agent.status import build_status
+from edge_agent.wire import AgentStatus, CommandResult
 
 
 @pytest.fixture
@@ -28,7 +29,14 @@ def setup() -> Iterator[tuple[Any, Scheduler, list[str]]]:
 
 
 def run(handler: Any, **body: Any) -> dict[str, Any]:
-    return handler.handle(json.dumps({"id": "c1", **body}).encode())
+    return handle(handler, json.dumps({"id": "c1", **body}).encode())
+
+
+def handle(handler: Any, payload: bytes) -> dict[str, Any]:
+    """The cmd/result body, as it goes on the wire (and decodes back to the same result)."""
+    result = handler.handle(payload)
+    assert CommandResult.decode(result.encode()) == result
+    return result.to_json()
 
 
 def test_set_get_call_samplerate(setup: tuple[Any, Scheduler, list[str]]) -> None:
@@ -94,10 +102,10 @@ def test_bad_commands_get_clear_errors_and_change_nothing(
 
 def test_payload_that_is_not_a_command(setup: tuple[Any, Scheduler, list[str]]) -> None:
     h, _, _ = setup
-    assert h.handle(b"\xff{") == {"id": None, "ok": False, "error": h.handle(b"\xff{")["error"]}
-    assert "not JSON" in h.handle(b"{nope")["error"]
-    assert "JSON object" in h.handle(b"[1]")["error"]
-    assert "id must be" in h.handle(b'{"id": [1], "op": "get"}')["error"]
+    assert handle(h, b"\xff{") == {"id": None, "ok": False, "error": handle(h, b"\xff{")["error"]}
+    assert "not JSON" in handle(h, b"{nope")["error"]
+    assert "JSON object" in handle(h, b"[1]")["error"]
+    assert "id must be" in handle(h, b'{"id": [1], "op": "get"}')["error"]
 
 
 def test_status_describes_specs_and_live_state(setup: tuple[Any, Scheduler, list[str]]) -> None:
@@ -106,13 +114,15 @@ def test_status_describes_specs_and_live_state(setup: tuple[Any, Scheduler, list
     stats = SpoolStats(
         batches=2, bytes=100, samples=7, dropped_batches=1, dropped_samples=5, next_seq=9
     )
-    body = build_status(
+    status = build_status(
         agent="pi-1",
         runners=sched.runners.values(),
         spool=stats,
         clock_synced=False,
         now=1.5,
     )
+    assert AgentStatus.decode(status.encode()) == status  # what goes out decodes back
+    body = status.to_json()
     json.dumps(body, allow_nan=False)  # must be valid JSON
     assert body["state"] == "online" and body["agent"] == "pi-1" and body["time"] == 1.5
     assert body["clock_synced"] is False

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.publisher import Publisher, parse_ack, parse_hub_state, parse_store_state
+from edge_agent.publisher import Publisher
 from edge_agent.spool import Spool
 from edge_agent.wire import Series, Topics, encode_json
 from tests.edge_agent.standin_hub import StandInHub
@@ -208,16 +208,3 @@ def test_malformed_acks_are_ignored_and_counted(
     finally:
         pub.stop()
         hub.stop()
-
-
-def test_parse_helpers() -> None:
-    assert parse_ack(b'{"seq": [3, 4]}') == [3, 4]
-    assert parse_ack(b"7") == [7]
-    with pytest.raises(ValueError, match="ack must be"):
-        parse_ack(b'{"seq": [true]}')
-    assert parse_hub_state(b"online") == "online"
-    assert parse_hub_state(b'{"state": "offline"}') == "offline"
-    assert parse_hub_state(b"") is None and parse_hub_state(b"maybe") is None
-    state = b'{"state": "online", "store": "down", "queue": 3}'
-    assert parse_hub_state(state) == "online" and parse_store_state(state) == "down"
-    assert parse_store_state(b"online") is None and parse_store_state(b"{}") is None

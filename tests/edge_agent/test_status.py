@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from edge_agent.drivers.base import Driver, DriverSpec, SignalSpec
 from edge_agent.scheduler import DriverRunner
 from edge_agent.status import describe_device
+from edge_agent.wire import SignalDecl
 
 
 class Counting(Driver):
@@ -26,11 +27,11 @@ class Broken(Counting):
 
 def test_driver_diagnostics_appear_in_the_device_stats() -> None:
     desc = describe_device(DriverRunner(driver=Counting(device="D"), samplerate=1))
-    assert desc["stats"]["crc_errors"] == 3.0 and desc["stats"]["retries"] == 2.0
-    assert desc["stats"]["reads"] == 0
+    assert desc.stats["crc_errors"] == 3.0 and desc.stats["retries"] == 2.0
+    assert desc.stats["reads"] == 0
 
 
 def test_a_failing_diagnostics_call_leaves_the_rest_of_the_status() -> None:
     desc = describe_device(DriverRunner(driver=Broken(device="D"), samplerate=1))
-    assert desc["signals"] == [{"name": "v", "unit": "V"}]
-    assert "crc_errors" not in desc["stats"] and desc["stats"]["failures"] == 0
+    assert desc.signals == (SignalDecl("v", "V"),)
+    assert "crc_errors" not in desc.stats and desc.stats["failures"] == 0

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from edge_agent.wire import Batch, EdgeEvent, Series, Topics, WireError, decode_batch
+from edge_agent.wire import Batch, Event, Series, Topics, WireError, decode_batch
 
 GOOD = {"device": "D", "signal": "S", "unit": "V", "t": [1.0, 2.0], "y": [3, 4.5]}
 
@@ -21,7 +21,7 @@ def body(**signal: object) -> bytes:
 def test_round_trip_and_ints_become_floats() -> None:
     b = Batch("a", 5, [Series("D", "S", "V", [1.0, 2.0], [3.0, 4.5])], clock_synced=False)
     assert decode_batch(b.encode()) == b
-    b.events = [EdgeEvent(1.5, "D", "S", "hot", 2, "id1", {"v": [1, 2]})]
+    b.events = [Event(1.5, "D", "S", "hot", 2, "id1", {"v": [1, 2]})]
     assert decode_batch(b.encode()) == b
     got = decode_batch(body())
     assert got.signals[0].y == [3.0, 4.5] and all(type(v) is float for v in got.signals[0].y)

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge_agent.wire import AgentStatus
 from hub.agents import AgentDirectory
 from hub.app import Hub
 from hub.config import hub_config
 from hub.db.sqlite import SQLiteStore
 
 
-def status(devices: dict, dropped: int = 0, state: str = "online") -> dict:
-    return {
-        "state": state,
-        "version": "0.1.0",
-        "spool": {"batches": 3, "dropped_batches": 1 if dropped else 0, "dropped_samples": dropped},
-        "devices": {name: {"driver": "generator", "signals": []} for name in devices},
-    }
+def status(devices: dict, dropped: int = 0, state: str = "online") -> AgentStatus:
+    return AgentStatus.from_json(
+        {
+            "state": state,
+            "agent": "a",
+            "version": "0.1.0",
+            "spool": {
+                "batches": 3,
+                "dropped_batches": int(dropped > 0),
+                "dropped_samples": dropped,
+            },
+            "devices": {name: {"driver": "generator", "signals": []} for name in devices},
+        }
+    )
 
 
 def test_second_agent_claiming_a_device_gets_a_conflict_not_the_device() -> None:
@@ -30,7 +38,7 @@ def test_second_agent_claiming_a_device_gets_a_conflict_not_the_device() -> None
     assert a2 is not None and "Gen" not in a2.devices
     assert a2.conflicts == ["device 'Gen' is owned by agent 'a1'"]
     assert seen == ["a1", "a2"] and d.online_count() == 2
-    d.update_status("a1", {"state": "offline"})  # the last will keeps the devices known
+    d.update_status("a1", AgentStatus.offline("a1"))  # the last will keeps the devices known
     assert d.online_count() == 1 and "Gen" in d.get("a1").devices
 
 

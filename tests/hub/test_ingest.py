@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from edge_agent.wire import Batch, EdgeEvent, Series
+from edge_agent.wire import Batch, Event, Series
 from hub.app import Hub
 from hub.db.base import REJECTED_KEEP_BYTES
 from tests.fixtures.net import async_wait_for
@@ -158,7 +158,7 @@ async def test_edge_events_in_a_batch_are_stored_and_announced_once(hub: Hub, pe
         agent="a1",
         seq=3,
         signals=[Series("Dev", "Sig", "V", [1.0], [2.0])],
-        events=[EdgeEvent(1.5, "Dev", "Sig", "overcurrent", 2, "ev1", None)],
+        events=[Event(1.5, "Dev", "Sig", "overcurrent", 2, "ev1", None)],
     )
     peer.publish(b.encode())
     assert await acked(peer) == [3]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from edge_agent.wire import Batch, EdgeEvent, Series
+from edge_agent.wire import Batch, Command, Event, Series
 from hub.app import Hub
 from hub.bootstrap import running_hub
 from hub.config import hub_config
@@ -145,7 +145,7 @@ async def test_1_strangers_are_refused_and_agents_keep_to_their_own_topics(
         assert rig.hub.agents.get("fake") is None
         assert not [t for t, _ in a2.messages if t.startswith(f"{p}/a1/")]
         # The hub still commands a1 (its cmd gets through; a1 here does not answer).
-        await rig.hub.ingest.send_command("a1", {"op": "ping"}, 0.5)
+        await rig.hub.ingest.send_command("a1", Command(op="start", device="Pump"), 0.5)
         await async_wait_for(lambda: a1.on(f"{p}/a1/cmd"), 10, "the hub's command")
         a1.close()
         a2.close()
@@ -311,7 +311,7 @@ async def test_6_events_get_the_checks_data_gets(make_rig: RigFactory) -> None:
             agent="a1",
             seq=2,
             signals=[],
-            events=[EdgeEvent(T0, "Pump", "Sig", "edge", 0, "alarm")],
+            events=[Event(T0, "Pump", "Sig", "edge", 0, "alarm")],
         )
         await rig.publish(a1, f"{p}/a1/data", b.encode())
         await wait_ack(a1, rig, "a1", 2)

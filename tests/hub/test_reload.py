@@ -23,7 +23,7 @@ STATUS = {
             "running": True,
             "samplerate": 10.0,
             "signals": [{"name": "Sig", "unit": "V"}],
-            "params": [{"name": "gen_freq", "value": 2.0, "doc": "Hz"}],
+            "params": [{"name": "gen_freq", "type": "float", "value": 2.0, "doc": "Hz"}],
             "functions": [],
             "stats": {"reads": 5, "failures": 0},
         }

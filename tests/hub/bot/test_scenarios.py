@@ -123,7 +123,7 @@ async def test_write_user_sets_a_parameter_and_the_agents_driver_sees_it(
     (err,) = await writer.say("import os")
     assert "gen_freq takes a number" in err.text
     (err,) = await writer.say("99999")
-    assert "must be at most 10000.0" in err.text
+    assert "must be at most 10000," in err.text
     assert _gen(agent).driver.params["gen_freq"] == 1.0
 
     (done,) = await writer.say("2.5")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_agent.wire import Batch, EdgeEvent, Series
+from edge_agent.wire import Batch, Event, Series
 from hub.bootstrap import make_store
 from hub.config import hub_config
 from hub.db.sqlite import SQLiteStore
@@ -16,7 +16,7 @@ NOW = 1_764_000_000.0
 
 def batch(seq: int, t0: float, n: int) -> Batch:
     t = [t0 + i for i in range(n)]
-    ev = [EdgeEvent(t0, "Gen", "Temp", "old event")] if seq == 1 else []
+    ev = [Event(t0, "Gen", "Temp", "old event")] if seq == 1 else []
     return Batch(
         agent="a1",
         seq=seq,

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from edge_agent.wire import Batch, EdgeEvent, Series
+from edge_agent.wire import Batch, Event, Series
 from hub.db.base import REJECTED_KEEP_BYTES, EventRecord, SeqConflict, Store
 
 T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, a whole minute
@@ -107,7 +107,7 @@ def test_events_come_back_in_time_order_newest_limit(store: Store) -> None:
 
 def test_edge_events_are_stored_with_their_batch_exactly_once(store: Store) -> None:
     b = batch("a", 1, n=5)
-    b.events = [EdgeEvent(T0 + 1, "Gen", "Square", "too high", 2, "e1", {"v": 3})]
+    b.events = [Event(T0 + 1, "Gen", "Square", "too high", 2, "e1", {"v": 3})]
     assert store.write_batch(b, T0) is True
     assert store.write_batch(b, T0) is False  # the replay adds no second event
     assert store.events() == [EventRecord(T0 + 1, "Gen", "Square", "too high", 2, "e1", {"v": 3})]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from edge_agent.wire import AgentStatus
 from hub.agents import AgentDirectory
 from hub.engine.expr import Frame, compile_expression, evaluate
 from hub.engine.limits import EvalError
@@ -24,7 +25,7 @@ STATUS = {
 
 def test_conditions_read_parameters_from_agent_status():
     agents = AgentDirectory()
-    agents.update_status("pi-1", STATUS)
+    agents.update_status("pi-1", AgentStatus.from_json(STATUS, expected_agent="pi-1"))
     param = agent_param_reader(agents)
     store = SignalStore(record_length=10)
     store.append("Heat", "T", [1.0], [61.0])
@@ -34,10 +35,10 @@ def test_conditions_read_parameters_from_agent_status():
         with pytest.raises(EvalError, match=words):
             evaluate(compile_expression(text), frame)
     # A new status (mode changed by a command) is seen at once.
+    changed = {"Heat": {**STATUS["devices"]["Heat"], "params": [
+        {"name": "mode", "type": "int", "value": 3}
+    ]}}  # fmt: skip
     agents.update_status(
-        "pi-1",
-        {**STATUS, "devices": {"Heat": {**STATUS["devices"]["Heat"], "params": [
-            {"name": "mode", "value": 3}
-        ]}}},
-    )  # fmt: skip
+        "pi-1", AgentStatus.from_json({**STATUS, "devices": changed}, expected_agent="pi-1")
+    )
     assert evaluate(compile_expression("Heat.mode"), frame) == 3
