@@ -28,6 +28,7 @@ from .delivery import Delivery
 from .handlers import BotCore
 from .notify import Notifier, format_event
 from .plots import Renderer
+from .script_messages import ScriptMessages
 from .security import AlreadyPolling, PollerLock, quiet_http_loggers, resolve_token
 from .users import DOC_KEY, Permission, UserDirectory, import_rtoc_clients
 
@@ -73,6 +74,13 @@ class TelegramBot:
         self.errors = 0
         self.lines = ChatLines(on_error=self._on_send_error)
         self.delivery = Delivery(bot=lambda: self.app.bot, lines=self.lines, users=self.users)
+        self.script_messages = ScriptMessages(  # scripts' telegram.send_* (engine.telegram)
+            users=self.users,
+            lines=self.lines,
+            deliver=self.delivery.send,
+            renderer=self.renderer,
+            pictures_dir=Path(hub_cfg.get("config_dir") or self.data_dir) / "pictures",
+        )
 
     async def __aenter__(self) -> TelegramBot:
         await self.start()
@@ -138,6 +146,7 @@ class TelegramBot:
         self.app.add_error_handler(self._on_error)
         self._loop = asyncio.get_running_loop()
         self.service.on_event.append(self.on_event)  # queued (bounded) until connected
+        self.service.automation.connect_telegram(self.script_messages.send)
         self._connector = asyncio.get_running_loop().create_task(
             self._connect(), name="telegram-connect"
         )
@@ -183,6 +192,8 @@ class TelegramBot:
         """Stop notifications and polling, release the lock."""
         if self.on_event in self.service.on_event:
             self.service.on_event.remove(self.on_event)
+        self.service.automation.connect_telegram(None)
+        await self.script_messages.close()
         if self._connector is not None:
             self._connector.cancel()
             await asyncio.gather(self._connector, return_exceptions=True)

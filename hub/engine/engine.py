@@ -133,6 +133,22 @@ class _Host:
             )
         self.loop.call_soon_threadsafe(self.engine.emit_data, device, name, x, y, unit)
 
+    def telegram(self, message: dict[str, Any]) -> int:
+        """Hand a message to the bot on the event loop; how many users it goes to."""
+        send = self.engine.telegram
+        if send is None:
+            raise EvalError("telegram: the hub runs no Telegram bot ([telegram] enabled)")
+
+        async def queue() -> int:
+            return send(message)
+
+        try:
+            return asyncio.run_coroutine_threadsafe(queue(), self.loop).result(timeout=5.0)
+        except TimeoutError:
+            raise EvalError("telegram: the bot did not answer in time") from None
+        except ValueError as exc:  # the bot refused it (no such picture, …)
+            raise EvalError(f"telegram: {exc}") from None
+
 
 class Engine:
     """Global events, global actions, user actions and running scripts of one hub."""
@@ -180,6 +196,9 @@ class Engine:
         # Where events fired by conditions go (default: the event sink); a live hub's
         # leadership takes them to fire them once across hubs (hub/leadership.py).
         self.condition_sink: Callable[[EventRecord], Any] | None = None
+        # Scripts' telegram.send_*: the bot queues a message and says to how many users
+        # (set when the hub runs a bot; called on the event loop; ValueError refuses).
+        self.telegram: Callable[[dict[str, Any]], int] | None = None
         self._queue: asyncio.Queue[tuple[str, int]] | None = None
         self._max_queue = max_queue
         self._depth: dict[int, tuple[EventRecord, int]] = {}

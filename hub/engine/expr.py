@@ -478,6 +478,8 @@ class Compiler:
             if parts is None:
                 raise refuse(node, f"calling a method of a value ('.{fnode.attr}')")
             label = ".".join(parts)
+            if label in self.frame_functions:  # telegram.send_message_to_all, …
+                return self.frame_functions[label], label, True, None
             if parts[0] in lib.MODULES:
                 ns = lib.MODULES[parts[0]]
                 if len(parts) == 2 and callable(ns.get(parts[1])):

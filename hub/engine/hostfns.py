@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,6 +26,10 @@ class ScriptHost(Protocol):
 
     def emit_data(self, device: str, name: str, x: list[float], y: list[float], unit: str) -> None:
         """Add samples created by the script."""
+
+    def telegram(self, message: dict[str, Any]) -> int:
+        """Queue a Telegram message (text, picture, priority, permission) for the users it
+        may reach; returns how many; raises EvalError when there is no bot."""
 
 
 def _print(fr: Frame, *args: Any, sep: str = " ", end: str = "\n") -> None:
@@ -116,7 +121,67 @@ def _event(
     return True
 
 
+AUDIENCES = ("read", "write", "admin")  # who may receive: at least read (notifications)
+PICTURE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def _audience(priority: Any, permission: Any, what: str) -> tuple[int, str]:
+    if isinstance(priority, bool) or priority not in (0, 1, 2):
+        raise EvalError(f"{what}(): priority must be 0, 1 or 2")
+    if permission not in AUDIENCES:
+        raise EvalError(f"{what}(): permission must be one of {', '.join(AUDIENCES)}")
+    return int(priority), str(permission)
+
+
+def _send_message_to_all(fr: Frame, text: Any, priority: Any = 0, permission: Any = "write") -> int:
+    """RTOC's telegram.send_message_to_all: to every user whose permission is at least
+    `permission` and whose notification level admits `priority`; returns how many."""
+    what = "telegram.send_message_to_all"
+    prio, perm = _audience(priority, permission, what)
+    body = str(text)
+    if not body.strip():
+        raise EvalError(f"{what}(): the text is empty")
+    return fr.host.telegram(
+        {"text": body[:4000], "picture": None, "priority": prio, "permission": perm}
+    )
+
+
+def _send_photo(
+    fr: Frame, picture: Any, text: Any = "", priority: Any = 0, permission: Any = "write"
+) -> int:
+    """RTOC's telegram.send_photo: a picture file of the hub's `<config_dir>/pictures`
+    (by name) or a plot of {label: [xs, ys], …} (RTOC's send_plot form), to the same
+    audience as send_message_to_all."""
+    what = "telegram.send_photo"
+    prio, perm = _audience(priority, permission, what)
+    if isinstance(picture, str):
+        if not PICTURE_NAME.match(picture) or ".." in picture:
+            raise EvalError(
+                f"{what}(): {picture!r} is not a file name in the hub's pictures folder "
+                "(letters, digits, _ . -; no paths)"
+            )
+        pic: Any = picture
+    elif isinstance(picture, dict) and picture:
+        if len(picture) > 10:
+            raise EvalError(f"{what}(): at most 10 curves in one plot")
+        pic = {}
+        for label, pair in picture.items():
+            if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                raise EvalError(f"{what}(): {label!r} must map to [xs, ys]")
+            xs, ys = _floats(pair[0], what), _floats(pair[1], what)
+            if len(xs) != len(ys):
+                raise EvalError(f"{what}(): {label!r}: xs and ys differ in length")
+            pic[str(label)[:100]] = (xs, ys)
+    else:
+        raise EvalError(f"{what}(): give a picture's file name or {{label: [xs, ys]}}")
+    return fr.host.telegram(
+        {"text": str(text)[:1000], "picture": pic, "priority": prio, "permission": perm}
+    )
+
+
 FRAME_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "telegram.send_message_to_all": _send_message_to_all,
+    "telegram.send_photo": _send_photo,
     "print": _print,
     "stream": _stream,
     "plot": _plot,

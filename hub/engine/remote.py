@@ -87,6 +87,9 @@ class RemoteHost:
     def emit_data(self, device: str, name: str, x: list[float], y: list[float], unit: str) -> None:
         _answer(self._ask("data", device, name, x, y, unit))
 
+    def telegram(self, message: dict[str, Any]) -> int:
+        return int(_answer(self._ask("telegram", message)))
+
 
 def _small(value: Any) -> Any:
     try:
@@ -198,6 +201,8 @@ def serve_callbacks(
             if kind == "data":
                 host.emit_data(*msg[1:])
                 return ("ok", None)
+            if kind == "telegram":
+                return ("ok", host.telegram(msg[1]))
             if kind == "event":
                 host.emit_event(msg[1])
                 return None

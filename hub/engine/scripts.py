@@ -76,6 +76,30 @@ class PythonContext:
         """Add one sample."""
         self._host.emit_data(dname, sname, [self.clock if x is None else x], [float(y)], unit)
 
+    def telegram_send_message_to_all(
+        self, text: str, priority: int = 0, permission: str = "write"
+    ) -> int:
+        """Like scripts' telegram.send_message_to_all; returns how many users it goes to."""
+        return self._host.telegram(
+            {"text": str(text), "picture": None, "priority": priority, "permission": permission}
+        )
+
+    def telegram_send_photo(
+        self, picture: Any, text: str = "", priority: int = 0, permission: str = "write"
+    ) -> int:
+        """A photo from a file path (any: the operator's script) or a matplotlib figure."""
+        if hasattr(picture, "savefig"):
+            import io
+
+            buf = io.BytesIO()
+            picture.savefig(buf, format="png")
+            data = buf.getvalue()
+        else:
+            data = Path(picture).read_bytes()
+        return self._host.telegram(
+            {"text": str(text), "picture": data, "priority": priority, "permission": permission}
+        )
+
     def print(self, *args: Any) -> None:
         """Capture output."""
         self.output.append(" ".join(str(a) for a in args) + "\n")

@@ -163,7 +163,7 @@ class Worker:
 
 
 # Callbacks that wait for an answer (the others are fire-and-forget).
-ASKS = frozenset({"store", "param", "command", "data"})
+ASKS = frozenset({"store", "param", "command", "data", "telegram"})
 
 
 # --- the child's side -----------------------------------------------------------------------

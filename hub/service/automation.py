@@ -9,6 +9,7 @@ and conditions given here always run in the engine's sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,11 @@ class AutomationService:
     @property
     def available(self) -> bool:
         return self._engine is not None
+
+    def connect_telegram(self, send: Callable[[dict[str, Any]], int] | None) -> None:
+        """Where scripts' telegram.send_* go: the bot while it runs (None: nowhere)."""
+        if self._engine is not None:
+            self._engine.telegram = send
 
     def _need(self, actor: Actor, needed: Permission, what: str) -> Engine:
         if not actor.may(needed):

@@ -72,6 +72,7 @@ class RecordingHost:
         self.agents = agents
         self.events: list[EventRecord] = []
         self.data: list[list[Any]] = []
+        self.telegrams: list[dict[str, Any]] = []
 
     def command(self, device: str, op: str, name: str, args: Any) -> Any:
         res = self.agents.answer(device, op, name, args)
@@ -84,3 +85,7 @@ class RecordingHost:
 
     def emit_data(self, device: str, name: str, x: list[float], y: list[float], unit: str) -> None:
         self.data.append([device, name, list(x), list(y), unit])
+
+    def telegram(self, message: dict[str, Any]) -> int:
+        self.telegrams.append(message)
+        return 1
