@@ -10,6 +10,10 @@ by bench/rtoc_peer/start.py in its open mode. The hub is `opencontrol hub` from 
 mode (`require_login = false`) with every other setting at its default but one: the
 fan-out's 51 connections all come from 127.0.0.1 (`max_connections_per_address = 64`).
 
+The client is the same for both servers: RawClient (frames built as bytes, answers cut out
+of the byte stream) for the ingest, latency and round-trip figures, so that the bench process
+does not cap both servers at its own rate; `websockets` clients for the fan-out.
+
 Figures, each server in turn (this machine's load moves absolute figures; compare ratios):
 - `y` ingest, one value a frame, 50 frames in flight; and 100 signals a frame (samples/s,
   counted by the `sent` answers)
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import math
 import multiprocessing as mp
@@ -33,12 +38,14 @@ import os
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -59,7 +66,95 @@ def _pct(values: list[float], p: float) -> float:
 
 
 # -- the client (the same for both servers) -------------------------------------------------
+class RawClient:
+    """A websocket client that costs next to nothing per frame, so that the figures measure
+    the server, not the bench: requests are framed as bytes (mask key 0, so the payload
+    goes as it is; RFC 6455 lets the client pick any key), answers are cut out of the byte
+    stream by their headers. A `websockets` client spends as much per frame as a server
+    does: it capped both servers at the same rate."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.buf = b""
+
+    @classmethod
+    async def open(cls, url: str) -> RawClient:
+        """Connect, upgrade, authorize (open mode: `{"authorize": true}`)."""
+        u = urlsplit(url)
+        host, port = u.hostname or "127.0.0.1", u.port or 80
+        reader, writer = await asyncio.open_connection(host, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise ConnectionError(head.decode(errors="replace"))
+        c = cls(reader, writer)
+        c.send(b'{"authorize": true}')
+        while not any(b"authorized" in m for m in await c.messages(60)):
+            pass
+        return c
+
+    @staticmethod
+    def frame(payload: bytes) -> bytes:
+        """A masked text frame (mask key 0)."""
+        n = len(payload)
+        if n < 126:
+            head = struct.pack("!BB", 0x81, 0x80 | n)
+        elif n < 65536:
+            head = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+        return head + b"\0\0\0\0" + payload
+
+    def send(self, *payloads: bytes) -> None:
+        """Text frames, in one write (not awaited: the socket buffers)."""
+        self.writer.write(b"".join(self.frame(p) for p in payloads))
+
+    async def messages(self, timeout: float) -> list[bytes]:
+        """The complete messages that arrived (waits up to `timeout` for at least one)."""
+        out: list[bytes] = []
+        end = time.monotonic() + timeout
+        while not out:
+            data = await asyncio.wait_for(self.reader.read(1 << 20), end - time.monotonic())
+            if not data:
+                raise ConnectionError("the server closed the connection")
+            buf, i = self.buf + data, 0
+            while len(buf) - i >= 2:
+                n, h = buf[i + 1] & 0x7F, 2
+                if n == 126:
+                    if len(buf) - i < 4:
+                        break
+                    n, h = struct.unpack_from("!H", buf, i + 2)[0], 4
+                elif n == 127:
+                    if len(buf) - i < 10:
+                        break
+                    n, h = struct.unpack_from("!Q", buf, i + 2)[0], 10
+                if len(buf) - i < h + n:
+                    break
+                out.append(buf[i + h : i + h + n])
+                i += h + n
+            self.buf = buf[i:]
+        return out
+
+    async def wait_for(self, key: bytes, timeout: float) -> list[bytes]:
+        """Messages up to the first that holds `key` (TimeoutError after `timeout`)."""
+        end, got = time.monotonic() + timeout, []
+        while True:
+            got += await self.messages(end - time.monotonic())
+            if any(key in m for m in got):
+                return got
+
+    def close(self) -> None:
+        """Drop the connection (no closing handshake: nothing waits for it)."""
+        self.writer.transport.abort()
+
+
 async def _open(url: str) -> ClientConnection:
+    """A `websockets` client (the fan-out's producer and subscribers)."""
     # no keepalive pings: an overloaded server must not end the measuring connection
     ws = await connect(url, max_size=None, compression=None, open_timeout=60, ping_interval=None)
     await ws.send(json.dumps({"authorize": True}))
@@ -82,68 +177,74 @@ async def _count(ws: ClientConnection, key: str, n: int, timeout: float) -> int:
 
 async def ingest(url: str, signals: int, seconds: float, window: int = 50) -> float:
     """Samples/s of `y` frames (one value per signal), `window` frames in flight."""
-    ws = await _open(url)
-    names = [f"s{i}" for i in range(signals)]
+    c = await RawClient.open(url)
+    names = json.dumps([f"s{i}" for i in range(signals)])
     dname = "Bench" if signals == 1 else "BenchB"
     acked = sent = 0
     t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        while sent - acked < window:
-            now = time.time()
-            ys = [float(sent)] * signals
-            msg = {"y": ys, "x": [now] * signals, "sname": names, "dname": dname}
-            await ws.send(json.dumps(msg))
-            sent += 1
-        got = await _count(ws, "sent", 1, 10)
-        if not got:
+    end = t0 + seconds
+    while time.monotonic() < end or acked < sent:
+        frames = []  # what the window has room for, in one write
+        while sent + len(frames) - acked < window and time.monotonic() < end:
+            y, x = repr(float(sent + len(frames))), repr(time.time())
+            frames.append(
+                f'{{"y": [{", ".join([y] * signals)}], "x": [{", ".join([x] * signals)}], '
+                f'"sname": {names}, "dname": "{dname}"}}'.encode()
+            )
+        c.send(*frames)
+        sent += len(frames)
+        try:
+            msgs = await c.messages(10)
+        except (TimeoutError, ConnectionError):
             break
-        acked += 1
-    acked += await _count(ws, "sent", sent - acked, 10)
+        acked += sum(1 for m in msgs if b'"sent"' in m)
     dt = time.monotonic() - t0
-    await ws.close()
+    c.close()
     return acked * signals / dt
 
 
 async def round_trips(url: str, req: dict, key: str, n: int) -> list[float]:
     """Round-trip times (ms) of `n` requests, one after the other."""
-    ws = await _open(url)
+    c = await RawClient.open(url)
     out = []
+    body = json.dumps(req).encode()
     for _ in range(n):
         t = time.perf_counter()
-        await ws.send(json.dumps(req))
-        await _count(ws, key, 1, 30)
+        c.send(body)
+        await c.wait_for(f'"{key}"'.encode(), 30)
         out.append((time.perf_counter() - t) * 1000)
-    await ws.close()
+    c.close()
     return out
 
 
 async def push_latency(url: str, n: int = 300) -> list[float]:
     """Sample sent by one client → received by a subscriber (ms), one sample at a time."""
-    a, b = await _open(url), await _open(url)
-    await b.send(json.dumps({"subscribe": ["signal", "Push.p"]}))
-    await a.send(json.dumps({"y": [0.0], "x": [time.time()], "sname": ["p"], "dname": "Push"}))
+    a, b = await RawClient.open(url), await RawClient.open(url)
+    b.send(b'{"subscribe": ["signal", "Push.p"]}')
+    frame = '{{"y": [{y}], "x": [{x}], "sname": ["p"], "dname": "Push"}}'
+    a.send(frame.format(y=0.0, x=time.time()).encode())
     await asyncio.sleep(0.5)
-    for ws in (a, b):  # answers and the first push: not measured
+    for c in (a, b):  # answers and the first push: not measured
         while True:
             try:
-                await asyncio.wait_for(ws.recv(), 0.3)
+                await c.messages(0.3)
             except TimeoutError:
                 break
     lat = []
     for i in range(1, n + 1):
         t = time.time()
-        await a.send(json.dumps({"y": [float(i)], "x": [t], "sname": ["p"], "dname": "Push"}))
+        a.send(frame.format(y=float(i), x=t).encode())
         end = time.monotonic() + 5
         while time.monotonic() < end:
-            msg = json.loads(await asyncio.wait_for(b.recv(), end - time.monotonic()))
-            sig = msg.get("signal")
-            if sig and float(i) in [float(v) for v in sig["y"]]:
-                lat.append((time.time() - t) * 1000)
-                break
-        await _count(a, "sent", 1, 5)  # its answer
+            for m in await b.messages(end - time.monotonic()):
+                sig = json.loads(m).get("signal")
+                if sig and float(i) in [float(v) for v in sig["y"]]:
+                    lat.append((time.time() - t) * 1000)
+                    end = 0
+        await a.wait_for(b'"sent"', 5)  # its answer
         await asyncio.sleep(0.005)
-    await a.close()
-    await b.close()
+    a.close()
+    b.close()
     return lat
 
 

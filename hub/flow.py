@@ -95,6 +95,24 @@ class LocalWrites:
         self._samples += len(x)
         return True
 
+    def add_each(
+        self, device: str, names: list[str], units: list[str], x: list[float], y: list[float]
+    ) -> list[str]:
+        """One sample per name (names all different); the `device.name` keys not kept."""
+        if len(self) + len(names) > self.max_items:
+            return [
+                f"{device}.{n}"
+                for n, u, xx, yy in zip(names, units, x, y, strict=True)
+                if not self.add_samples(device, n, u, [xx], [yy])
+            ]
+        series = self._series
+        for n, u, xx, yy in zip(names, units, x, y, strict=True):
+            xs, ys = series.setdefault((device, n, u), ([], []))
+            xs.append(xx)
+            ys.append(yy)
+        self._samples += len(names)
+        return []
+
     def add_events(self, events: list[EventRecord]) -> None:
         room = max(0, self.max_items - len(self))
         self.events.extend(events[:room])

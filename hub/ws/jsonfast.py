@@ -58,10 +58,15 @@ class FloatArray:
 # text can hold it) and a call number; random bytes per call cost more than small frames.
 _TAG = uuid.uuid4().hex
 _calls = itertools.count()
+_plain = json.JSONEncoder().encode
 
 
 def dumps(obj: Any) -> str:
     """`json.dumps(obj)` where FloatArray values are spliced in as fast-encoded lists."""
+    try:  # most frames hold no array: json's shared C encoder, no encoder object per call
+        return _plain(obj)
+    except TypeError:
+        pass
     raws: dict[str, FloatArray] = {}
     tag = ""
 

@@ -105,9 +105,9 @@ class Fanout:
     def on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
         """New samples: queue them for subscribers.
 
-        A sample goes out at once while no client has frames queued; when frames queue
-        up, at the end of this loop turn, or `push_interval` after the last push if that
-        was more recent: then pushes follow each other `push_interval` apart and each
+        A sample goes out at once (in the next loop turn, with the other samples of its
+        frame) while no client has frames queued; when frames queue up, `push_interval`
+        after the last push: then pushes follow each other `push_interval` apart and each
         carries everything that came meanwhile.
         """
         if not self.st.sessions:
@@ -121,9 +121,7 @@ class Fanout:
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             wait = self._last_flush + self.st.config.push_interval - loop.time()
-            if not self._backlog():  # nothing waits to go out: this sample goes now
-                self.flush()
-            elif wait <= 0:  # after this loop turn's data
+            if wait <= 0 or not self._backlog():  # right after this frame's other samples
                 self._flush_handle = loop.call_soon(self.flush)
             else:  # frames queue up: one push per push_interval carries all that came
                 self._flush_handle = loop.call_later(wait, self.flush)

@@ -6,22 +6,17 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from hub.permission import Permission
 
 from .crypto import encrypt_text
 from .jsonfast import dumps
+from .transport import BATCH_BYTES, BATCH_FRAMES, Sender, send_frames
 
 # A page that opens shows several signals at once: a client may take this many seconds'
 # worth of its points allowance in one go, then the allowance refills at its rate.
 POINTS_BURST = 4.0
-
-
-class Sender(Protocol):
-    """What the writer needs of a websocket connection."""
-
-    async def send(self, message: str | bytes, text: bool | None = None) -> None: ...
 
 
 class TokenBucket:
@@ -190,7 +185,7 @@ class ClientSession:
     async def writer(self, ws: Sender) -> None:
         """Send queued frames in order; after drops, tell the client how many it lost."""
         while not self.closed:
-            if not self._queue:
+            if not self._queue and not self._untold:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -213,24 +208,31 @@ class ClientSession:
     async def _send_queued(self, ws: Sender) -> bool:
         """Send what is queued (up to a notice's turn); False when the client was cut off.
 
-        One timeout for the run of frames, moved on after each frame: it fires only when
-        the socket takes nothing for `slow_timeout` seconds.
+        Frames go in runs (one socket write per run, see transport.py). One timeout for
+        all the runs, moved on after each: it fires only when the socket takes nothing for
+        `slow_timeout` seconds.
         """
         loop = asyncio.get_running_loop()
+        queue = self._queue
         in_flight = 0
         try:
             async with asyncio.timeout(self.slow_timeout) as deadline:
-                while self._queue and not self.closed:
-                    if self._untold and len(self._queue) < self.queue_frames // 2 + 1:
+                while queue and not self.closed:
+                    if self._untold and len(queue) < self.queue_frames // 2 + 1:
                         return True  # the drop notice goes first
-                    frame = self._queue.popleft()
-                    self.queued_bytes -= len(frame)
-                    if len(self._queue) < self.queue_frames:
+                    run: list[str | bytes] = []
+                    size = 0
+                    while queue and len(run) < BATCH_FRAMES and size < BATCH_BYTES:
+                        frame = queue.popleft()
+                        run.append(frame)
+                        size += len(frame)
+                    self.queued_bytes -= size
+                    if len(queue) < self.queue_frames:
                         self._full_since = None
-                    in_flight = 1
-                    await ws.send(frame, text=True)
+                    in_flight = len(run)
+                    await send_frames(ws, run)
                     in_flight = 0
-                    self.sent += 1
+                    self.sent += len(run)
                     deadline.reschedule(loop.time() + self.slow_timeout)
         except TimeoutError:
             # the socket took nothing for slow_timeout seconds: cut the client off

@@ -30,6 +30,17 @@ def _num(value: Any, what: str) -> float:
     return f
 
 
+_PLAIN = frozenset((float, int))
+
+
+def _nums(values: list[Any], what: str) -> list[float]:
+    """Each value as a number (see _num); JSON numbers as they are (the parser let no
+    non-finite one in, and the hub checks again)."""
+    if set(map(type, values)) <= _PLAIN:
+        return values
+    return [_num(v, what) for v in values]
+
+
 def _name(value: Any, default: str, what: str) -> str:
     if not isinstance(value, str) or value == "":
         return default
@@ -63,7 +74,7 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
         return _plot(st, s, req, dname)
     y = req["y"]
     ys = y if isinstance(y, list) else [y]
-    yv = [_num(v, "y") for v in ys]
+    yv = _nums(ys, "y")
     sname = req.get("sname")
     snames = list(sname) if isinstance(sname, list) else ([sname] if sname is not None else [])
     snames = [_name(n, "Unnamed", "sname") for n in snames[: len(yv)]]
@@ -81,10 +92,18 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
     elif isinstance(x, list):
         if len(x) < len(yv):
             raise RequestError(f"x has {len(x)} values for {len(yv)} y values")
-        xv = [_num(v, "x") for v in x[: len(yv)]]
+        xv = _nums(x[: len(yv)], "x")
     else:
         xv = [_num(x, "x")] * len(yv)
     _check_new_signals(st, s, {f"{dname}.{n}" for n in snames})
+    if len(set(snames)) == len(snames):  # one sample per signal: the usual frame
+        not_kept = st.hub.ingest_local_samples(dname, snames, units, xv, yv)
+        if not_kept:
+            st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
+            raise RequestError(
+                f"live but not stored: the store is behind ({', '.join(not_kept[:5])})"
+            )
+        return True
     groups: dict[str, Series] = {}
     for n, xx, yy, u in zip(snames, xv, yv, units, strict=True):
         g = groups.get(n)

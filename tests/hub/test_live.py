@@ -152,6 +152,39 @@ async def test_hub_made_data_is_written_in_batches_not_one_job_per_call(hub: Hub
     assert batches <= 2, "200 calls in one go are one or two writes, not 200"
 
 
+@pytest.mark.parametrize("n", [1, 5, 40])  # the small-frame and the numpy checks
+async def test_one_sample_per_signal_frame_goes_live_and_is_stored_once(hub: Hub, n: int) -> None:
+    names = [f"s{i}" for i in range(n)]
+    units = ["V"] * n
+    for k in range(3):
+        t = [1_700_000_000.0 + k] * n
+        y = [float(k * 100 + i) for i in range(n)]
+        assert hub.ingest_local_samples("Frame", names, units, t, y) == []
+    for i, name in enumerate(names):
+        _, y = hub.signals.get(f"Frame.{name}").buffer.arrays()  # live at once
+        assert y.tolist() == [float(i), float(100 + i), float(200 + i)]
+        assert hub.signals.get(f"Frame.{name}").unit == "V"
+    await async_wait_for(lambda: hub.store.sample_count() == 3 * n, what="stored")
+    hist = await hub.run_store(lambda: hub.store.history("Frame", "s0", None, None, None))
+    assert list(hist.y) == [0.0, 100.0, 200.0]
+    assert hub.store.sample_count() == 3 * n  # once each
+
+
+@pytest.mark.parametrize("n", [2, 40])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+async def test_a_frame_with_a_non_finite_sample_is_refused_whole(
+    hub: Hub, n: int, bad: float
+) -> None:
+    names = [f"s{i}" for i in range(n)]
+    y = [1.0] * (n - 1) + [bad]
+    with pytest.raises(ValueError, match=rf"Frame\.s{n - 1} value: .* not a finite number"):
+        hub.ingest_local_samples("Frame", names, [""] * n, [1.0] * n, y)
+    with pytest.raises(ValueError, match=r"Frame\.s0 time: .* not a finite number"):
+        hub.ingest_local_samples("Frame", names, [""] * n, [bad] + [1.0] * (n - 1), [1.0] * n)
+    assert not any(f"Frame.{name}" in hub.signals for name in names)  # nothing got in
+    assert hub.status()["local_pending"] == 0
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 async def test_non_finite_hub_data_and_events_are_refused_with_the_reason(
     hub: Hub, bad: float

@@ -83,6 +83,8 @@ async def test_a_reader_that_never_reads_slows_nobody(ws_factory, hub: Hub) -> N
         assert g == [float(i) for i in range(1, n + 1)]  # every sample, in order, once
     # all that while the stuck reader held the rest back: still connected, its queue bounded
     assert not stuck_session.closed and server.stats["slow_disconnects"] == 0
+    # ...and it is still behind: the producer and the readers did not wait for it
+    assert stuck_session.queued > 0 or stuck_session.dropped > 0
     assert 0 < peak <= queue_bytes
     assert server.stats["refused_rate"] == 0
     for ws in readers:
