@@ -344,7 +344,9 @@ class Hub:
             rows = zip(names, units, t, y, strict=True)
             return self.ingest_local_series([Series(device, *r[:2], [r[2]], [r[3]]) for r in rows])
         append = self.signals.append
-        if len(names) == 1:
+        if self.role == "ingest":
+            pass  # no live side (as _apply_live)
+        elif len(names) == 1:
             append(device, names[0], ta, ya, units[0], LOCAL_AGENT)
         else:
             for i, name in enumerate(names):
