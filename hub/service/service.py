@@ -255,6 +255,12 @@ class HubService:
         """Several hub-made series at once (`Hub.ingest_local_series`)."""
         return self._hub.ingest_local_series(series)
 
+    def ingest_local_samples(
+        self, device: str, names: list[str], units: list[str], t: list[float], y: list[float]
+    ) -> list[str]:
+        """One sample per signal of one device (`Hub.ingest_local_samples`)."""
+        return self._hub.ingest_local_samples(device, names, units, t, y)
+
     # -- documents -------------------------------------------------------------------------
     async def get_doc(self, key: str) -> Any:
         """A small stored document (users, settings), None when absent."""

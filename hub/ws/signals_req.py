@@ -97,7 +97,7 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
         xv = [_num(x, "x")] * len(yv)
     _check_new_signals(st, s, {f"{dname}.{n}" for n in snames})
     if len(set(snames)) == len(snames):  # one sample per signal: the usual frame
-        not_kept = st.hub.ingest_local_samples(dname, snames, units, xv, yv)
+        not_kept = st.service.ingest_local_samples(dname, snames, units, xv, yv)
         if not_kept:
             st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
             raise RequestError(
