@@ -53,17 +53,43 @@ AGENT_SCHEMA = Section(
         "agent": Section(
             optional=False,
             fields={
-                "id": Field(str, doc="unique agent id", check=_agent_id),
+                "id": Field(str, doc="unique agent id: `A-Z a-z 0-9 _ -`", check=_agent_id),
                 "spool_path": Field(str, "spool.sqlite", doc="SQLite spool file (tmpfs is fine)"),
-                "spool_max_bytes": Field(int, 50_000_000, check=positive),
-                # > 0: batches wait in memory this long for their ack before being written
-                # (fewer SD-card writes; a power cut loses what is held). docs/pi.md
-                "spool_memory_age": Field(float, 0.0, check=non_negative),
-                "batch_max_samples": Field(int, 500, check=positive),
-                "batch_max_age": Field(float, 0.2, check=positive),
-                "status_interval": Field(float, 10.0, check=positive),
-                "ack_timeout": Field(float, 10.0, check=positive),
-                "max_inflight": Field(int, 20, check=positive),
+                "spool_max_bytes": Field(
+                    int,
+                    50_000_000,
+                    doc="bound on stored batches; beyond it the oldest are dropped and counted",
+                    check=positive,
+                ),
+                "spool_memory_age": Field(
+                    float,
+                    0.0,
+                    doc="> 0: a batch waits in memory this long for its ack before it is written "
+                    "to the spool (fewer SD-card writes; a power cut loses what is held; "
+                    "docs/pi.md)",
+                    check=non_negative,
+                ),
+                "batch_max_samples": Field(
+                    int, 500, doc="a batch closes at this many samples", check=positive
+                ),
+                "batch_max_age": Field(
+                    float, 0.2, doc="a batch closes at this age (s)", check=positive
+                ),
+                "status_interval": Field(
+                    float,
+                    10.0,
+                    doc="s between status refreshes (changes are published at once)",
+                    check=positive,
+                ),
+                "ack_timeout": Field(
+                    float,
+                    10.0,
+                    doc="an unacknowledged batch is sent again after this (s)",
+                    check=positive,
+                ),
+                "max_inflight": Field(
+                    int, 20, doc="batches sent and not yet acknowledged", check=positive
+                ),
                 "log_level": Field(
                     str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
                 ),
@@ -71,20 +97,31 @@ AGENT_SCHEMA = Section(
         ),
         "mqtt": Section(
             fields={
-                "host": Field(str, "127.0.0.1"),
-                "port": Field(int, 1883, check=port),
-                "prefix": Field(str, DEFAULT_PREFIX, check=_prefix),
-                "username": Field(str, ""),
-                "password": Field(str, ""),
+                "host": Field(str, "127.0.0.1", doc="the broker (the hub's, or Mosquitto)"),
+                "port": Field(int, 1883, doc="broker port (8883: its TLS port)", check=port),
+                "prefix": Field(
+                    str, DEFAULT_PREFIX, doc="topic prefix shared with the hub", check=_prefix
+                ),
+                "username": Field(str, "", doc="the agent id (docs/security.md)"),
+                "password": Field(
+                    str,
+                    "",
+                    doc="from `opencontrol mqtt add AGENT_ID` on the hub (embedded broker) or "
+                    "the Ansible vault (Mosquitto)",
+                ),
                 "tls_ca": Field(str, "", doc="CA file: connect with TLS when set", check=_file),
                 "tls_cert": Field(str, "", doc="client certificate (with tls_key)", check=_file),
                 "tls_key": Field(str, "", doc="client certificate's key", check=_file),
-                "keepalive": Field(int, 30, check=positive),
-                "reconnect_min": Field(float, 0.5, check=positive),
-                "reconnect_max": Field(float, 30.0, check=positive),
+                "keepalive": Field(int, 30, doc="MQTT keepalive (s)", check=positive),
+                "reconnect_min": Field(
+                    float, 0.5, doc="reconnect backoff from (s)", check=positive
+                ),
+                "reconnect_max": Field(
+                    float, 30.0, doc="reconnect backoff up to (s)", check=positive
+                ),
             },
         ),
-        "devices": Section(items=Field(dict)),
+        "devices": Section(items=Field(dict), doc="one table per device (below)"),
     }
 )
 

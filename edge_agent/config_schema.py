@@ -134,3 +134,43 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 def load_toml(path: str | Path, schema: Section) -> dict[str, Any]:
     """Read and validate a TOML file against `schema`."""
     return validate(read_toml(path), schema, source=str(path))
+
+
+def _show_default(spec: Field) -> str:
+    if spec.required:
+        return "required"
+    value = spec.default
+    if value is None or value == "" or value == [] or value == {}:
+        return "empty"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, str):
+        return f"`{value}`"
+    return f"`{value!r}`"
+
+
+def _rows(section: Section, path: str) -> list[str]:
+    rows: list[str] = []
+    for key, spec in section.fields.items():
+        rows += _entry(spec, f"{path}.{key}" if path else key)
+    if section.items is not None:
+        rows += _entry(section.items, f"{path}.<name>" if path else "<name>")
+    return rows
+
+
+def _entry(spec: Field | Section, key: str) -> list[str]:
+    if isinstance(spec, Section):
+        if not spec.fields and isinstance(spec.items, Field) and spec.items.type is dict:
+            return [f"| `{key}.<name>` | table | | {spec.doc} |"]
+        return _rows(spec, key)
+    doc = spec.doc.replace("|", "\\|")
+    if spec.choices is not None:
+        doc = (doc + "; " if doc else "") + "one of " + ", ".join(f"`{c}`" for c in spec.choices)
+    return [f"| `{key}` | {_type_name(spec.type)} | {_show_default(spec)} | {doc} |"]
+
+
+def markdown_table(section: Section) -> str:
+    """The keys of a schema as a Markdown table (key, type, default, meaning): the config
+    tables in docs/ are this output, and a test keeps them equal."""
+    head = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    return "\n".join(head + _rows(section, "")) + "\n"

@@ -75,13 +75,13 @@ MQTT = Section(
     fields={
         "embedded": Field(bool, True, "start the built-in broker (ignored when host is set)"),
         "host": Field(str, "", "external broker host; empty = embedded broker"),
-        "port": Field(int, 1883, check=port),
-        "prefix": Field(str, DEFAULT_PREFIX),
-        "username": Field(str, ""),
-        "password": Field(str, ""),
+        "port": Field(int, 1883, "broker port (the embedded broker listens here)", port),
+        "prefix": Field(str, DEFAULT_PREFIX, "topic prefix shared with the agents"),
+        "username": Field(str, "", "external broker: the hub's user"),
+        "password": Field(str, "", "external broker: the hub's password"),
         "tls_ca": Field(str, "", "CA file: connect with TLS when set"),
         "shared_group": Field(str, "", "MQTT shared subscription group for several hub processes"),
-        "keepalive": Field(int, 30, check=positive),
+        "keepalive": Field(int, 30, "MQTT keepalive in seconds", positive),
         "allow_anonymous": Field(
             bool, False, "embedded broker: let anyone in without a password (warned at start)"
         ),
@@ -96,8 +96,8 @@ MQTT = Section(
         "trusted_event_agents": Field(
             list, [], "agents whose event ids are taken as sent (may trigger hub actions)"
         ),
-        "max_signals_per_agent": Field(int, 2000, check=positive),
-        "max_devices_per_agent": Field(int, 200, check=positive),
+        "max_signals_per_agent": Field(int, 2000, "signals one agent may have", positive),
+        "max_devices_per_agent": Field(int, 200, "devices one agent may announce", positive),
         "max_messages_per_s": Field(float, 500.0, "per agent, sustained", positive),
         "max_burst": Field(int, 5000, "per agent, messages above the rate at once", positive),
     }
@@ -127,15 +127,26 @@ STORE = Section(
 
 TELEGRAM = Section(
     fields={
-        "enabled": Field(bool, False),
-        "token": Field(str, ""),
-        "token_env": Field(str, "OPENCONTROL_TELEGRAM_TOKEN"),
-        "default_permission": Field(str, "blocked", choices=PERMISSIONS),
-        "default_eventlevel": Field(int, 0, choices=(0, 1, 2, 3)),
-        "inline_menu": Field(bool, False),
-        "only_admin": Field(bool, False),
+        "enabled": Field(bool, False, "start the Telegram bot"),
+        "token": Field(str, "", "the bot's token (better: token_env)"),
+        "token_env": Field(
+            str, "OPENCONTROL_TELEGRAM_TOKEN", "environment variable holding the token"
+        ),
+        "default_permission": Field(
+            str, "blocked", "permission of users after the first (an admin)", choices=PERMISSIONS
+        ),
+        "default_eventlevel": Field(
+            int,
+            0,
+            "new users: 0 all events, 1 warnings+errors, 2 errors, 3 none",
+            choices=(0, 1, 2, 3),
+        ),
+        "inline_menu": Field(bool, False, "buttons under messages instead of a reply keyboard"),
+        "only_admin": Field(bool, False, "maintenance mode: only admins get answers"),
         "base_url": Field(str, "", "Bot API base URL (tests use a loopback stand-in)"),
-        "actions_dir": Field(str, ""),
+        "actions_dir": Field(
+            str, "", "where telegram_actions.toml lives (default: hub.config_dir)"
+        ),
     }
 )
 
@@ -151,8 +162,8 @@ SCRIPT = Section(
 
 ENGINE = Section(
     fields={
-        "events_active": Field(bool, True),
-        "actions_active": Field(bool, True),
+        "events_active": Field(bool, True, "automation events are evaluated"),
+        "actions_active": Field(bool, True, "automation actions run"),
         "scripts": Section(items=SCRIPT, doc="[engine.scripts.NAME] operator script files"),
     }
 )

@@ -40,9 +40,9 @@ address = 0x41
 i2c_bus = 1
 shunt_ohms = 0.1
 max_expected_amps = 0.2
-voltage_range = 16
-gain = "auto"
-adc = "12bit"
+voltage_range = 16        # 16 | 32
+gain = "auto"             # auto | 40mV | 80mV | 160mV | 320mV
+adc = "12bit"             # 9bit … 12bit, 2samp … 128samp
 sleep_between = true
 """
 

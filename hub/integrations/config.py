@@ -92,10 +92,10 @@ EMAIL = Section(
     optional=False,
     fields={
         "host": Field(str, doc="SMTP server"),
-        "port": Field(int, 587, check=port),
+        "port": Field(int, 587, "SMTP port (587: submission)", port),
         "starttls": Field(bool, True, "upgrade with STARTTLS (refuse to send without it)"),
         "ca_file": Field(str, "", "CA file to verify the server with (default: system CAs)"),
-        "username": Field(str, ""),
+        "username": Field(str, "", "SMTP user (empty: no login)"),
         "password_env": Field(str, "", "environment variable holding the SMTP password"),
         "sender": Field(str, doc="From: address"),
         "to": Field(list, doc="To: addresses", check=_str_list),
