@@ -104,6 +104,11 @@ def plan_import(folder: Path, current: Callable[[str], Any]) -> ImportPlan:
     _telegram_users(folder, config, current, plan)
     _hub_config(config, plan)
     _devices(folder, plan)
+    if plan.agent_toml:  # plugins raise events whose ids the imported actions listen to
+        plan.hub_toml += [
+            "[mqtt]",
+            'trusted_event_agents = ["<the agent\'s id>"]  # its event ids trigger actions',
+        ]
     for name, why in NOT_CARRIED_FILES.items():
         if (folder / name).exists():
             plan.not_carried.append(f"{name}: {why}")
@@ -301,9 +306,12 @@ def _hub_config(config: dict[str, Any], plan: ImportPlan) -> None:
                 f"tls_cert = {_toml(ws.get('certfile', ''))}  # relative to the RTOC folder",
                 f"tls_key = {_toml(ws.get('keyfile', ''))}",
             ]
-        whitelist = [h for h in ws.get("host_whitelist", []) if h not in ("localhost",)]
-        if whitelist:
-            out.append(f"host_whitelist = {_toml(whitelist)}  # IP addresses only")
+        if ws.get("host_whitelist"):
+            nc.append(
+                "config.json websocket.host_whitelist: RTOC trusted these peers without a "
+                "password (localhost by default); the hub trusts none unless [websocket] "
+                "host_whitelist names their IP addresses (docs/security.md)"
+            )
         if ws.get("knownHosts"):
             nc.append(
                 "config.json websocket.knownHosts: remote RTOC servers of the GUI; the hub "

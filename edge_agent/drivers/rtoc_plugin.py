@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import math
 import threading
 import traceback
@@ -38,6 +39,8 @@ from .base import (
     SignalSpec,
     TimedSample,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_PENDING = 100_000  # samples kept between reads; beyond that the oldest are dropped
 MIN_TIME, MAX_TIME = -2208988800.0, 32503680000.0  # 1900 .. 3000, as the wire accepts
@@ -89,6 +92,7 @@ class RtocPluginDriver(Driver):
         self._vars: dict[str, dict[str, Any]] = {}
         self._threads: list[threading.Thread] = []
         self._thread_errors: dict[threading.Thread, str] = {}
+        self._untimed: set[str] = set()
 
     # -- the host the plugin talks to (rtoc_shim.PluginHost) -------------------------------
     def add_samples(
@@ -99,12 +103,21 @@ class RtocPluginDriver(Driver):
                 self._keep((dname or self.device, sname, unit, self._time(x), y))
 
     def add_series(
-        self, dname: str | None, sname: str, unit: str, xs: list[Any], ys: list[Any]
+        self, dname: str | None, sname: str, unit: str, xs: list[Any] | None, ys: list[Any]
     ) -> None:
+        if xs is None:
+            if sname not in self._untimed:
+                self._untimed.add(sname)
+                log.warning(
+                    "%s: plot(y) of %r has no x: a time series needs times; skipped (logged once)",
+                    self.device,
+                    sname,
+                )
+            return
         with self._lock:
             for x, y in zip(xs, ys, strict=False):
                 t = self._time(x)
-                if t is not None:  # a plot's x are its times; a point without one is skipped
+                if t is not None:  # a point without a valid time is skipped
                     self._keep((dname or self.device, sname, unit, t, y))
 
     def add_event(

@@ -47,9 +47,9 @@ class PluginHost(Protocol):
         """Samples (sname, unit, x or None for now, y) of device `dname`."""
 
     def add_series(
-        self, dname: str | None, sname: str, unit: str, xs: list[Any], ys: list[Any]
+        self, dname: str | None, sname: str, unit: str, xs: list[Any] | None, ys: list[Any]
     ) -> None:
-        """A whole series from plot()."""
+        """A whole series from plot() (xs None: plotted without x)."""
 
     def add_event(
         self,
@@ -184,9 +184,10 @@ class LoggerPlugin:
         if self._host is None:
             log.warning("No plot connected")
             return False
-        xs, ys = list(x), list(y)
-        if not ys:
-            ys, xs = xs, list(range(len(xs)))
+        xs: list[Any] | None = list(x)
+        ys = list(y)
+        if not ys:  # RTOC plots y over 0..n-1: no times for a time series
+            ys, xs = list(x), None
         if isinstance(unit, list | tuple):
             unit = unit[-1] if unit else ""
         dname = self._own(dname)

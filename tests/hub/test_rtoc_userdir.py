@@ -102,7 +102,7 @@ async def test_rtoc_folder_imported_events_fire_and_actions_run_as_in_rtoc(
                  "+ telegram user 1001 (Ada L): admin", "~ automation: actions on, events on",
                  "record_length = 100000", 'driver = "rtoc_plugin"',
                  f'plugin = "{userdir / "devices" / "Freezer" / "Freezer.py"}"',
-                 "enabled = true  # autorun_devices"):  # fmt: skip
+                 "enabled = true  # autorun_devices", "trusted_event_agents = ["):  # fmt: skip
         assert line in out, f"{line!r} missing from:\n{out}"
     assert "would change" in out
     assert "- event shell: unknown function os.path.exists" in out  # refused, with the reason
