@@ -34,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e import procs  # noqa: E402
-from tests.fixtures.mosquitto import Mosquitto  # noqa: E402
-from tests.fixtures.net import wait_for  # noqa: E402
+from rigs import procs  # noqa: E402
+from rigs.mosquitto import Mosquitto  # noqa: E402
+from simulators.net import wait_for  # noqa: E402
 
 
 def agent_toml(

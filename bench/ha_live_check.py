@@ -278,7 +278,7 @@ async def screenshot_device_page(base: str, tmp: Path, out: Path) -> None:
     """Onboard Home Assistant (owner user), log a browser in, screenshot the agent's device page."""
     import websockets
 
-    from tests.fixtures.browser import Browser
+    from rigs.browser import Browser
 
     client = base + "/"
     user = {"username": "owner", "password": "opencontrol-check-pw"}

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from hub.db import rollups  # noqa: E402
 from hub.db.postgres import PostgresStore  # noqa: E402
-from tests.fixtures.postgres import start_cluster  # noqa: E402
+from rigs.postgres import start_cluster  # noqa: E402
 
 DAY = 86_400
 T0 = 1_735_689_600  # 2025-01-01T00:00:00Z

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from edge_agent.wire import Batch, HubState, Series, WireError  # noqa: E402  # noqa: E402
-from tests.fixtures.postgres import start_cluster  # noqa: E402
+from rigs.postgres import start_cluster  # noqa: E402
 
 
 def make_batches(n_batches: int, signals: int, per_signal: int, t0: float) -> list[Batch]:
@@ -218,8 +218,8 @@ def phase_e2e(
     import paho.mqtt.client as mqtt
     import psutil
 
-    from tests.fixtures.mosquitto import Mosquitto
-    from tests.fixtures.net import free_port, wait_for
+    from rigs.mosquitto import Mosquitto
+    from simulators.net import free_port, wait_for
 
     work = Path(tempfile.mkdtemp(prefix="oc-bench-"))
     broker = Mosquitto(work / "mqtt")

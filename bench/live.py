@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from tests.e2e import procs  # noqa: E402
-from tests.fixtures.mosquitto import Mosquitto  # noqa: E402
-from tests.fixtures.net import free_port, wait_for  # noqa: E402
-from tests.fixtures.postgres import start_cluster  # noqa: E402
+from rigs import procs  # noqa: E402
+from rigs.mosquitto import Mosquitto  # noqa: E402
+from rigs.postgres import start_cluster  # noqa: E402
+from simulators.net import free_port, wait_for  # noqa: E402
 
 
 async def measure(url: str, phases: list[tuple[str, float, object]]) -> dict[str, list[float]]:

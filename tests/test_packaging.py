@@ -55,3 +55,18 @@ def test_dev_script_prints_no_terminal_escapes_into_a_log(tmp_path: Path) -> Non
     assert out.returncode == 1
     assert out.stdout.startswith("[opencontrol] Python 3.11 or newer is needed"), out.stdout
     assert "\x1b" not in out.stdout + out.stderr
+
+
+def test_nothing_outside_tests_imports_the_tests() -> None:
+    # The package, the simulators, the service rigs and the benchmarks stand on their own;
+    # only tests import tests (bench uses rigs/ and simulators/ instead).
+    import re
+
+    imports_tests = re.compile(r"^\s*(from\s+tests(\.|\s)|import\s+tests\b)", re.M)
+    offenders = [
+        str(path.relative_to(REPO))
+        for top in ("edge_agent", "hub", "simulators", "rigs", "bench")
+        for path in sorted((REPO / top).rglob("*.py"))
+        if imports_tests.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

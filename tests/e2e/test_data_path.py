@@ -15,10 +15,9 @@ from hub.client import OpenControlClient
 from hub.config import hub_config
 from hub.mqtt_auth import set_password
 from hub.users import Users, save_users
+from rigs import procs
 from tests.fixtures.mosquitto import AUTH_USERS, Mosquitto
 from tests.fixtures.net import async_wait_for, free_port, wait_for
-
-from . import procs
 
 
 async def _run_agent_into_hub(

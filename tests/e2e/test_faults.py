@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from rigs import procs
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import wait_for
-
-from . import procs
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from hub.bootstrap import running_hub
 from hub.config import hub_config
+from rigs import procs
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
-
-from . import procs
 
 
 def _config(tmp: Path, broker: Mosquitto, prefix: str, dsn: str, name: str) -> dict:

@@ -25,12 +25,11 @@ import pytest
 from hub.bootstrap import running_hub
 from hub.engine.actions import ActionDef
 from hub.engine.events import EventDef
+from rigs import procs
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.hub.conftest import make_hub_config
 from tests.hub.test_live import locked
-
-from . import procs
 
 pytestmark = pytest.mark.slow
 

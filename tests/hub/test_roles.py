@@ -14,7 +14,7 @@ import psycopg2
 from edge_agent.wire import Batch, Series
 from hub.bootstrap import running_hub
 from hub.config import hub_config
-from tests.e2e import procs
+from rigs import procs
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.hub.conftest import Peer

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hub.bootstrap import running_hub
 from hub.client import OpenControlClient
-from tests.e2e import procs
+from rigs import procs
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import async_wait_for
 from tests.hub.conftest import make_hub_config

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 AGENT_TOML = """\
 [agent]
@@ -201,6 +201,14 @@ def batches_or_zero(check: Callable[[], dict[str, int]]) -> int:
         return 0
 
 
+def _row(cur: Any) -> tuple[Any, ...]:
+    """The one row an aggregate query returns."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("an aggregate query returned no row")
+    return tuple(row)
+
+
 def pg_ledger_check(dsn: str, agent: str) -> dict[str, int]:
     """Exactly-once figures from a hub's PostgreSQL store."""
     import psycopg2
@@ -213,11 +221,11 @@ def pg_ledger_check(dsn: str, agent: str) -> dict[str, int]:
                 "coalesce(sum(samples), 0) FROM ingest_batches WHERE agent = %s",
                 (agent,),
             )
-            batches, first, last, ledger_samples = cur.fetchone()
+            batches, first, last, ledger_samples = _row(cur)
             cur.execute("SELECT count(*) FROM samples")
-            stored = cur.fetchone()[0]
+            stored = _row(cur)[0]
             cur.execute("SELECT count(*) FROM (SELECT DISTINCT signal_id, time FROM samples) d")
-            distinct = cur.fetchone()[0]
+            distinct = _row(cur)[0]
     finally:
         con.close()
     return {
