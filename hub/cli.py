@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -14,17 +13,10 @@ from typing import Any
 from edge_agent.__main__ import add_arguments as add_agent_arguments
 from edge_agent.config_schema import ConfigError
 
+from . import backup_cli, db_cli, export_cli, mqtt_cli, ws_cli
 from .broker import StartupError
 from .db.base import StoreError
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    # The HTTP client logs request URLs, which contain the Telegram token, at INFO.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+from .logsetup import setup_logging
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -68,7 +60,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
             return 2
         print(f"{args.config or 'built-in defaults'}: OK")
         return 0
-    _setup_logging(config["hub"]["log_level"])
+    setup_logging(config["hub"]["log_level"])
     try:
         asyncio.run(_run_hub(config))
     except ConfigError as exc:
@@ -124,9 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    for module in ("hub.db.cli", "hub.ws.cli", "hub.mqtt_cli", "hub.backup_cli", "hub.export_cli"):
-        with contextlib.suppress(ModuleNotFoundError):
-            __import__(module, fromlist=["add_commands"]).add_commands(sub)
+    for commands in (db_cli, ws_cli, mqtt_cli, backup_cli, export_cli):
+        commands.add_commands(sub)
     return parser
 
 

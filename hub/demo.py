@@ -22,6 +22,7 @@ from typing import Any
 
 from .app import Hub
 from .config import hub_config
+from .logsetup import setup_logging
 from .mqtt_auth import set_password, write_private
 from .users import load_users, save_users
 
@@ -126,9 +127,7 @@ def run_demo(
         AGENT_TOML.format(spool=root / "agent-spool.sqlite", port=mqtt_port, password=password)
         + blocks,
     )
-    from .cli import _setup_logging
-
-    _setup_logging("warning")
+    setup_logging("warning")
     try:
         asyncio.run(_demo(config, agent_cfg, root))
     except KeyboardInterrupt:
