@@ -36,6 +36,7 @@ from hub.engine.rtoc_import import (
     parse_user_actions,
 )
 from hub.engine.script import compile_script
+from hub.permission import NAMES as PERMISSIONS
 
 # RTOC plugin file names of instruments with a native driver here (docs/drivers.md).
 NATIVE_DRIVERS = {
@@ -322,7 +323,7 @@ def _hub_config(config: dict[str, Any], plan: ImportPlan) -> None:
         out += ["[telegram]", f"enabled = {_toml(bool(tg.get('active', False)))}"]
         if tg.get("token"):
             out.append('token_env = "OPENCONTROL_TELEGRAM_TOKEN"  # export the bot token there')
-        if tg.get("default_permission") in ("blocked", "custom", "read", "write", "admin"):
+        if tg.get("default_permission") in PERMISSIONS:
             out.append(f"default_permission = {_toml(tg['default_permission'])}")
         if tg.get("default_eventlevel") in (0, 1, 2, 3):
             out.append(f"default_eventlevel = {tg['default_eventlevel']}")
