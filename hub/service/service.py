@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_agent.wire import Series
+from edge_agent.wire import Command, Series, WireError
 from hub.agents import AgentDirectory
 from hub.app import Hub
 from hub.db.base import EventRecord
@@ -200,15 +200,20 @@ class HubService:
         *,
         timeout: float = 5.0,
     ) -> CommandResult:
-        """Send `op` to the agent owning `device` and wait at most `timeout` for its answer."""
+        """Send `op` to the agent owning `device` and wait at most `timeout` for its answer;
+        a command the wire contract refuses, a timeout or a routing failure is a failed
+        result (never raised)."""
         try:
-            answer = await self._hub.send_command(device, op, name, args, timeout=timeout)
+            cmd = Command(op=op, device=device, name=name, args=args)
+        except WireError as exc:
+            return CommandResult.failure(str(exc))
+        try:
+            return await self._hub.command(cmd, timeout)
         except TimeoutError:
-            return CommandResult(False, error=f"{device}: no answer from its agent in {timeout}s")
+            return CommandResult.failure(f"{device}: no answer from its agent in {timeout}s")
         except Exception as exc:  # routing or the answer failed: report, never raise
             log.warning("command %s %s: %s", device, op, exc)
-            return CommandResult(False, error=f"{device}: {exc}")
-        return CommandResult.from_payload(answer)
+            return CommandResult.failure(f"{device}: {exc}")
 
     async def set_samplerate(self, rate: float) -> dict[str, CommandResult]:
         """Ask every known device to sample at `rate` Hz; each device's answer."""

@@ -8,7 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.wire import CommandResult
 from hub.db.base import EventRecord
+
+__all__ = [
+    "CommandResult",
+    "DeviceView",
+    "EventRange",
+    "QueryError",
+    "SignalHistory",
+]
 
 
 class QueryError(Exception):
@@ -77,19 +86,3 @@ class DeviceView:
             if f.get("name") == name:
                 return f
         raise KeyError(f"{self.name} has no function {name!r}")
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """An agent's answer to a device command (`<p>/<agent>/cmd/result`)."""
-
-    ok: bool
-    result: Any = None
-    error: str = ""
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> CommandResult:
-        """The result from the agent's JSON answer."""
-        ok = bool(payload.get("ok"))
-        error = "" if ok else str(payload.get("error") or "failed")
-        return cls(ok=ok, result=payload.get("result"), error=error)

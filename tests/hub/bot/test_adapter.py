@@ -68,9 +68,7 @@ async def test_device_buttons_are_device_commands_with_their_typed_result(
 ) -> None:
     decl = {"driver": "generator", "running": False, "params": [], "functions": []}
     fake.device_views["Gen"] = DeviceView("Gen", "pi-1", True, decl)
-    fake.answers[("Gen", "stop")] = CommandResult(
-        False, error="Gen: no answer from its agent in 5.0s"
-    )
+    fake.answers[("Gen", "stop")] = CommandResult.failure("Gen: no answer from its agent in 5.0s")
     (reply,) = await core.handle(1, data="start:Gen")
     assert reply.text.startswith("start Gen: done")
     (reply,) = await core.handle(1, data="stop:Gen")

@@ -114,8 +114,8 @@ async def test_plugins_are_device_views_and_calls_are_device_commands(
         "functions": [{"name": "reset", "args": []}],
     }
     fake.device_views["Gen"] = DeviceView("Gen", "pi-1", True, decl)
-    fake.answers[("Gen", "call")] = CommandResult(True, result="done")
-    fake.answers[("Gen", "set")] = CommandResult(False, error="gen_freq: must be > 0")
+    fake.answers[("Gen", "call")] = CommandResult.success(None, "done")
+    fake.answers[("Gen", "set")] = CommandResult.failure("gen_freq: must be > 0")
     s = client(server)
     plugins = (await ask(server, s, {"getPluginList": True}))["pluginList"]
     assert plugins["Gen"]["status"] is True and plugins["Gen"]["info"] == "generator on agent pi-1"
@@ -137,7 +137,7 @@ async def test_logger_sample_rate_clear_and_resize_are_service_commands(
         "A": DeviceView("A", "pi-1", True, {}),
         "B": DeviceView("B", "pi-2", False, {}),
     }
-    fake.answers[("B", "samplerate")] = CommandResult(False, error="B: agent offline")
+    fake.answers[("B", "samplerate")] = CommandResult.failure("B: agent offline")
     s = client(server)
     resp = await ask(server, s, {"logger": {"global": {"samplerate": 5}}})
     assert resp["logger"]["global"] == {"samplerate": {"A": True, "B": "B: agent offline"}}
