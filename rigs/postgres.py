@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class PgCluster:
         self.fsync = fsync
         self.user = PG_USER
         self.owned_root: Path | None = None  # a temp dir made for it, deleted by remove()
+        self.started_once = False
 
     def dsn(self, dbname: str = "postgres") -> str:
         """A libpq connection string for one database of this cluster (TCP on loopback)."""
@@ -85,7 +87,29 @@ class PgCluster:
             )
 
     def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
+        """Start the server and wait until it accepts connections.
+
+        The port was chosen free before initdb ran; on a busy machine another process can
+        take it meanwhile. A first start that finds it taken moves to another free port (a
+        restart keeps its port: clients were given it, so it waits for the port instead).
+        """
+        for attempt in range(6):
+            try:
+                self._pg_ctl_start()
+                break
+            except RuntimeError as exc:
+                if "already in use" not in self.log() or attempt == 5:
+                    raise RuntimeError(f"{exc}\nserver.log:\n{self.log()[-2000:]}") from None
+                if not self.started_once:
+                    self.port = free_port()
+                    with (self.datadir / "postgresql.conf").open("a") as f:
+                        f.write(f"port = {self.port}\n")  # the last setting wins
+                else:
+                    time.sleep(1 + attempt)
+        self.started_once = True
+        wait_for(self._ready, timeout=15, what=f"PostgreSQL on port {self.port}")
+
+    def _pg_ctl_start(self) -> None:
         _run(
             _as_pg_user(
                 [
@@ -96,12 +120,11 @@ class PgCluster:
                     str(self.workdir / "server.log"),
                     "-w",
                     "-t",
-                    "30",
+                    "120",
                     "start",
                 ]
             )
         )
-        wait_for(self._ready, timeout=15, what=f"PostgreSQL on port {self.port}")
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (`fast`, or `immediate` for a crash-like stop)."""
