@@ -7,7 +7,7 @@ import pytest
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.dps5020 import DPS5020Driver
 from simulators.clock import FakeClock
-from tests.fixtures.sim import RtuRig
+from tests.fixtures.sim import ANSWER_TIMEOUT, RtuRig
 
 # U-set 12.00 V, I-set 1.50 A, U-out 11.98, I-out 0.75, P-out 8.98 W, U-in 24.10,
 # unlocked, no protection, CV mode, output on, backlight 4
@@ -18,7 +18,7 @@ def make(rig: RtuRig, clock: FakeClock, **params: object) -> DPS5020Driver:
     rig.bank.set(1, "holding", 0, DEVICE)
     drv = DPS5020Driver(
         device="DPS5020",
-        params={"serial_port": rig.port, "timeout": 0.2, **params},
+        params={"serial_port": rig.port, "timeout": ANSWER_TIMEOUT, **params},
         clock=clock,
     )
     drv.open()
@@ -100,7 +100,7 @@ def test_timeout_backs_off_then_recovers(rtu_rig: RtuRig, fake_clock: FakeClock)
     drv = make(rtu_rig, fake_clock)
     try:
         rtu_rig.bank.dead.add(1)
-        with pytest.raises(DriverUnavailable, match=r"no answer within 0\.2 s"):
+        with pytest.raises(DriverUnavailable, match=f"no answer within {ANSWER_TIMEOUT} s"):
             drv.read()
         requests = rtu_rig.bank.requests
         rtu_rig.bank.dead.clear()

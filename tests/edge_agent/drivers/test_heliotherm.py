@@ -9,7 +9,7 @@ import pytest
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.heliotherm import HeliothermDriver
 from simulators.clock import FakeClock
-from tests.fixtures.sim import TcpRig
+from tests.fixtures.sim import ANSWER_TIMEOUT, TcpRig
 
 
 def fill(rig: TcpRig, *, holding_to: int = 159) -> None:
@@ -43,7 +43,7 @@ def make(rig: TcpRig, clock: FakeClock, events: Any = None, **params: Any) -> He
         kwargs["events"] = events
     drv = HeliothermDriver(
         device="Heliotherm",
-        params={"host": "127.0.0.1", "port": rig.port, "timeout": 0.3, **params},
+        params={"host": "127.0.0.1", "port": rig.port, "timeout": ANSWER_TIMEOUT, **params},
         clock=clock,
         **kwargs,
     )
@@ -205,7 +205,7 @@ def test_open_retried_while_gateway_is_down_takes_the_bus_once(
     tcp_rig.stop()
     drv = HeliothermDriver(
         device="Heliotherm",
-        params={"host": "127.0.0.1", "port": tcp_rig.port, "timeout": 0.3},
+        params={"host": "127.0.0.1", "port": tcp_rig.port, "timeout": ANSWER_TIMEOUT},
         clock=fake_clock,
     )
     for _ in range(3):  # what the agent does while the device is unreachable

@@ -10,6 +10,7 @@ import pytest
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.http_json import HttpJsonDriver, parse_path
 from simulators.http_server import JsonServer
+from tests.fixtures.sim import ANSWER_TIMEOUT
 
 OCTOPRINT = {
     "temperature": {"tool0": {"actual": 214.8, "target": 215.0}, "bed": {"actual": 60.1}},
@@ -37,7 +38,7 @@ def make(server: JsonServer, events: Any = None, **params: Any) -> HttpJsonDrive
     kw: dict[str, Any] = {} if events is None else {"events": events}
     drv = HttpJsonDriver(
         device="Printer",
-        params={"url": server.url, "timeout": 0.3, **params},
+        params={"url": server.url, "timeout": ANSWER_TIMEOUT, **params},
         extra={"values": VALUES},
         **kw,
     )
@@ -71,7 +72,7 @@ def test_missing_or_non_numeric_value_is_left_out_and_reported_once(server: Json
         ({"status": 500}, DriverError, "HTTP 500"),
         ({"raw": b"<html>oops"}, DriverError, "did not answer JSON"),
         ({"payload": {"other": 1}}, DriverError, "no configured value"),
-        ({"delay": 0.6}, DriverUnavailable, "timed out"),
+        ({"delay": ANSWER_TIMEOUT + 0.5}, DriverUnavailable, "timed out"),
     ],
 )
 def test_faults_give_no_sample_then_recover(

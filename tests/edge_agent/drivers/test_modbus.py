@@ -10,7 +10,7 @@ import pytest
 from edge_agent.drivers.base import DriverError, DriverUnavailable
 from edge_agent.drivers.modbus import ModbusDriver, plan_blocks
 from simulators.clock import FakeClock
-from tests.fixtures.sim import RtuRig, TcpRig
+from tests.fixtures.sim import ANSWER_TIMEOUT, RtuRig, TcpRig
 
 REGISTERS = [
     {"name": "T", "address": 0, "function": "input", "type": "int16", "scale": 0.1, "unit": "°C"},
@@ -35,7 +35,7 @@ def fill(bank: Any, unit: int = 1) -> None:
 def tcp_driver(rig: TcpRig, clock: FakeClock, unit: int = 1, **kw: Any) -> ModbusDriver:
     drv = ModbusDriver(
         device=f"Dev{unit}",
-        params={"transport": "tcp", "tcp_port": rig.port, "unit": unit, "timeout": 0.3},
+        params={"transport": "tcp", "tcp_port": rig.port, "unit": unit, "timeout": ANSWER_TIMEOUT},
         extra={"registers": REGISTERS},
         clock=clock,
         **kw,
@@ -76,7 +76,7 @@ def test_rtu_reads_and_writes(rtu_rig: RtuRig, fake_clock: FakeClock) -> None:
     fill(rtu_rig.bank)
     drv = ModbusDriver(
         device="Meter",
-        params={"transport": "rtu", "serial_port": rtu_rig.port, "timeout": 0.3},
+        params={"transport": "rtu", "serial_port": rtu_rig.port, "timeout": ANSWER_TIMEOUT},
         extra={"registers": REGISTERS},
         clock=fake_clock,
     )
@@ -147,7 +147,7 @@ def test_dead_unit_does_not_stall_the_other_unit(tcp_rig: TcpRig, fake_clock: Fa
             with pytest.raises(DriverUnavailable, match="not asked"):
                 dead.read()
             assert good.read()["T"] == -21.5
-        assert first_timeout >= 0.3  # the configured timeout was honoured
+        assert first_timeout >= ANSWER_TIMEOUT  # the configured timeout was honoured
         # one timeout in all; the twenty rounds after it never waited for the dead unit
         assert good.bus is not None
         assert (good.bus.stats.timeouts, good.bus.stats.skipped) == (1, 20)
@@ -192,7 +192,7 @@ def test_one_serial_port_one_owner_and_one_set_of_line_settings(
                 "serial_port": rtu_rig.port,
                 "unit": unit,
                 "baudrate": baudrate,
-                "timeout": 0.3,
+                "timeout": ANSWER_TIMEOUT,
             },
             extra={"registers": REGISTERS},
             clock=fake_clock,
@@ -222,7 +222,12 @@ def test_dead_unit_on_a_serial_line_does_not_stall_the_other_unit(
     def rtu(unit: int) -> ModbusDriver:
         drv = ModbusDriver(
             device=f"U{unit}",
-            params={"transport": "rtu", "serial_port": rtu_rig.port, "unit": unit, "timeout": 0.3},
+            params={
+                "transport": "rtu",
+                "serial_port": rtu_rig.port,
+                "unit": unit,
+                "timeout": ANSWER_TIMEOUT,
+            },
             extra={"registers": REGISTERS},
             clock=fake_clock,
         )

@@ -12,6 +12,7 @@ from edge_agent.drivers.vc820 import FrameBuffer, FrameError, VC820Driver, decod
 from simulators.serial_pair import SerialPair
 from simulators.vc820_meter import MeterStream, encode
 from tests.fixtures.net import wait_for
+from tests.fixtures.sim import ANSWER_TIMEOUT
 
 
 class Rig:
@@ -42,7 +43,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 @pytest.fixture
 def driver(rig: Rig) -> Iterator[VC820Driver]:
     drv = VC820Driver(
-        device="HoldPeak", params={"serial_port": rig.pair.agent_path, "timeout": 0.5}
+        device="HoldPeak", params={"serial_port": rig.pair.agent_path, "timeout": ANSWER_TIMEOUT}
     )
     drv.open()
     yield drv
