@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from .i18n import LANGUAGES
 from .permission import NAMES, Permission
 
 DOC_KEY = "users"
@@ -32,10 +33,14 @@ class User:
     name: str
     password_hash: str
     permission: Permission
+    language: str = "en"  # the dashboard's language (hub/i18n.py LANGUAGES)
 
     def to_doc(self) -> dict[str, str]:
         """The stored form."""
-        return {"password_hash": self.password_hash, "permission": self.permission}
+        doc = {"password_hash": self.password_hash, "permission": self.permission}
+        if self.language != "en":
+            doc["language"] = self.language
+        return doc
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -107,9 +112,14 @@ class Users:
         """Change a user's permission."""
         self._check_permission(permission)
         user = self._need(name)
-        self._users[name] = User(
-            name=name, password_hash=user.password_hash, permission=Permission(permission)
-        )
+        self._users[name] = replace(user, permission=Permission(permission))
+        return self._users[name]
+
+    def set_language(self, name: str, language: str) -> User:
+        """Change the language a user's dashboard speaks."""
+        if language not in LANGUAGES:
+            raise UserError(f"language {language!r}: one of {', '.join(LANGUAGES)}")
+        self._users[name] = replace(self._need(name), language=language)
         return self._users[name]
 
     def set_password(self, name: str, password: str) -> User:
@@ -117,9 +127,7 @@ class Users:
         if len(password) < 8:
             raise UserError("password: at least 8 characters")
         user = self._need(name)
-        self._users[name] = User(
-            name=name, password_hash=hash_password(password), permission=user.permission
-        )
+        self._users[name] = replace(user, password_hash=hash_password(password))
         return self._users[name]
 
     def remove(self, name: str) -> None:
@@ -156,8 +164,14 @@ class Users:
             perm = raw.get("permission")
             if perm not in NAMES or not isinstance(raw.get("password_hash"), str):
                 raise UserError(f"users document: user {name!r} is malformed")
+            language = raw.get("language", "en")
+            if language not in LANGUAGES:
+                raise UserError(f"users document: user {name!r} has language {language!r}")
             users[name] = User(
-                name=name, password_hash=raw["password_hash"], permission=Permission(perm)
+                name=name,
+                password_hash=raw["password_hash"],
+                permission=Permission(perm),
+                language=language,
             )
         return cls(users=users)
 

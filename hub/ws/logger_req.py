@@ -12,7 +12,7 @@ from typing import Any
 
 from hub.permission import Permission
 
-from . import tables_req
+from . import language_req, tables_req
 from .automation import AutomationRequests
 from .jsonfast import FloatArray, dumps
 from .session import ClientSession
@@ -33,6 +33,7 @@ KEY_NEEDS = {
     "settings": Permission.READ,
     "exportTable": Permission.READ,
     "delete": Permission.ADMIN,
+    "language": Permission.READ,
 }
 
 
@@ -66,6 +67,9 @@ class LoggerRequests:
                 raise RequestError(
                     f"permission: logger.{key} needs {need}, client has {s.permission}"
                 )
+            if key == "language":  # the asking user's own choice
+                out[key] = await language_req.language(self.st, s, arg)
+                continue
             out[key] = await self._one(key, arg)
         return out
 

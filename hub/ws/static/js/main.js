@@ -2,6 +2,7 @@
 
 import { NotAuthorized, PasswordMode, RtocClient } from "./client.js";
 import { allowed, h } from "./util.js";
+import { setLanguage } from "./i18n.js";
 import * as signalsView from "./views/signals.js";
 import * as plotView from "./views/plot.js";
 import * as eventsView from "./views/events.js";
@@ -183,10 +184,33 @@ function logout() {
   window.location.reload();
 }
 
+/** The logged-in user's stored language (none kept for anonymous readers). */
+async function loadLanguage() {
+  if (!app.user) return;
+  try {
+    const r = await app.client.request({ logger: { language: null } });
+    $("lang").value = setLanguage(r.logger.language);
+  } catch (_e) {
+    // an older hub without logger.language: stay as chosen
+  }
+}
+
+$("lang").addEventListener("change", async () => {
+  const lang = setLanguage($("lang").value);
+  if (app.user && app.client) {
+    try {
+      await app.client.request({ logger: { language: lang } });
+    } catch (_e) {
+      // kept for this page only
+    }
+  }
+});
+
 async function enter() {
   $("login").hidden = true;
   $("nav").hidden = false;
   renderWho();
+  await loadLanguage();
   await startFeeds();
   route();
 }
@@ -267,4 +291,5 @@ $("login-form").addEventListener("submit", async (e) => {
   }
 });
 window.addEventListener("hashchange", route);
+setLanguage("en");
 start();
