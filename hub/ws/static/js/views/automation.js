@@ -265,7 +265,7 @@ export function mount(app, root) {
   ] : [];
   const head = (...cols) => h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c))));
   fill(root,
-    h("div", { class: "toolbar" }, h("h2", {}, "Automation"), status, ...adders),
+    h("div", { class: "toolbar" }, h("h2", {}, "Automation"), ...adders, status),
     result,
     h("h3", {}, "Events (conditions)"), eventForm,
     h("table", { class: "grid" }, head("Name", "Condition", "Trigger", "Text", "Priority", "Id",
