@@ -254,16 +254,19 @@ class TelegramBot:
         for user in list(self.users.users.values()):
             perm = self.users.effective(user)
             if perm >= Permission.READ and user.admits(int(event.priority)):
-                self.notifier.submit(user.chat_id, localize_text(user.language, text))
+                self.notifier.submit(user.chat_id, text)
 
     def tell_admins(self, text: str) -> None:
         """Queue a message to every admin."""
         if self.notifier is None:
             return
         for user in self.users.admins():
-            self.notifier.submit(user.chat_id, localize_text(user.language, text))
+            self.notifier.submit(user.chat_id, text)
 
     async def _send_notification(self, chat_id: int, text: str) -> None:
+        user = self.users.get(chat_id)  # in the user's language as it is when sent
+        if user is not None:
+            text = localize_text(user.language, text)
         await self.app.bot.send_message(chat_id=chat_id, text=text[:4096], parse_mode="HTML")
 
     # ---- updates --------------------------------------------------------------------

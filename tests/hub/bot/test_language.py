@@ -53,6 +53,16 @@ async def test_a_user_switches_to_german_and_others_stay_english(
         lambda: any("Warning</b> from Room.T:" in c.text for c in rita.received()), what="en"
     )
 
+    # a burst grouped into one message: its head in German too
+    for i in range(5):
+        hub.add_event(
+            EventRecord(time=time.time(), device="Room", signal="T", text=f"b{i}", priority=2)
+        )
+    await async_wait_for(
+        lambda: any("Ereignisse</b>" in c.text and "b4" in c.text for c in ann.received()),
+        what="a grouped German notification",
+    )
+
     # kept with the user: a new directory from the stored document knows it
     again = UserDirectory()
     again.load_doc(bot.users.to_doc())

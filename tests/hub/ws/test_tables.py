@@ -90,6 +90,10 @@ async def test_delete_needs_admin_and_settings_need_write(ws_factory, hub: Hub, 
     assert hub.signals.find("A", "x") is not None
     _, resp = await reader.request({"logger": {"settings": True}})
     assert resp["logger"]["settings"]["recordLength"] == hub.signals.record_length
+    upload = {"importTable": {"name": "r.csv", "data": _b64(CSV)}}
+    _, resp = await reader.request({"logger": upload})
+    assert resp["error"] is True and "importTable needs write" in resp["reason"]
+    assert hub.signals.find("Lab", "T") is None
     _, resp = await reader.request({"logger": {"resize": 50}})
     assert resp["error"] is True and "needs write" in resp["reason"]
     _, resp = await writer.request({"logger": {"resize": 50}})
