@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from hub.engine.rtoc_import import action_from_rtoc, event_from_rtoc
+from hub.engine.actions import ActionDef
+from hub.engine.events import EventDef
 from hub.permission import Actor, PermissionDenied
 from hub.service import AutomationService
 
@@ -110,20 +111,45 @@ async def automation_text(
     key = "setEvent" if op == "newev" else "setAction"
     try:
         if op == "newev":
-            if "priority" in fields:
-                try:
-                    fields["priority"] = int(fields["priority"])
-                except ValueError:
-                    raise ValueError("priority is 0, 1 or 2") from None
-            await auto.set_event(actor, event_from_rtoc(name, fields))
+            await auto.set_event(actor, _event(name, fields))
         else:
-            listen = fields.get("listenID", "")
-            fields["listenID"] = [s.strip() for s in listen.split(",") if s.strip()]
-            await auto.set_action(actor, action_from_rtoc(name, fields))
+            await auto.set_action(actor, _action(name, fields))
     except Exception as exc:  # denied, a bad field, a condition/script the sandbox refuses
         raise ValueError(f"{key}: {exc}") from None
     session.awaiting = None
     return await automation_menu(auto, user, perm, session, f"Saved {name}.")
+
+
+def _event(name: str, fields: dict[str, str]) -> EventDef:
+    """The typed lines of a new event as its definition (checked)."""
+    if "cond" not in fields:
+        raise ValueError("'cond' is missing")
+    try:
+        priority = int(fields.get("priority", "0"))
+    except ValueError:
+        raise ValueError("priority is 0, 1 or 2") from None
+    event = EventDef(
+        name=name,
+        cond=fields["cond"],
+        text=fields.get("text", ""),
+        priority=priority,
+        id=fields.get("id", ""),
+        trigger=fields.get("trigger", "rising"),
+        sname=fields.get("sname", ""),
+        dname=fields.get("dname", ""),
+    )
+    event.validate()
+    return event
+
+
+def _action(name: str, fields: dict[str, str]) -> ActionDef:
+    """The typed lines of a new action as its definition (checked)."""
+    if "script" not in fields:
+        raise ValueError("'script' is missing")
+    ids = [s.strip() for s in fields.get("listenID", "").split(",") if s.strip()]
+    action = ActionDef(name=name, listen_ids=ids, script=fields["script"])
+    action.validate()
+    return action
 
 
 def parse_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
