@@ -1,4 +1,4 @@
-"""Websocket benchmark: RTOC 3.0 and the hub, one after the other, measured by the same client.
+"""Websocket benchmark: RTOC 3.0 and the hub side by side in one run, measured by the same client.
 
     .venv/bin/python bench/ws.py                 # RTOC 3.0, then the hub; figures and ratios
     .venv/bin/python bench/ws.py --only hub      # the hub alone (no RTOC set-up needed)
@@ -14,9 +14,13 @@ The client is the same for both servers: RawClient (frames built as bytes, answe
 of the byte stream) for the ingest, latency and round-trip figures, so that the bench process
 does not cap both servers at its own rate; `websockets` clients for the fan-out.
 
-Figures, each server in turn (this machine's load moves absolute figures; compare ratios):
+Both servers run at once; each figure is taken on one right after the other, in rounds that
+alternate which goes first, so both meet the same moments of a shared machine (its load
+moves absolute figures; compare ratios, and run it when the machine is quiet). Rates are the
+best round's, latency percentiles are over all rounds' samples. Figures:
 - `y` ingest, one value a frame, 50 frames in flight; and 100 signals a frame (samples/s,
-  counted by the `sent` answers)
+  counted by the `sent` answers); with the server's CPU time per sample (all its threads),
+  which the machine's other work moves far less than rates
 - idle push latency p50/p99: one client sends a sample, another subscribed to it receives it
 - getLatest p99 (round trip); getSignal of the ingest bench's signal (median round trip)
 - RSS of the server process after the above
@@ -175,9 +179,19 @@ async def _count(ws: ClientConnection, key: str, n: int, timeout: float) -> int:
     return got
 
 
-async def ingest(url: str, signals: int, seconds: float, window: int = 50) -> float:
-    """Samples/s of `y` frames (one value per signal), `window` frames in flight."""
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def ingest(
+    url: str, signals: int, seconds: float, pid: int, window: int = 50
+) -> tuple[float, float]:
+    """Samples/s of `y` frames (one value per signal), `window` frames in flight; and the
+    server's CPU time per sample (µs), which the machine's other load moves much less."""
     c = await RawClient.open(url)
+    cpu0 = _cpu_s(pid)
     names = json.dumps([f"s{i}" for i in range(signals)])
     dname = "Bench" if signals == 1 else "BenchB"
     acked = sent = 0
@@ -199,8 +213,9 @@ async def ingest(url: str, signals: int, seconds: float, window: int = 50) -> fl
             break
         acked += sum(1 for m in msgs if b'"sent"' in m)
     dt = time.monotonic() - t0
+    cpu = _cpu_s(pid) - cpu0
     c.close()
-    return acked * signals / dt
+    return acked * signals / dt, cpu / max(1, acked * signals) * 1e6
 
 
 async def round_trips(url: str, req: dict, key: str, n: int) -> list[float]:
@@ -380,21 +395,55 @@ def _rss_mb(pid: int) -> float:
     return math.nan
 
 
-async def measure(url: str, pid: int, args: argparse.Namespace) -> dict[str, float]:
-    """Every figure of one server."""
-    f: dict[str, float] = {}
-    f["ingest_1"] = await ingest(url, 1, args.seconds)
-    f["ingest_100"] = await ingest(url, 100, args.seconds)
-    lat = await push_latency(url)
-    f["push_p50"], f["push_p99"] = _pct(lat, 0.5), _pct(lat, 0.99)
-    rt = await round_trips(url, {"getLatest": True}, "latest", 200)
-    f["getLatest_p99"] = _pct(rt, 0.99)
-    rt = await round_trips(url, {"getSignal": ["Bench.s0"]}, "signals", 20)
-    f["getSignal"] = statistics.median(rt)
-    f["rss"] = _rss_mb(pid)
-    for k, v in (await fanout(url, args.fanout_rate, args.fanout_seconds, 50)).items():
-        f[f"fanout_{k}"] = v
-    return f
+async def measure(
+    servers: dict[str, tuple[str, int]], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Every figure of each server ({name: (url, pid)}, all running).
+
+    The quick figures run in `args.rounds` rounds, each figure on one server right after
+    the other, and which server goes first alternates: both meet the same moments of a
+    shared machine. Rates: the best round (the least disturbed); latencies: percentiles of
+    all rounds' samples together. Then RSS, then the fan-out, one server after the other.
+    """
+    names = list(servers)
+    got: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+
+    def add(name: str, key: str, values: list[float]) -> None:
+        got[name].setdefault(key, []).extend(values)
+
+    for r in range(args.rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for signals in (1, 100):
+            for n in order:
+                rate, cpu = await ingest(servers[n][0], signals, args.seconds, servers[n][1])
+                add(n, f"ingest_{signals}", [rate])
+                add(n, f"cpu_{signals}", [cpu])
+        for n in order:
+            add(n, "push", await push_latency(servers[n][0], 100))
+        for n in order:
+            add(n, "latest", await round_trips(servers[n][0], {"getLatest": True}, "latest", 100))
+        for n in order:
+            req = {"getSignal": ["Bench.s0"]}
+            add(n, "signal", await round_trips(servers[n][0], req, "signals", 7))
+    out: dict[str, dict[str, Any]] = {}
+    for n in names:
+        g = got[n]
+        out[n] = {
+            "ingest_1": max(g["ingest_1"]),
+            "ingest_100": max(g["ingest_100"]),
+            "cpu_1": statistics.median(g["cpu_1"]),
+            "cpu_100": statistics.median(g["cpu_100"]),
+            "push_p50": _pct(g["push"], 0.5),
+            "push_p99": _pct(g["push"], 0.99),
+            "getLatest_p99": _pct(g["latest"], 0.99),
+            "getSignal": statistics.median(g["signal"]),
+            "rss": _rss_mb(servers[n][1]),
+            "rounds": {k: [round(v, 1) for v in g[k]] for k in ("ingest_1", "ingest_100")},
+        }
+    for n in names:
+        fan = await fanout(servers[n][0], args.fanout_rate, args.fanout_seconds, 50)
+        out[n].update({f"fanout_{k}": v for k, v in fan.items()})
+    return out
 
 
 # -- the two servers -------------------------------------------------------------------------
@@ -439,25 +488,36 @@ def start_hub(port: int, folder: str) -> subprocess.Popen:
     return subprocess.Popen([str(exe), "hub", "--config", str(conf)], stdout=subprocess.DEVNULL)
 
 
-async def run_one(name: str, args: argparse.Namespace) -> dict[str, float]:
-    port = _free_port()
-    folder = tempfile.mkdtemp(prefix=f"bench-ws-{name}-")
-    proc = start_rtoc(port) if name == "rtoc" else start_hub(port, folder)
+async def run_all(names: list[str], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Start the servers side by side, measure, stop them."""
+    procs: dict[str, subprocess.Popen] = {}
+    servers: dict[str, tuple[str, int]] = {}
     try:
-        await _wait_port(port, proc)
+        for name in names:
+            port = _free_port()
+            folder = tempfile.mkdtemp(prefix=f"bench-ws-{name}-")
+            procs[name] = start_rtoc(port) if name == "rtoc" else start_hub(port, folder)
+            await _wait_port(port, procs[name])
+            servers["RTOC 3.0" if name == "rtoc" else "hub"] = (
+                f"ws://127.0.0.1:{port}",
+                procs[name].pid,
+            )
         await asyncio.sleep(1.0)
-        return await measure(f"ws://127.0.0.1:{port}", proc.pid, args)
+        return await measure(servers, args)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 ROWS = [
     ("ingest_1", "`y` ingest, one value a frame, 50 in flight (samples/s)", True),
     ("ingest_100", "`y` ingest, 100 signals a frame (samples/s)", True),
+    ("cpu_1", "server CPU per sample, one value a frame (µs, median)", False),
+    ("cpu_100", "server CPU per sample, 100 signals a frame (µs, median)", False),
     ("push_p50", "idle push latency p50 (ms)", False),
     ("push_p99", "idle push latency p99 (ms)", False),
     ("getLatest_p99", "getLatest p99 (ms)", False),
@@ -473,7 +533,7 @@ ROWS = [
 ]
 
 
-def table(results: dict[str, dict[str, float]]) -> str:
+def table(results: dict[str, dict[str, Any]]) -> str:
     """Markdown table; the last column is how many times better the hub does (>1 = better)."""
     names = list(results)
     head = "| figure | " + " | ".join(names)
@@ -492,10 +552,17 @@ def table(results: dict[str, dict[str, float]]) -> str:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    results: dict[str, dict[str, float]] = {}
-    for name in ("rtoc", "hub") if args.only is None else (args.only,):
-        results["RTOC 3.0" if name == "rtoc" else "hub"] = await run_one(name, args)
+    load = os.getloadavg()
+    results = await run_all(["rtoc", "hub"] if args.only is None else [args.only], args)
     print(table(results))
+    after = os.getloadavg()
+    print(
+        f"\nload average (1 min) before {load[0]:.2f}, after {after[0]:.2f}; "
+        f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.seconds:g} s per ingest "
+        "figure (rates: best round; latencies: all rounds' samples)"
+    )
+    for name, r in results.items():
+        print(f"{name} ingest rounds: {r['rounds']}")
     if args.json:
         print(json.dumps(results, indent=2))
 
@@ -504,7 +571,8 @@ def main() -> None:
     """Parse options, run, print the table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=("rtoc", "hub"))
-    p.add_argument("--seconds", type=float, default=8.0, help="per ingest figure")
+    p.add_argument("--seconds", type=float, default=4.0, help="per ingest run")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the quick figures")
     p.add_argument("--fanout-rate", type=float, default=10_000)
     p.add_argument("--fanout-seconds", type=float, default=10.0)
     p.add_argument("--json", action="store_true", help="also print every figure as JSON")

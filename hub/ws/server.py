@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 
 LOGIN_FAIL_DELAY = 0.5  # seconds before a failed user login is answered
+ANSWERS_PER_WRITE = 8  # answers queued for a client before its writer gets a turn
+TURN_S = 0.0005  # ... or seconds spent on its requests since the writer's last turn
 
 
 class _QuietProbes(logging.Filter):
@@ -377,10 +379,16 @@ class WebsocketServer:
         writer = asyncio.create_task(s.writer(ws), name=f"ws-writer-{cid}")
         timer = asyncio.get_running_loop().call_later(cfg.auth_timeout, self._auth_deadline, s, ws)
         try:
+            clock = asyncio.get_running_loop().time
+            turn = clock()
             async for message in ws:
                 await self._frame(s, message)
                 if writer.done():
                     break
+                # a burst of requests: the answers go out while the rest is handled
+                if s.queued >= ANSWERS_PER_WRITE or (s.queued and clock() - turn > TURN_S):
+                    await asyncio.sleep(0)  # the writer's turn
+                    turn = clock()
         except ConnectionClosed:
             pass
         finally:
