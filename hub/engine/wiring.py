@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge_agent.wire import JsonScalar
+from hub.agents import AgentDirectory
 from hub.engine.engine import Engine
 
 if TYPE_CHECKING:
@@ -20,17 +23,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def agent_param_reader(agents: Any) -> Any:
+def agent_param_reader(agents: AgentDirectory) -> Callable[[str, str], JsonScalar]:
     """A `param(device, name)` reading the value an agent last announced in its status."""
 
-    def param(device: str, name: str) -> Any:
-        desc = agents.device(device)
-        if not desc:
+    def param(device: str, name: str) -> JsonScalar:
+        decl = agents.declaration(device)
+        found = decl.param(name) if decl is not None else None
+        if found is None:
             raise KeyError(f"{device}.{name}")
-        for p in desc.get("params") or []:
-            if isinstance(p, dict) and p.get("name") == name:
-                return p.get("value")
-        raise KeyError(f"{device}.{name}")
+        return found.value
 
     return param
 
