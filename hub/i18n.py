@@ -251,6 +251,7 @@ def _compiled(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], st
     return exact, patterns
 
 
+@lru_cache(maxsize=4096)  # menus repeat their labels: most lines are looked up again
 def translate_line(lang: str, line: str, depth: int = 0) -> str:
     """One line (or label) in `lang`; itself when the catalogue does not know it."""
     if lang == DEFAULT or not line or depth > 3:

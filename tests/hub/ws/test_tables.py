@@ -103,3 +103,14 @@ async def test_delete_needs_admin_and_settings_need_write(ws_factory, hub: Hub, 
     assert hub.signals.find("A", "x") is None and hub.signals.find("A", "y") is not None
     _, resp = await admin.request({"logger": {"delete": {"signals": ["nodot"]}}})
     assert resp["error"] is True and "not Device.Name" in resp["reason"]
+
+
+async def test_language_is_kept_only_for_hub_users(ws_factory, raw) -> None:
+    server = await ws_factory(password_permission="read")
+    r = await raw(server.url, authorize=True)  # no hub user: nothing to keep it with
+    _, resp = await r.request({"logger": {"language": None}})
+    assert resp["logger"]["language"] == "en"
+    _, resp = await r.request({"logger": {"language": "de"}})
+    assert resp["error"] is True and "log in as a hub user" in resp["reason"]
+    _, resp = await r.request({"logger": {"language": "xx"}})
+    assert resp["error"] is True and "one of ['de', 'en']" in resp["reason"]

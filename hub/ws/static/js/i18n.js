@@ -16,7 +16,6 @@ const GERMAN = {
   "connected": "verbunden", "connecting…": "verbinde…",
   "disconnected – retrying": "getrennt – neuer Versuch",
   "cannot connect – retrying": "keine Verbindung – neuer Versuch",
-  "{} ({})": "{0} ({1})",
   "anonymous ({})": "anonym ({0})",
   // tables
   "Name": "Name", "Value": "Wert", "Unit": "Einheit", "Time": "Zeit", "Age": "Alter",
@@ -96,6 +95,7 @@ function compile(cat) {
 }
 const COMPILED = Object.fromEntries(Object.entries(CATALOGUES).map(([k, c]) => [k, compile(c)]));
 
+const NUMERIC = /^[-+\d\s.,:eE–→·%]*$/;
 let current = "en";
 const originals = new WeakMap(); // node → its English text (to switch back)
 const written = new WeakMap(); // node → the text this module put there
@@ -107,7 +107,7 @@ export function translate(text, lang = current, depth = 0) {
   const lead = text.match(/^\s*/)[0];
   const trail = text.match(/\s*$/)[0];
   const core = text.trim();
-  if (!core) return text;
+  if (!core || NUMERIC.test(core)) return text; // values and times: nothing to translate
   if (cat.exact.has(core)) return lead + cat.exact.get(core) + trail;
   for (const [re, target] of cat.patterns) {
     const m = re.exec(core);
