@@ -28,7 +28,7 @@ class AgentInfo:
     agent: str
     online: bool = False
     version: str = ""
-    # The JSON form of `declarations` (what the websocket and the bot read today).
+    # The JSON form of `declarations` (what is stored for the next start, the engine's reads).
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     declarations: dict[str, DeviceDecl] = field(default_factory=dict)
     spool: dict[str, Any] = field(default_factory=dict)

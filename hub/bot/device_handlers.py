@@ -86,7 +86,7 @@ class DeviceHandlers:
         if d is None:
             return menus.Reply(f"No device {html.escape(name)}.")
         session.awaiting = Awaiting("sr", (name,))
-        limit = d.decl.get("max_samplerate")
+        limit = d.decl.max_samplerate
         return menus.Reply(
             f"Send the new sample rate of {html.escape(name)} in Hz"
             + (f" (at most {limit})." if limit is not None else ".")
@@ -105,8 +105,7 @@ class DeviceHandlers:
         session.awaiting = Awaiting("p", (name, param))
         return menus.Reply(
             html.escape(
-                f"Send a new value for {name}.{param} "
-                f"({describe_param(decl)}); now {decl.get('value')!r}."
+                f"Send a new value for {name}.{param} ({describe_param(decl)}); now {decl.value!r}."
             )
         )
 
@@ -120,7 +119,7 @@ class DeviceHandlers:
             decl = None
         if decl is None:
             return menus.Reply(html.escape(f"{name} has no function {fn!r}."))
-        if not decl.get("args"):
+        if not decl.args:
             return menus.Reply(html.escape(await self._command(name, "call", fn, {})))
         session.awaiting = Awaiting("f", (name, fn))
         return menus.Reply(
@@ -162,7 +161,7 @@ class DeviceHandlers:
         self, user: User, perm: Permission, session: Session, text: str, name: str
     ) -> Reply:
         d = self._device(name)
-        rate = parse_samplerate(d.decl if d else {}, text)
+        rate = parse_samplerate(d.decl.max_samplerate if d else None, text)
         session.awaiting = None
         return self._after_device(
             name, session, await self._command(name, "samplerate", None, rate)

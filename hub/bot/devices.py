@@ -1,53 +1,33 @@
 """Devices as the agents declared them, and typed user input checked against that declaration.
 
 Values a user types are parsed as data (numbers, true/false, text, a JSON list or
-object) and coerced with the driver contract's own `ParamSpec.coerce`; nothing is ever
+object) and coerced by the wire contract (`ParamDecl.coerce`, `coerce_param`); nothing is ever
 evaluated as code.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
-from edge_agent.drivers.base import ParamSpec
+from edge_agent.wire import FunctionDecl, ParamDecl, coerce_param
 from hub.service import DeviceView
-
-_TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
-
 
 # A device as its agent declared it: the service's typed view.
 DeviceInfo = DeviceView
 
 
-def param_spec(decl: dict[str, Any]) -> ParamSpec:
-    """A ParamSpec rebuilt from a parameter's declaration in a birth message."""
-    t = _TYPES.get(str(decl.get("type", "str")))
-    if t is None:
-        raise ValueError(f"parameter {decl.get('name')!r} has unknown type {decl.get('type')!r}")
-    choices = decl.get("choices")
-    return ParamSpec(
-        name=str(decl["name"]),
-        type=t,
-        default=decl.get("default"),
-        unit=str(decl.get("unit") or ""),
-        writable=bool(decl.get("writable", True)),
-        choices=tuple(choices) if choices else None,
-        min=decl.get("min"),
-        max=decl.get("max"),
-    )
-
-
-def describe_param(decl: dict[str, Any]) -> str:
+def describe_param(p: ParamDecl) -> str:
     """A one-line hint of what a parameter takes."""
-    bits = [str(decl.get("type", "str"))]
-    if decl.get("unit"):
-        bits.append(str(decl["unit"]))
-    if decl.get("min") is not None or decl.get("max") is not None:
-        bits.append(f"{decl.get('min', '')}..{decl.get('max', '')}")
-    if decl.get("choices"):
-        bits.append("one of " + ", ".join(str(c) for c in decl["choices"]))
+    bits = [p.type]
+    if p.unit:
+        bits.append(p.unit)
+    if p.min is not None or p.max is not None:
+        low = "" if p.min is None else p.min
+        high = "" if p.max is None else p.max
+        bits.append(f"{low}..{high}")
+    if p.choices:
+        bits.append("one of " + ", ".join(str(c) for c in p.choices))
     return ", ".join(bits)
 
 
@@ -58,21 +38,21 @@ def _scalar(text: str) -> Any:
     return s
 
 
-def parse_param_value(decl: dict[str, Any], text: str) -> Any:
-    """The typed value for a parameter, or ValueError saying what it takes."""
-    spec = param_spec(decl)
-    if not spec.writable:
-        raise ValueError(f"{spec.name} is read-only")
+def parse_param_value(p: ParamDecl, text: str) -> Any:
+    """The typed value for a parameter (the wire contract's coercion), or ValueError
+    saying what it takes."""
+    if not p.writable:
+        raise ValueError(f"{p.name} is read-only")
     raw = _scalar(text)
-    if spec.type is not str and raw == "":
-        raise ValueError(f"{spec.name} takes {describe_param(decl)}; got nothing")
-    return spec.coerce(raw)
+    if p.type != "str" and raw == "":
+        raise ValueError(f"{p.name} takes {describe_param(p)}; got nothing")
+    return p.coerce(raw)
 
 
-def parse_call_args(decl: dict[str, Any], text: str) -> dict[str, Any]:
+def parse_call_args(fn: FunctionDecl, text: str) -> dict[str, Any]:
     """Arguments for a function from `a, b` or `name=value, ...` or a JSON list/object."""
-    args = list(decl.get("args") or [])
-    fname = str(decl.get("name"))
+    args = list(fn.args)
+    fname = fn.name
     s = text.strip()
     given: dict[str, Any] = {}
     if s in ("", "-", "()"):
@@ -85,11 +65,11 @@ def parse_call_args(decl: dict[str, Any], text: str) -> dict[str, Any]:
         if isinstance(parsed, list):
             if len(parsed) > len(args):
                 raise ValueError(f"{fname} takes {len(args)} arguments, got {len(parsed)}")
-            given = {a["name"]: v for a, v in zip(args, parsed, strict=False)}
+            given = {a.name: v for a, v in zip(args, parsed, strict=False)}
         else:
             given = dict(parsed)
     else:
-        parts = [p for p in s.split(",")]
+        parts = s.split(",")
         if len(parts) > len(args):
             raise ValueError(f"{fname} takes {len(args)} arguments, got {len(parts)}")
         for i, part in enumerate(parts):
@@ -97,43 +77,40 @@ def parse_call_args(decl: dict[str, Any], text: str) -> dict[str, Any]:
                 k, v = part.split("=", 1)
                 given[k.strip()] = _scalar(v)
             else:
-                given[args[i]["name"]] = _scalar(part)
-    known = {a["name"] for a in args}
+                given[args[i].name] = _scalar(part)
+    known = {a.name for a in args}
     unknown = sorted(set(given) - known)
     if unknown:
         raise ValueError(f"{fname}: unknown arguments {unknown} (takes {sorted(known)})")
     out: dict[str, Any] = {}
     for a in args:
-        name = a["name"]
-        if name not in given:
-            if a.get("required", True):
-                raise ValueError(f"{fname}: missing argument {name!r} ({a.get('type', 'str')})")
+        if a.name not in given:
+            if a.required:
+                raise ValueError(f"{fname}: missing argument {a.name!r} ({a.type or 'str'})")
             continue
-        spec = param_spec({"name": name, "type": a.get("type", "str")})
-        out[name] = spec.coerce(given[name])
+        out[a.name] = coerce_param(a.name, a.type or "str", given[a.name])
     return out
 
 
-def parse_samplerate(decl: Mapping[str, Any], text: str) -> float:
-    """A sample rate in Hz, greater than 0 and at most the driver's maximum."""
+def parse_samplerate(limit: float | None, text: str) -> float:
+    """A sample rate in Hz, greater than 0 and at most the driver's maximum (`limit`)."""
     try:
         rate = float(_scalar(text))
     except ValueError:
         raise ValueError(f"the sample rate is a number in Hz, got {text!r}") from None
     if not rate > 0 or rate != rate or rate == float("inf"):
         raise ValueError(f"the sample rate must be greater than 0, got {text!r}")
-    limit = decl.get("max_samplerate")
     if limit is not None and rate > float(limit):
         raise ValueError(f"the sample rate must be at most {limit} Hz, got {rate}")
     return rate
 
 
-def signature(decl: dict[str, Any]) -> str:
+def signature(fn: FunctionDecl) -> str:
     """`name(a: float, b: int = 2)` for a function declaration."""
     parts = []
-    for a in decl.get("args") or []:
-        p = f"{a['name']}: {a.get('type', 'str')}"
-        if not a.get("required", True):
-            p += f" = {a.get('default')!r}"
+    for a in fn.args:
+        p = f"{a.name}: {a.type or 'str'}"
+        if not a.required:
+            p += f" = {a.default!r}"
         parts.append(p)
-    return f"{decl.get('name')}({', '.join(parts)})"
+    return f"{fn.name}({', '.join(parts)})"

@@ -243,36 +243,32 @@ def devices_menu(devices: dict[str, DeviceInfo], session: Session) -> Reply:
 
 def device_menu(d: DeviceInfo, session: Session) -> Reply:
     """One device: start/stop, sample rate, parameters, functions, shortcuts."""
+    rate = "?" if d.decl.samplerate is None else d.decl.samplerate
     lines = [
         f"<b>{html.escape(d.name)}</b> on agent {html.escape(d.agent)}",
-        f"driver {html.escape(str(d.decl.get('driver', '?')))}, "
-        f"{'running' if d.running else 'stopped'}, "
-        f"{d.decl.get('samplerate', '?')} Hz",
+        f"driver {html.escape(d.decl.driver or '?')}, "
+        f"{'running' if d.running else 'stopped'}, {rate} Hz",
     ]
-    if d.decl.get("error"):
-        lines.append(f"error: {d.decl['error']}")
+    if d.decl.error:
+        lines.append(f"error: {d.decl.error}")
     b = [
         Button(
             "Stop" if d.running else "Start",
             session.encode("stop" if d.running else "start", d.name),
         ),
-        Button(f"Sample rate ({d.decl.get('samplerate', '?')} Hz)", session.encode("sr", d.name)),
+        Button(f"Sample rate ({rate} Hz)", session.encode("sr", d.name)),
     ]
-    for p in d.params():
-        lines.append(f"{p['name']} = {p.get('value')!r} ({describe_param(p)})")
-        if p.get("writable", True):
-            b.append(Button(f"Set {p['name']}", session.encode("p", d.name, p["name"])))
+    for p in d.params:
+        lines.append(f"{p.name} = {p.value!r} ({describe_param(p)})")
+        if p.writable:
+            b.append(Button(f"Set {p.name}", session.encode("p", d.name, p.name)))
             b.append(
-                Button(
-                    f"★ {d.name}.{p['name']}", session.encode("scadd", "param", d.name, p["name"])
-                )
+                Button(f"★ {d.name}.{p.name}", session.encode("scadd", "param", d.name, p.name))
             )
-    for f in d.functions():
+    for f in d.functions:
         lines.append(f"{signature(f)}")
-        b.append(Button(f"Call {f['name']}", session.encode("f", d.name, f["name"])))
-        b.append(
-            Button(f"★ {d.name}.{f['name']}()", session.encode("scadd", "call", d.name, f["name"]))
-        )
+        b.append(Button(f"Call {f.name}", session.encode("f", d.name, f.name)))
+        b.append(Button(f"★ {d.name}.{f.name}()", session.encode("scadd", "call", d.name, f.name)))
     b.append(Button(BACK, "dev"))
     head = lines[:2]
     rest = [html.escape(x) for x in lines[2:]]

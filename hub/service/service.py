@@ -158,7 +158,7 @@ class HubService:
         """Every device every agent announced, by device name."""
         out: dict[str, DeviceView] = {}
         for agent_id, info in sorted(self._hub.agents.all().items()):
-            for name, decl in sorted(info.devices.items()):
+            for name, decl in sorted(info.declarations.items()):
                 out[name] = DeviceView(name=name, agent=agent_id, online=info.online, decl=decl)
         return out
 

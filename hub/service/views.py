@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from edge_agent.wire import CommandResult
+from edge_agent.wire import CommandResult, DeviceDecl, FunctionDecl, ParamDecl
 from hub.db.base import EventRecord
 
 __all__ = [
@@ -52,37 +50,35 @@ class EventRange:
 
 @dataclass(frozen=True)
 class DeviceView:
-    """One device as its agent declared it in its last status message."""
+    """One device as its agent declared it in its last status message (typed)."""
 
     name: str
     agent: str
     online: bool
-    decl: Mapping[str, Any]
-
-    @property
-    def driver(self) -> str:
-        return str(self.decl.get("driver", "?"))
+    decl: DeviceDecl
 
     @property
     def running(self) -> bool:
-        return bool(self.decl.get("running", False))
+        return self.decl.running
 
-    def params(self) -> list[dict[str, Any]]:
-        return [p for p in self.decl.get("params") or [] if isinstance(p, dict)]
+    @property
+    def params(self) -> tuple[ParamDecl, ...]:
+        return self.decl.params
 
-    def functions(self) -> list[dict[str, Any]]:
-        return [f for f in self.decl.get("functions") or [] if isinstance(f, dict)]
+    @property
+    def functions(self) -> tuple[FunctionDecl, ...]:
+        return self.decl.functions
 
-    def param(self, name: str) -> dict[str, Any]:
+    def param(self, name: str) -> ParamDecl:
         """The declaration of parameter `name`; KeyError when the device has none."""
-        for p in self.params():
-            if p.get("name") == name:
-                return p
-        raise KeyError(f"{self.name} has no parameter {name!r}")
+        found = self.decl.param(name)
+        if found is None:
+            raise KeyError(f"{self.name} has no parameter {name!r}")
+        return found
 
-    def function(self, name: str) -> dict[str, Any]:
+    def function(self, name: str) -> FunctionDecl:
         """The declaration of function `name`; KeyError when the device has none."""
-        for f in self.functions():
-            if f.get("name") == name:
-                return f
-        raise KeyError(f"{self.name} has no function {name!r}")
+        found = self.decl.function(name)
+        if found is None:
+            raise KeyError(f"{self.name} has no function {name!r}")
+        return found

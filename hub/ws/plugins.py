@@ -4,38 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.service import CommandResult, HubService
+from edge_agent.wire import ArgDecl, FunctionDecl
+from hub.service import CommandResult, DeviceView, HubService
 
 from .state import RequestError
 
 SIMPLE = (str, int, float, list, bool)
 
 
-def _signature(args: list[dict[str, Any]]) -> str:
+def _signature(args: tuple[ArgDecl, ...]) -> str:
     parts = []
     for a in args:
-        text = a.get("name", "?")
-        if a.get("type"):
-            text += f": {a['type']}"
-        if not a.get("required", True):
-            text += f"={a.get('default')!r}" if not a.get("type") else f" = {a.get('default')!r}"
+        text = a.name
+        if a.type:
+            text += f": {a.type}"
+        if not a.required:
+            text += f" = {a.default!r}" if a.type else f"={a.default!r}"
         parts.append(text)
     return "(" + ", ".join(parts) + ")"
 
 
-def function_row(fn: dict[str, Any]) -> list[Any]:
+def function_row(fn: FunctionDecl) -> list[Any]:
     """`[name, argNames, argCount, varnames, defaults, docstring, signature]`."""
-    args = [a for a in fn.get("args", []) if isinstance(a, dict)]
-    names = [str(a.get("name", "?")) for a in args]
-    defaults = [a.get("default") for a in args if not a.get("required", True)]
+    names = [a.name for a in fn.args]
+    defaults = [a.default for a in fn.args if not a.required]
     return [
-        fn.get("name"),
+        fn.name,
         names,
         len(names),
         ["self", *names],
         defaults or None,
-        fn.get("doc", ""),
-        _signature(args),
+        fn.doc,
+        _signature(fn.args),
     ]
 
 
@@ -43,28 +43,23 @@ def _value(v: Any) -> Any:
     return v if isinstance(v, SIMPLE) else "Unknown datatype"
 
 
-def plugin_info(agent: str, online: bool, dev: dict[str, Any]) -> dict[str, Any]:
+def plugin_info(device: DeviceView) -> dict[str, Any]:
     """One device as an RTOC plugin entry (functions, parameters, status, autorun, info, log)."""
-    running = bool(online and dev.get("running"))
-    functions = [function_row(f) for f in dev.get("functions", []) if isinstance(f, dict)]
-    params = [
-        [p.get("name"), _value(p.get("value")), p.get("doc", "")]
-        for p in dev.get("params", [])
-        if isinstance(p, dict)
-    ]
-    if dev.get("samplerate") is not None:
-        params.append(["samplerate", _value(dev.get("samplerate")), "samples per second (Hz)"])
-    status: Any = running
-    if online and dev.get("error"):
-        status = str(dev["error"])
+    decl, online = device.decl, device.online
+    params = [[p.name, _value(p.value), p.doc] for p in decl.params]
+    if decl.samplerate is not None:
+        params.append(["samplerate", _value(decl.samplerate), "samples per second (Hz)"])
+    status: Any = bool(online and decl.running)
+    if online and decl.error:
+        status = str(decl.error)
     elif not online:
         status = False
     return {
-        "functions": functions,
+        "functions": [function_row(f) for f in decl.functions],
         "parameters": params,
         "status": status,
-        "autorun": bool(dev.get("running", False)),
-        "info": f"{dev.get('driver', '?')} on agent {agent}" + ("" if online else " (offline)"),
+        "autorun": decl.running,
+        "info": f"{decl.driver or '?'} on agent {device.agent}" + ("" if online else " (offline)"),
         "log": None,
     }
 
@@ -78,10 +73,7 @@ class Plugins:
 
     def plugin_list(self) -> dict[str, dict[str, Any]]:
         """`{deviceName: info}` for every device every known agent announced."""
-        return {
-            name: plugin_info(d.agent, d.online, dict(d.decl))
-            for name, d in sorted(self.service.devices().items())
-        }
+        return {name: plugin_info(d) for name, d in sorted(self.service.devices().items())}
 
     async def request(self, value: Any) -> dict[str, Any]:
         """`{"<device>": {"<call>": value, …}, …}` → same shape with each value's result."""

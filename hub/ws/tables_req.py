@@ -142,7 +142,7 @@ def delete(st: ServerState, arg: Any) -> dict[str, int]:
 def settings(st: ServerState) -> dict[str, Any]:
     """What may be changed at run time, as it is now."""
     service = st.service
-    rates = {name: d.decl.get("samplerate") for name, d in service.devices().items()}
+    rates = {name: d.decl.samplerate for name, d in service.devices().items()}
     switches = service.automation.switches()
     return {
         "recordLength": service.signals.record_length,

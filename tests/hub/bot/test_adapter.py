@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from edge_agent.wire import DeviceDecl
 from hub.bot.handlers import BotCore
 from hub.bot.plots import Renderer
 from hub.bot.users import UserDirectory
@@ -67,7 +68,7 @@ async def test_device_buttons_are_device_commands_with_their_typed_result(
     core: BotCore, fake: FakeService
 ) -> None:
     decl = {"driver": "generator", "running": False, "params": [], "functions": []}
-    fake.device_views["Gen"] = DeviceView("Gen", "pi-1", True, decl)
+    fake.device_views["Gen"] = DeviceView("Gen", "pi-1", True, DeviceDecl.from_json(decl, "Gen"))
     fake.answers[("Gen", "stop")] = CommandResult.failure("Gen: no answer from its agent in 5.0s")
     (reply,) = await core.handle(1, data="start:Gen")
     assert reply.text.startswith("start Gen: done")

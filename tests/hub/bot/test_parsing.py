@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from edge_agent.config_schema import ConfigError
 from edge_agent.drivers.generator import GeneratorDriver
+from edge_agent.wire import FunctionDecl, ParamDecl
 from hub.bot.actions import fill_placeholders, load_actions, parse_actions
 from hub.bot.devices import parse_call_args, parse_param_value, parse_samplerate
 from hub.bot.periods import parse_period
@@ -18,9 +21,13 @@ from hub.bot.ui import Session
 from hub.bot.users import Permission, UserDirectory, import_rtoc_clients
 
 
-def decl(name: str) -> dict:
-    """A parameter declaration exactly as the agent announces it in its birth message."""
+def decl(name: str) -> ParamDecl:
+    """A parameter declaration as the agent announces it in its birth message, decoded."""
     p = GeneratorDriver.spec.param(name)
+    return ParamDecl.from_json(_param_json(p), name)
+
+
+def _param_json(p: Any) -> dict[str, Any]:
     return {
         "name": p.name,
         "type": p.type.__name__,
@@ -34,15 +41,16 @@ def decl(name: str) -> dict:
     }
 
 
-def fdecl(name: str) -> dict:
+def fdecl(name: str) -> FunctionDecl:
     f = GeneratorDriver.spec.function(name)
-    return {
+    raw = {
         "name": f.name,
         "args": [
             {"name": a.name, "type": a.type.__name__, "required": a.required, "default": a.default}
             for a in f.args
         ],
     }
+    return FunctionDecl.from_json(raw, name)
 
 
 def test_parameter_values_are_parsed_as_data_against_the_declaration() -> None:
@@ -60,7 +68,7 @@ def test_parameter_values_are_parsed_as_data_against_the_declaration() -> None:
             parse_param_value(decl("gen_freq"), text)
     with pytest.raises(ValueError, match="must be one of"):
         parse_param_value(decl("waveform"), "os.system('x')")
-    ro = decl("gen_freq") | {"writable": False}
+    ro = dataclasses.replace(decl("gen_freq"), writable=False)
     with pytest.raises(ValueError, match="read-only"):
         parse_param_value(ro, "2")
 
@@ -86,7 +94,7 @@ def test_function_arguments_positional_named_and_json() -> None:
 
 
 def test_samplerate_bounds() -> None:
-    d = {"max_samplerate": 100.0}
+    d = 100.0  # the driver's max_samplerate
     assert parse_samplerate(d, "2.5") == 2.5
     for text in ("0", "-1", "fast", "inf", "101"):
         with pytest.raises(ValueError, match="sample rate"):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edge_agent.wire import DeviceDecl
 from hub.db.base import EventRecord
 from hub.permission import Permission
 from hub.service import CommandResult, DeviceView, SignalHistory
@@ -110,10 +111,10 @@ async def test_plugins_are_device_views_and_calls_are_device_commands(
         "driver": "generator",
         "running": True,
         "samplerate": 10.0,
-        "params": [{"name": "gen_freq", "value": 1.0, "doc": "Hz"}],
+        "params": [{"name": "gen_freq", "type": "float", "value": 1.0, "doc": "Hz"}],
         "functions": [{"name": "reset", "args": []}],
     }
-    fake.device_views["Gen"] = DeviceView("Gen", "pi-1", True, decl)
+    fake.device_views["Gen"] = DeviceView("Gen", "pi-1", True, DeviceDecl.from_json(decl, "Gen"))
     fake.answers[("Gen", "call")] = CommandResult.success(None, "done")
     fake.answers[("Gen", "set")] = CommandResult.failure("gen_freq: must be > 0")
     s = client(server)
@@ -134,8 +135,8 @@ async def test_logger_sample_rate_clear_and_resize_are_service_commands(
     server: WebsocketServer, fake: FakeService
 ) -> None:
     fake.device_views = {
-        "A": DeviceView("A", "pi-1", True, {}),
-        "B": DeviceView("B", "pi-2", False, {}),
+        "A": DeviceView("A", "pi-1", True, DeviceDecl()),
+        "B": DeviceView("B", "pi-2", False, DeviceDecl()),
     }
     fake.answers[("B", "samplerate")] = CommandResult.failure("B: agent offline")
     s = client(server)
