@@ -101,6 +101,24 @@ async def test_script_editor_runs_starts_stops_and_marks_errors(
     await page.click(f"{srow} button.delete")
     await async_wait_for(lambda: "count" not in mgr.jobs, what="script deleted")
 
+    # on new data of a signal: runs as the demo agent's samples arrive
+    await page.click("#script-new")
+    await page.fill("#sc-name", "watch")
+    await page.eval(
+        "(() => { const s = document.getElementById('sc-mode'); s.value = 'signal';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    await page.fill("#sc-signals", "Generator.Square")
+    await page.fill("#script-source", "print('square', Generator.Square.latest)\n")
+    await page.click("#script-start")
+    await async_wait_for(lambda: "watch" in mgr.jobs and mgr.jobs["watch"].runs >= 3, what="runs")
+    assert mgr.jobs["watch"].mode == "signal" and mgr.jobs["watch"].signals == {"Generator.Square"}
+    wrow = "#automation-scripts tr[data-name='watch']"
+    await page.wait_for(f"document.querySelector(\"{wrow}\").innerText.includes('square ')", 10)
+    assert "on Generator.Square" in await page.text(wrow)
+    await page.click("#script-stop")
+    await async_wait_for(lambda: not mgr.jobs["watch"].running, what="signal script stopped")
+
 
 async def test_a_reader_sees_automation_but_may_not_change_it(
     page: Page, dashboard: Dashboard
