@@ -11,7 +11,7 @@ import pytest
 from tests.fixtures.browser import Page
 from tests.fixtures.net import async_wait_for
 
-from .conftest import Dashboard
+from .conftest import Dashboard, ws_request
 from .test_dashboard import login
 
 pytestmark = pytest.mark.slow
@@ -127,9 +127,36 @@ async def test_settings_change_for_admin_and_not_for_readers(
     for absent in ("#import-go", "#delete-signals", "#delete-events"):
         assert await viewer.eval(f"document.querySelector('{absent}')") is None
     # and the hub refuses what the page does not offer
-    from .conftest import ws_request
-
     resp = await ws_request(dashboard.ws_url, "viewer", {"logger": {"resize": 10}})
     assert resp["error"] is True and "needs write" in resp["reason"]
     resp = await ws_request(dashboard.ws_url, "viewer", {"logger": {"delete": {"events": "all"}}})
     assert resp["error"] is True and "needs admin" in resp["reason"]
+
+
+async def test_an_admin_deletes_one_event_a_reader_cannot(
+    page: Page, browser, dashboard: Dashboard
+) -> None:
+    from hub.db.base import EventRecord
+
+    for text in ("keep me", "drop me"):
+        dashboard.hub.add_event(
+            EventRecord(time=time.time(), device="Lab", signal="T", text=text, priority=1)
+        )
+    await login(page, dashboard, "admin")
+    await page.click("#nav a[data-view='events']")
+    rows = "[...document.querySelectorAll('#events-body tr')]"
+    row = f"{rows}.find(r => r.innerText.includes('drop me'))"
+    await page.wait_for(f"{row} && {row}.querySelector('.ev-delete')", 30, "the event row")
+    await page.eval(f"{row}.querySelector('.ev-delete').setAttribute('id', 'drop-it')")
+    await page.click("#drop-it")
+    await page.wait_for(f"!{row}", 10, "the row gone")
+    assert "keep me" in await page.text("#events-body")
+    resp = await ws_request(dashboard.ws_url, "viewer", {"getEventList": 100})
+    texts = [r[3] for r in resp["events"].values()]
+    assert "keep me" in texts and "drop me" not in texts
+
+    viewer = await browser.new_page()
+    await login(viewer, dashboard, "viewer")
+    await viewer.click("#nav a[data-view='events']")
+    await viewer.wait_for("document.getElementById('events-body').innerText.includes('keep me')")
+    assert await viewer.eval("document.querySelector('.ev-delete')") is None

@@ -30,6 +30,8 @@ const GERMAN = {
   "No signals yet.": "Noch keine Signale.",
   "No agents or drivers known yet.": "Noch keine Agenten oder Treiber bekannt.",
   "{} of {}": "{0} von {1}",
+  "all priorities": "alle Prioritäten", "warning and error": "Warnung und Fehler",
+  "error only": "nur Fehler", "all devices": "alle Geräte",
   // automation
   "Events (conditions)": "Ereignisse (Bedingungen)",
   "Actions (scripts run on events)": "Aktionen (Skripte bei Ereignissen)",

@@ -1,6 +1,7 @@
 // Events: the list with filters on priority, device and text; new events appear at the top.
 
-import { fill, fmtTime, h, PRIORITIES } from "../util.js";
+import { allowed, fill, fmtTime, h, PRIORITIES } from "../util.js";
+import { errorText } from "../files.js";
 
 export function mount(app, root) {
   const prio = h("select", { id: "event-priority" },
@@ -11,12 +12,29 @@ export function mount(app, root) {
   const text = h("input", { id: "event-text", type: "search", placeholder: "text contains…" });
   const body = h("tbody", { id: "events-body" });
   const count = h("span", { id: "events-count", class: "muted" });
+  const result = h("span", { id: "events-result", class: "result", role: "status" });
+  const isAdmin = allowed(app.permission, "admin");
+
+  /** Admins: forget one event in the hub's live view (logger.delete; the hub checks). */
+  async function remove(e) {
+    try {
+      await app.client.request({ logger: { delete: { events: [e.eventId] } } });
+      const i = app.events.indexOf(e);
+      if (i >= 0) app.events.splice(i, 1);
+      app.eventKeys.delete(`${e.eventId}|${e.x}|${e.id}|${e.text}`);
+      result.textContent = "";
+      render();
+    } catch (err) {
+      result.textContent = `delete failed: ${errorText(err)}`;
+      result.className = "result error";
+    }
+  }
   fill(root,
-    h("div", { class: "toolbar" }, h("h2", {}, "Events"), prio, device, text, count),
+    h("div", { class: "toolbar" }, h("h2", {}, "Events"), prio, device, text, count, result),
     h("table", { id: "events-table", class: "grid" },
       h("thead", {}, h("tr", {}, h("th", {}, "Time"), h("th", {}, "Priority"),
         h("th", {}, "Device"), h("th", {}, "Signal"), h("th", {}, "Text"),
-        h("th", {}, "Value"), h("th", {}, "Id"))),
+        h("th", {}, "Value"), h("th", {}, "Id"), isAdmin ? h("th", {}, "") : null)),
       body));
 
   const renderDevices = () => {
@@ -44,7 +62,10 @@ export function mount(app, root) {
           PRIORITIES[e.priority] || e.priority)),
         h("td", {}, e.dname), h("td", {}, e.sname), h("td", { class: "text" }, e.text),
         h("td", {}, e.value === undefined || e.value === null ? "" : JSON.stringify(e.value)),
-        h("td", { class: "muted" }, e.id ?? ""))));
+        h("td", { class: "muted" }, e.id ?? ""),
+        isAdmin && e.eventId > 0 ? h("td", {}, h("button", { type: "button",
+          class: "ev-delete danger", title: "Delete this event", onclick: () => remove(e) },
+        "✕")) : null)));
   };
   for (const el of [prio, device]) el.addEventListener("change", render);
   text.addEventListener("input", render);
