@@ -86,7 +86,11 @@ class Page:
         return res["result"].get("value")
 
     async def wait_for(self, expr: str, timeout: float = 30.0, what: str = "") -> Any:
-        """Poll a JS expression until truthy; on timeout raise with console output attached."""
+        """Poll a JS expression until truthy; on timeout raise with console output attached.
+
+        A condition, not a speed budget: it waits at least 30 s whatever `timeout` says.
+        """
+        timeout = max(timeout, 30.0)
         deadline = time.monotonic() + timeout
         # a DOM node does not survive returnByValue: count it as found
         probe = f"(v => v instanceof Node ? true : v)(({expr}))"
