@@ -418,6 +418,10 @@ class Hub:
         self._seen.add((batch.agent, batch.seq))
         return self.relay(batch)
 
+    def own_seq(self, seq: int) -> bool:
+        """A hub-made batch's seq is this hub's (live role: by the tag of its id)."""
+        return seq >> 46 == self._seq_tag() >> 46
+
     def next_local_seq(self) -> int:
         """A fresh seq for a hub-made batch (unique per hub id in the ledger)."""
         return next(self._local_seq)

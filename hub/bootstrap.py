@@ -133,6 +133,9 @@ async def running_hub(
             leadership = attach_leadership(hub, config, engine=engine, service=service)
             leadership.start()
             stack.push_async_callback(leadership.stop)
+            from .live_sync import sync_automation
+
+            stack.push_async_callback(sync_automation(hub).stop)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
         if not embedded:

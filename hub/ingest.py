@@ -40,6 +40,7 @@ from .app import LOCAL_AGENT, Hub
 from .db.base import EventRecord, SeqConflict
 from .db.writer import Job, Outcome
 from .loglimit import LogLimiter
+from .made_relay import MadeRelay
 from .mqtt_guard import Guard
 from .mqtt_heartbeat import Heartbeat
 from .mqtt_probe import accepts_anonymous
@@ -70,6 +71,11 @@ class MqttIngest:
         self.role = hub.role  # live: the whole stream, no acks, no hub state (docs/scale.md)
         self.shared_group = cfg["shared_group"] if self.role != "live" else ""
         self.made_topic = f"{self.topics.prefix}/hub/made"  # hub-made batches of live hubs
+        self.made_ack_topic = f"{self.made_topic}/ack"  # their acks, after commit
+        self.made = MadeRelay(
+            publish=lambda payload: self._client.publish(self.made_topic, payload, qos=1),
+            stats=hub.stats,
+        )
 
         self.credentials = credentials
         self.connected = False
@@ -80,7 +86,9 @@ class MqttIngest:
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
-            clean_session=False,
+            # sharing the stream: a dead hub's session must not keep taking its share
+            # (the broker would queue it there); agents send again what was not acked
+            clean_session=not self.shared_group,
             manual_ack=True,
         )
         if credentials is not None:  # the embedded broker's hub user, made at start
@@ -93,7 +101,10 @@ class MqttIngest:
         self._client.max_queued_messages_set(0)
         # paho annotates the delays as int; it sleeps fractions of a second just as well
         self._client.reconnect_delay_set(0.2, 10)  # type: ignore[arg-type]
-        if self.role != "live":  # a live hub does not speak for the store
+        # `offline` tells agents to hold their data: a live hub does not speak for the
+        # store, and one hub of a shared group does not speak for the others
+        self._says_offline = self.role != "live" and not self.shared_group
+        if self._says_offline:
             self._client.will_set(self.topics.hub_state, OFFLINE, qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -138,6 +149,8 @@ class MqttIngest:
         self._client.loop_start()
         if self.role != "live":
             self._state_task = asyncio.create_task(self._watch_state(), name="hub-state")
+        else:
+            self.made.start()
         if self.credentials is None:  # an external broker (or an anonymous embedded one)
             self._probe = asyncio.create_task(self._warn_if_anonymous(), name="mqtt-probe")
 
@@ -159,11 +172,12 @@ class MqttIngest:
         """Publish `offline`, disconnect cleanly (no last will), stop the network thread."""
         self._stopping = True
         await self.heartbeat.stop()
+        await self.made.stop()
         for task in (self._probe, self._state_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        if self.connected and self.role != "live":
+        if self.connected and self._says_offline:
             info = self._client.publish(self.topics.hub_state, OFFLINE, qos=1, retain=True)
             try:
                 await asyncio.to_thread(info.wait_for_publish, 2.0)
@@ -199,8 +213,8 @@ class MqttIngest:
             (self._heartbeat_topic, 0),
             (self._sub(self.made_topic), 1),
         ]
-        if self.shared_group:  # a peer's last will must not silence the agents: say we are up
-            topics.append((self.topics.hub_state, 1))
+        if self.role == "live":
+            topics.append((self.made_ack_topic, 1))
         client.subscribe(topics)
         client.publish(self._heartbeat_topic, self.heartbeat.nonce, qos=0)
         if self.role != "live":
@@ -264,9 +278,12 @@ class MqttIngest:
         if msg.topic == self.made_topic:
             self._on_made(msg, received)
             return  # acknowledged once live and queued
+        if msg.topic == self.made_ack_topic:
+            with contextlib.suppress(WireError):
+                self._call_soon(self.made.acked, list(Ack.decode(msg.payload).seqs))
+            client.ack(msg.mid, msg.qos)
+            return
         if parts is None or parts[0] == "hub":
-            if msg.topic == self.topics.hub_state and msg.payload == OFFLINE:
-                self._peer_offline(client)
             client.ack(msg.mid, msg.qos)
             return
         agent, kind = parts
@@ -331,17 +348,11 @@ class MqttIngest:
         except WireError as exc:
             self._reject(msg, str(exc), received)
             return
+        if self.role == "live" and not self.hub.own_seq(batch.seq):  # kept until stored:
+            # a new leader sends it again
+            self._call_soon(self.made.watch, batch.seq, bytes(msg.payload))
         job = Job(kind="batch", batch=batch, received_at=received, token=(msg.mid, msg.qos))
         self.hub.receive(job, self._puback(msg))
-
-    def _peer_offline(self, client: mqtt.Client) -> None:
-        """Another hub of the shared group died (its last will): this one is still up."""
-        if self._state is not None and not self._stopping:
-            log.warning(
-                "a hub of shared group %r went offline; telling agents this one is up",
-                self.shared_group,
-            )
-            self._publish_state(client, self.hub.store_state())
 
     def publish_made(self, batch: Batch) -> mqtt.MQTTMessageInfo:
         """Publish a hub-made batch (QoS 1; paho keeps it while the broker is away); the
@@ -353,7 +364,7 @@ class MqttIngest:
             self.hub.relay_batch(rest)
             batch = Batch(batch.agent, batch.seq, batch.signals[:half], events=batch.events)
             return self.publish_made(batch)
-        return self._client.publish(self.made_topic, payload, qos=1)
+        return self.made.send(batch.seq, payload)
 
     def _puback(self, msg: mqtt.MQTTMessage) -> Callable[[], None]:
         mid, qos = msg.mid, msg.qos
@@ -393,7 +404,9 @@ class MqttIngest:
         if isinstance(outcome.rejected, SeqConflict) and job.batch is not None:
             self.hub.stats["seq_conflicts"] += 1
             self._log.warning(job.batch.agent, "agent %s: %s", job.batch.agent, outcome.rejected)
-        if job.kind == "batch" and job.batch is not None and job.batch.agent != LOCAL_AGENT:
+        if job.kind == "batch" and job.batch is not None and job.batch.agent == LOCAL_AGENT:
+            self._client.publish(self.made_ack_topic, Ack((job.batch.seq,)).encode(), qos=1)
+        elif job.kind == "batch" and job.batch is not None:
             self._client.publish(
                 self.topics.ack(job.batch.agent), Ack((job.batch.seq,)).encode(), qos=1
             )

@@ -51,7 +51,10 @@ class EventGate:
         self.hub = hub
         self.window_s = window_s  # a held event the leader never announced is dropped after
         self.leading = False
-        self.stats = {"held": 0, "matched": 0, "fired_on_takeover": 0, "unmatched": 0}
+        self.stats = hub.stats  # in the hub's status (websocket logger.info)
+        for name in ("events_held", "events_matched", "events_fired_on_takeover"):
+            self.stats[name] = 0
+        self.stats["events_unmatched"] = 0  # held, never announced by the leader
         self._pending: OrderedDict[tuple[Ident, float], tuple[EventRecord, float]] = OrderedDict()
         self._newest: dict[Ident, float] = {}  # high-water mark per event, any hub
         self._out: asyncio.Queue[tuple[Any, EventRecord]] = asyncio.Queue()
@@ -74,10 +77,10 @@ class EventGate:
             self._send(rec)
             return
         if rec.time <= self._newest.get(_ident(rec), float("-inf")):
-            self.stats["matched"] += 1  # the leader's copy came first
+            self.stats["events_matched"] += 1  # the leader's copy came first
             return
         self._pending[_key(rec)] = (rec, time.monotonic())
-        self.stats["held"] += 1
+        self.stats["events_held"] += 1
         self._prune()
 
     def seen(self, rec: EventRecord) -> None:
@@ -88,14 +91,14 @@ class EventGate:
             if len(self._newest) > MAX_IDENTS:
                 del self._newest[next(iter(self._newest))]
         if self._pending.pop(_key(rec), None) is not None:
-            self.stats["matched"] += 1
+            self.stats["events_matched"] += 1
 
     def lead(self) -> None:
         """Take the lead: fire the held events the old leader did not announce."""
         self.leading = True
         for rec, _at in self._pending.values():
             if rec.time > self._newest.get(_ident(rec), float("-inf")):
-                self.stats["fired_on_takeover"] += 1
+                self.stats["events_fired_on_takeover"] += 1
                 self._send(rec)
         self._pending.clear()
 
@@ -110,7 +113,7 @@ class EventGate:
             if at >= limit and len(self._pending) <= MAX_IDENTS:
                 break
             del self._pending[key]
-            self.stats["unmatched"] += 1
+            self.stats["events_unmatched"] += 1
 
     def _send(self, rec: EventRecord) -> None:
         batch = Batch(LOCAL_AGENT, self.hub.next_local_seq(), [], events=[rec])
@@ -195,6 +198,8 @@ class Leadership:
     async def _set(self, leading: bool) -> None:
         self.leading = leading
         if self.gate is not None:
+            self.gate.stats["leading"] = int(leading)
+        if self.gate is not None:
             if leading:
                 self.gate.lead()
             else:
@@ -215,6 +220,9 @@ def attach_leadership(
     bot: list[Any] = []
 
     async def on_change(leading: bool) -> None:
+        ingest = getattr(hub, "ingest", None)
+        if leading and ingest is not None:
+            ingest.made.adopt()  # the old leader's batches not stored yet
         if leading and config["telegram"]["enabled"] and not bot:
             from .bot.app import TelegramBot
 
@@ -231,6 +239,7 @@ def attach_leadership(
         on_change=on_change,
         gate=gate,
     )
+    hub.stats["leading"] = 0
     engine.condition_sink = gate.fired
     engine.scripts.leading = lambda: lead.leading
 

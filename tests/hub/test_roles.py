@@ -124,6 +124,13 @@ async def test_ingest_and_two_live_hubs(
             lambda: _stored(pg_dsn, "SELECT count(*) FROM samples")[0][0] == 7,
             what="made data stored",
         )
+        # an automation change made on one live hub reaches the others (LISTEN/NOTIFY)
+        changed = {**EVENTS["automation.events"], "cold": {"cond": "Dev.x.latest < 0"}}
+        await standby.run_store(standby.store.put_doc, "automation.events", changed)
+        for h in (leader, standby):
+            await async_wait_for(
+                lambda h=h: "cold" in h.engine.events.events, what="automation on each hub"
+            )
         # the leader stops: the standby leads at once (lease released) and fires
         await stacks["l1" if leader is l1 else "l2"].aclose()
         await async_wait_for(lambda: standby.leadership.leading, timeout=30, what="takeover")
