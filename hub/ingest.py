@@ -364,7 +364,8 @@ class MqttIngest:
             self.hub.relay_batch(rest)
             batch = Batch(batch.agent, batch.seq, batch.signals[:half], events=batch.events)
             return self.publish_made(batch)
-        return self.made.send(batch.seq, payload)
+        info: mqtt.MQTTMessageInfo = self.made.send(batch.seq, payload)
+        return info
 
     def _puback(self, msg: mqtt.MQTTMessage) -> Callable[[], None]:
         mid, qos = msg.mid, msg.qos
