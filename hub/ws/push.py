@@ -31,6 +31,7 @@ class Fanout:
         self.plugins = plugins
         self._pending: dict[str, tuple[Signal, list[np.ndarray], list[np.ndarray]]] = {}
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._flush_due = False  # the scheduled flush waits for nothing but this loop turn
         self._last_flush = -math.inf  # loop time of the last flush
         self._plugins_handle: asyncio.Handle | None = None
         self._attached = False
@@ -123,16 +124,26 @@ class Fanout:
             wait = self._last_flush + self.st.config.push_interval - loop.time()
             if wait <= 0 or not self._backlog():  # right after this frame's other samples
                 self._flush_handle = loop.call_soon(self.flush)
+                self._flush_due = True
             else:  # frames queue up: one push per push_interval carries all that came
                 self._flush_handle = loop.call_later(wait, self.flush)
 
+    def frame_done(self) -> None:
+        """A request's samples are all in: a push that waits only for them goes now, before
+        the request's answer (no loop turn between a sample and its subscribers)."""
+        if self._flush_due and self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self.flush()
+
     def _backlog(self) -> bool:
-        """True while some client's writer has frames still to send."""
-        return any(s.queued for s in self.st.sessions.values())
+        """True while some client's writer has frames still to send to a socket that
+        takes them (see ClientSession.backlogged)."""
+        return any(s.backlogged for s in self.st.sessions.values())
 
     def flush(self) -> None:
         """Send every pending signal's samples as one `signal` frame per signal."""
         self._flush_handle = None
+        self._flush_due = False
         self._last_flush = asyncio.get_running_loop().time()
         pending, self._pending = self._pending, {}
         sessions = [s for s in self.st.sessions.values() if s.gets_pushes]

@@ -477,6 +477,7 @@ class WebsocketServer:
             resp = _error(f"{type(exc).__name__}: {exc}")
         if ok and isinstance(req.get("authorize"), dict) and not resp.get("error"):
             resp["user"], resp["permission"] = s.user, s.permission  # for the dashboard
+        self.fanout.frame_done()
         if costly(req) and not resp.get("error"):
             async with self._encode_slots:  # big answers: one at a time, off the loop
                 s.send_text(await asyncio.to_thread(dumps, resp))

@@ -104,6 +104,7 @@ class ClientSession:
         self._on_slow = on_slow
         self._clock = clock
         self.closed = False
+        self._conn: Any = None  # what the writer sends to
         self.sent = 0
         self.lost_at_cutoff = 0
 
@@ -182,8 +183,16 @@ class ClientSession:
         """Frames waiting for the writer."""
         return len(self._queue)
 
+    @property
+    def backlogged(self) -> bool:
+        """Frames wait for a connection that takes them: pushes to everyone then coalesce.
+        A connection whose socket takes nothing (paused by flow control: a client that does
+        not read) does not count: it loses its own frames and delays no one else's."""
+        return bool(self._queue) and not getattr(self._conn, "paused", False)
+
     async def writer(self, ws: Sender) -> None:
         """Send queued frames in order; after drops, tell the client how many it lost."""
+        self._conn = ws
         while not self.closed:
             if not self._queue and not self._untold:
                 self._wake.clear()
