@@ -60,6 +60,10 @@ class ParamSpec:
         )
 
 
+# The argument types a call coerces with the wire's rule (a plugin may declare others).
+_SCALAR_TYPES: tuple[type, ...] = (bool, int, float, str)
+
+
 @dataclass(frozen=True)
 class ArgSpec:
     """One argument of a callable function."""
@@ -223,6 +227,15 @@ class Driver(ABC):
 
     def call(self, name: str, args: Any) -> Any:
         """Call a declared function with a list or dict of arguments, checked against its spec."""
+        kwargs = self.bind_args(name, args)  # first: an undeclared name is refused here
+        return getattr(self, f"fn_{name}")(**kwargs)
+
+    def bind_args(self, name: str, args: Any, *, callee_defaults: bool = False) -> dict[str, Any]:
+        """The keyword arguments of a call to the declared function `name`: `args` is a list,
+        a dict or one bare value, checked against the function's spec; scalar arguments are
+        coerced to their declared type (the wire's rule), others passed as given. An argument
+        not given gets its declared default, or with `callee_defaults` is left out so that
+        the callee's own default applies."""
         try:
             fspec = self.spec.function(name)
         except KeyError:
@@ -242,16 +255,18 @@ class Driver(ABC):
         unknown = set(given) - {a.name for a in fspec.args}
         if unknown:
             raise DriverError(f"{self.device}.{name}: unknown arguments {sorted(unknown)}")
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for a in fspec.args:
             if a.name in given:
-                checker = ParamSpec(a.name, a.type, a.default)
-                try:
-                    kwargs[a.name] = checker.coerce(given[a.name])
-                except ValueError as exc:
-                    raise DriverError(f"{self.device}.{name}: {exc}") from exc
+                value = given[a.name]
+                if a.type in _SCALAR_TYPES:
+                    try:
+                        value = ParamSpec(a.name, a.type, a.default).coerce(value)
+                    except ValueError as exc:
+                        raise DriverError(f"{self.device}.{name}: {exc}") from exc
+                kwargs[a.name] = value
             elif a.required:
                 raise DriverError(f"{self.device}.{name}: missing argument {a.name!r}")
-            else:
+            elif not callee_defaults:
                 kwargs[a.name] = a.default
-        return getattr(self, f"fn_{name}")(**kwargs)
+        return kwargs

@@ -322,38 +322,7 @@ class RtocPluginDriver(Driver):
         """Call a public method: typed arguments are checked, untyped ones passed as given."""
         if self.plugin is None:
             raise DriverError(f"{self.device}: plugin not started (functions come from it)")
-        try:
-            fspec = self.spec.function(name)
-        except KeyError:
-            raise DriverError(f"{self.device}: no function {name!r}") from None
-        if args is None:
-            args = []
-        if isinstance(args, Mapping):
-            given = dict(args)
-        elif isinstance(args, list | tuple):
-            if len(args) > len(fspec.args):
-                raise DriverError(
-                    f"{self.device}.{name} takes {len(fspec.args)} arguments, got {len(args)}"
-                )
-            given = {a.name: v for a, v in zip(fspec.args, args, strict=False)}
-        else:
-            given = {fspec.args[0].name: args} if fspec.args else {}
-        unknown = set(given) - {a.name for a in fspec.args}
-        if unknown:
-            raise DriverError(f"{self.device}.{name}: unknown arguments {sorted(unknown)}")
-        kwargs: dict[str, Any] = {}
-        for a in fspec.args:
-            if a.name not in given:
-                if a.required:
-                    raise DriverError(f"{self.device}.{name}: missing argument {a.name!r}")
-                continue
-            v = given[a.name]
-            if a.type in _SCALARS:
-                try:
-                    v = ParamSpec(a.name, a.type, a.default).coerce(v)
-                except ValueError as exc:
-                    raise DriverError(f"{self.device}.{name}: {exc}") from exc
-            kwargs[a.name] = v
+        kwargs = self.bind_args(name, args, callee_defaults=True)
         method = getattr(self.plugin, name)
         try:
             with self.plugin.lockPerpetialTimer:
