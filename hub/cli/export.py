@@ -28,7 +28,7 @@ def add_commands(subparsers: Any) -> None:
         q.add_argument("file", help=f"the .{kind} file")
         q.add_argument("-c", "--config", help="hub TOML config (default: built-in defaults)")
         q.set_defaults(func=cmd_import, kind=kind)
-    from .rtoc_userdir_cli import add_import_command
+    from .rtoc import add_import_command
 
     add_import_command(sub)
 

@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .app import Hub
-from .config import hub_config
+from hub.app import Hub
+from hub.config import hub_config
 from .logsetup import setup_logging
-from .mqtt_auth import set_password, write_private
-from .users import load_users, save_users
+from hub.mqtt_auth import set_password, write_private
+from hub.users import load_users, save_users
 
 AGENT_TOML = """\
 # Written by `opencontrol demo`. An agent with two simulated drivers.
@@ -139,7 +139,7 @@ def run_demo(
 
 
 async def _demo(config: dict[str, Any], agent_cfg: Path, root: Path) -> None:
-    from .bootstrap import running_hub
+    from hub.bootstrap import running_hub
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -214,7 +214,7 @@ def _demo_agent_user(config: dict[str, Any]) -> str:
 
 
 def _count(config: dict[str, Any]) -> int:
-    from .db.sqlite import SQLiteStore
+    from hub.db.sqlite import SQLiteStore
 
     store = SQLiteStore(path=config["store"]["path"])
     try:

@@ -13,9 +13,10 @@ from typing import Any
 from edge_agent.__main__ import add_arguments as add_agent_arguments
 from edge_agent.config_schema import ConfigError
 
-from . import backup_cli, db_cli, export_cli, mqtt_cli, ws_cli
-from .broker import StartupError
-from .db.base import StoreError
+from hub.broker import StartupError
+from hub.db.base import StoreError
+
+from . import backup, db, export, mqtt, ws
 from .logsetup import setup_logging
 
 
@@ -29,7 +30,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _run_hub(config: dict[str, Any]) -> None:
-    from .bootstrap import running_hub
+    from hub.bootstrap import running_hub
 
     # Before start-up: ingest may take batches while the rest still starts, and a SIGTERM
     # then must stop the hub cleanly, not kill it.
@@ -41,7 +42,7 @@ async def _run_hub(config: dict[str, Any]) -> None:
 
 def cmd_hub(args: argparse.Namespace) -> int:
     """Run the hub until SIGTERM/SIGINT."""
-    from .config import load_hub_config
+    from hub.config import load_hub_config
 
     try:
         config = load_hub_config(args.config)
@@ -49,7 +50,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
         print(f"opencontrol hub: {exc}", file=sys.stderr)
         return 2
     if args.check:
-        from .checks import check_startable, check_warnings
+        from hub.checks import check_startable, check_warnings
 
         problems = check_startable(config)
         for line in problems:
@@ -116,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    for commands in (db_cli, ws_cli, mqtt_cli, backup_cli, export_cli):
+    for commands in (db, ws, mqtt, backup, export):
         commands.add_commands(sub)
     return parser
 
@@ -126,6 +127,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

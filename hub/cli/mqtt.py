@@ -10,7 +10,7 @@ from typing import Any
 
 from edge_agent.config_schema import ConfigError
 
-from .mqtt_auth import AuthFileError, check_agent_id, read_passwords, save_users, set_password
+from hub.mqtt_auth import AuthFileError, check_agent_id, read_passwords, save_users, set_password
 
 
 def add_commands(subparsers: Any) -> None:
@@ -35,7 +35,7 @@ def add_commands(subparsers: Any) -> None:
 
 def _run(fn: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
-        from .config import load_hub_config
+        from hub.config import load_hub_config
 
         try:
             config = load_hub_config(args.config)

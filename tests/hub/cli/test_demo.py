@@ -12,11 +12,11 @@ import threading
 from pathlib import Path
 
 from hub.client import OpenControlClient
-from hub.demo import _port_free, new_password
+from hub.cli.demo import _port_free, new_password
 from tests.ansible.mqttc import login_refused
 from tests.fixtures.net import free_port, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def _latest(port: int, user: str, password: str) -> dict:
