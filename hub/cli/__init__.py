@@ -12,7 +12,6 @@ from typing import Any
 
 from edge_agent.__main__ import add_arguments as add_agent_arguments
 from edge_agent.config_schema import ConfigError
-
 from hub.broker import StartupError
 from hub.db.base import StoreError
 
@@ -126,4 +125,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `opencontrol` console script."""
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
-

@@ -22,9 +22,10 @@ from typing import Any
 
 from hub.app import Hub
 from hub.config import hub_config
-from .logsetup import setup_logging
 from hub.mqtt_auth import set_password, write_private
 from hub.users import load_users, save_users
+
+from .logsetup import setup_logging
 
 AGENT_TOML = """\
 # Written by `opencontrol demo`. An agent with two simulated drivers.

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config_schema import ConfigError
-
 from hub.mqtt_auth import AuthFileError, check_agent_id, read_passwords, save_users, set_password
 
 

@@ -22,8 +22,8 @@ def add_import_command(import_kinds: Any) -> None:
 
 def cmd_import_rtoc(args: argparse.Namespace) -> int:
     """Plan from the folder and the hub's stored documents; write them unless --dry-run."""
-    from hub.db.base import StoreError
     from hub.cli.export import _open_store
+    from hub.db.base import StoreError
     from hub.rtoc_userdir import UserDirError, apply, plan_import, report
 
     folder = Path(args.folder).expanduser()

@@ -11,8 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-from hub.client import OpenControlClient
 from hub.cli.demo import _port_free, new_password
+from hub.client import OpenControlClient
 from tests.ansible.mqttc import login_refused
 from tests.fixtures.net import free_port, wait_for
 
