@@ -292,7 +292,8 @@ def merge_live_tail(
     xmax: float | None,
     max_n: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Append live samples newer than the store's last one (the writer lags by a batch)."""
+    """Append live samples newer than the store's last one (the writer lags by a batch);
+    with `max_n`, the answer stays within it and still ends with the newest live sample."""
     lx, ly = sig.buffer.arrays()
     start = float(x[-1]) if len(x) else (xmin if xmin is not None else -np.inf)
     mask = lx > start if len(x) else lx >= start
@@ -302,7 +303,13 @@ def merge_live_tail(
         return x, y
     tx, ty = lx[mask], ly[mask]
     if max_n is not None:
-        tx, ty = thin(tx, ty, max(1, max_n - len(x)))
+        if len(x) >= max_n:  # the store's answer fills the budget: its newest points make room
+            x, y = x[: max_n - 1], y[: max_n - 1]
+        room = max_n - len(x)
+        if len(tx) > room:  # every k-th, counted back from the newest: it is always shown
+            step = -(-len(tx) // room)  # ceil
+            keep = np.arange(len(tx) - 1, -1, -step)[::-1]
+            tx, ty = tx[keep], ty[keep]
     return np.concatenate([x, tx]), np.concatenate([y, ty])
 
 

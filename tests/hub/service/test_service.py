@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hub.app import Hub
@@ -15,6 +16,7 @@ from hub.bootstrap import make_store
 from hub.config import hub_config
 from hub.db.base import EventRecord
 from hub.service import AutomationService, HubService, QueryError
+from hub.service.service import merge_live_tail
 from tests.fixtures.net import async_wait_for
 
 
@@ -53,6 +55,23 @@ async def test_history_thins_the_live_tail_to_max_n_and_knows_no_stranger(
     assert list(memory.y) == [float(i) for i in range(90, 100)]
     with pytest.raises(QueryError, match=r"unknown signal 'Room\.Nope'"):
         await service.history("Room", "Nope")
+
+
+async def test_the_live_tail_keeps_an_answer_within_max_n(hub: Hub) -> None:
+    now = time.time()
+    hub.ingest_local(
+        "Room", "T", [now - 100 + i for i in range(100)], [float(i) for i in range(100)]
+    )
+    sig = hub.signals.find("Room", "T")
+    assert sig is not None
+    # a store answer that already holds max_n points, older than what is live
+    sx = np.array([now - 200 + i for i in range(10)])
+    x, y = merge_live_tail(sig, sx, sx * 0, None, None, 10)
+    assert len(x) == 10 and x[-1] == pytest.approx(now - 1) and y[-1] == 99.0
+    assert list(x[:9]) == list(sx[:9]), "the store's older points are kept"
+    # room left: the tail is thinned into it, never past it
+    x, y = merge_live_tail(sig, sx[:4], sx[:4] * 0, None, None, 10)
+    assert len(x) == 10 and x[-1] == pytest.approx(now - 1)
 
 
 async def test_events_merge_store_and_memory_once_each_in_time_order(
