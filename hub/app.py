@@ -7,6 +7,7 @@ network I/O itself — ingest and the servers are adapters wired by hub/bootstra
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import math
@@ -21,7 +22,7 @@ import numpy as np
 from edge_agent.wire import Batch, Command, CommandResult, Series, Topics, WireError
 
 from .agents import AgentDirectory
-from .db.base import EventRecord, History, Store
+from .db.base import EventRecord, History, Store, StoreError
 from .db.writer import BatchWriter, Job, Outcome
 from .flow import LocalWrites, SeenWindow, check_event, check_finite
 from .signals import SignalStore
@@ -454,6 +455,19 @@ class Hub:
     async def run_store(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking store call in a worker thread."""
         return await asyncio.to_thread(fn, *args)
+
+    async def run_in_order(self, fn: Callable[[Store], Any], timeout: float = 60.0) -> Any:
+        """Run `fn(store)` in the writer thread after every job queued before it (deletions:
+        what was queued is deleted with the rest, what comes later is new). StoreError when
+        the queue is full; TimeoutError when the writer has not done it in `timeout` s (a
+        store that is down: it still runs, in its place, once the store is back)."""
+        writer = self.writer
+        if writer is None:
+            return await self.run_store(fn, self.store)
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if not writer.submit(Job(kind="call", call=fn, result=done)):
+            raise StoreError("the store's writer queue is full: try again in a moment")
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)), timeout)
 
     async def get_doc(self, key: str) -> Any:
         """A small stored document (read in a worker thread), None when absent."""

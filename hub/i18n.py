@@ -122,14 +122,19 @@ GERMAN: dict[str, str] = {
     "This hub's store is PostgreSQL: back it up with `opencontrol backup`.": (
         "Der Speicher dieses Hubs ist PostgreSQL: sichere ihn mit `opencontrol backup`."
     ),
-    "Delete a signal or the events from the live view (stored history stays).": (
-        "Lösche ein Signal oder die Ereignisse aus der Live-Ansicht "
-        "(der gespeicherte Verlauf bleibt)."
+    "Delete a signal or the events, with their stored history.": (
+        "Lösche ein Signal oder die Ereignisse, samt gespeichertem Verlauf."
     ),
     "✕ All events": "✕ Alle Ereignisse",
     "Delete {}?": "{0} löschen?",
     "Yes, delete {}": "Ja, {0} löschen",
-    "Delete all events from the live view?": "Alle Ereignisse aus der Live-Ansicht löschen?",
+    "Delete all events, stored ones too?": "Alle Ereignisse löschen, auch die gespeicherten?",
+    "{} is gone from the live view; the store will delete it later ({}).": (
+        "{0} ist aus der Live-Ansicht entfernt; der Speicher löscht es später ({1})."
+    ),
+    "Events gone from the live view; the store will delete them later ({}).": (
+        "Ereignisse aus der Live-Ansicht entfernt; der Speicher löscht sie später ({0})."
+    ),
     "Yes, delete all events": "Ja, alle Ereignisse löschen",
     "{} deleted.": "{0} gelöscht.",
     "{} events deleted.": "{0} Ereignisse gelöscht.",

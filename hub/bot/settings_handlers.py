@@ -2,8 +2,9 @@
 list, download) and deleting signals and events: a mixin of BotCore.
 
 Who may press these is decided by handlers.ROUTES: General for write, Backup and Delete
-for admin. Deleting forgets signals and events in the hub's live view (the store keeps
-their history; a running driver's signal comes back with its next sample).
+for admin. Deleting removes signals and events for good: from the live view and from the
+store (through the writer's queue, after what was queued before; a running driver's
+signal comes back as a new one with its next sample).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from hub.backup import BackupError
 from hub.backup_schedule import BackupSchedule
+from hub.db.base import StoreError
 from hub.service import HubService
 
 from . import menus
@@ -157,7 +159,7 @@ class SettingsHandlers:
         b += [Button("✕ All events", "dle"), Button(menus.BACK, "set")]
         head = (html.escape(note) + "\n") if note else ""
         return Reply(
-            head + "Delete a signal or the events from the live view (stored history stays).",
+            head + "Delete a signal or the events, with their stored history.",
             _rows(b),
         )
 
@@ -182,17 +184,30 @@ class SettingsHandlers:
             key = self.service.signals.by_id(int(sig_id)).key
         except (KeyError, ValueError):
             return self._delete_menu(session, "That signal is gone.")
-        self.service.remove_signal(key)
-        if key in session.selected:
-            session.selected.remove(key)
+        try:
+            await self.service.delete_signals([key])
+        except (StoreError, TimeoutError) as exc:
+            return self._delete_menu(
+                session,
+                f"{key} is gone from the live view; the store will delete it later ({exc}).",
+            )
+        finally:
+            if key in session.selected:
+                session.selected.remove(key)
         return self._delete_menu(session, f"{key} deleted.")
 
     async def _on_dle(self, user: User, perm: Permission, session: Session) -> Reply:
         return Reply(
-            "Delete all events from the live view?",
+            "Delete all events, stored ones too?",
             [[Button("Yes, delete all events", "dley")], [Button("Cancel", "del")]],
         )
 
     async def _on_dley(self, user: User, perm: Permission, session: Session) -> Reply:
-        n = self.service.clear_events()
+        try:
+            n = await self.service.delete_events(None)
+        except (StoreError, TimeoutError) as exc:
+            return self._delete_menu(
+                session,
+                f"Events gone from the live view; the store will delete them later ({exc}).",
+            )
         return self._delete_menu(session, f"{n} events deleted.")

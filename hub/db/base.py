@@ -167,6 +167,19 @@ class Store(ABC):
         """How many refused messages are kept."""
 
     @abstractmethod
+    def delete_signals(self, keys: list[tuple[str, str]]) -> int:
+        """Delete signals (device, name) for good: their row, samples and rollups, in one
+        transaction; names the store does not know are skipped. How many were deleted.
+
+        The signal-id cache forgets them: a later sample of the same name makes a new signal.
+        """
+
+    @abstractmethod
+    def delete_events(self, events: list[EventRecord] | None) -> int:
+        """Delete every stored event (None) or these ones (matched on time to the
+        microsecond, device, signal, text and event_id); how many rows went."""
+
+    @abstractmethod
     def get_doc(self, key: str) -> Any | None:
         """A small JSON document (automation, users, settings) by key, or None."""
 

@@ -323,6 +323,86 @@ class PostgresStore(Store):
             )
             self.rejected_pruned += cur.rowcount
 
+    def delete_signals(self, keys: list[tuple[str, str]]) -> int:
+        """Delete signals, their samples and rollup rows in one transaction; the id cache
+        forgets them. The ledger keeps its rows: a replayed old batch stays a duplicate."""
+        if not keys:
+            return 0
+        try:
+            deleted = self._delete_signals(keys, decompress=False)
+        except Exception as exc:
+            if self.flavour != "timescaledb" or "compress" not in str(exc).lower():
+                raise
+            # TimescaleDB before 2.11 refuses DELETE on compressed chunks: decompress the
+            # chunks holding these signals (the compression policy compresses them again on
+            # its next run) and delete then. Newer versions delete in compressed chunks,
+            # whole segments at once (signal_id is the segmentby column).
+            deleted = self._delete_signals(keys, decompress=True)
+        for key in keys:
+            self._signal_ids.pop(key, None)
+        return deleted
+
+    def _delete_signals(self, keys: list[tuple[str, str]], *, decompress: bool) -> int:
+        with self._db.use("w") as conn:
+            with conn.cursor() as cur:
+                ids: list[int] = []
+                for device, name in keys:
+                    cur.execute(
+                        "SELECT id FROM signals WHERE device = %s AND name = %s",
+                        (device, name),
+                    )
+                    row = cur.fetchone()
+                    if row is not None:
+                        ids.append(int(row[0]))
+                if not ids:
+                    conn.rollback()
+                    return 0
+                if decompress:
+                    cur.execute(
+                        "SELECT decompress_chunk(format('%I.%I', chunk_schema,"
+                        " chunk_name)::regclass, true) FROM timescaledb_information.chunks"
+                        " WHERE hypertable_name = 'samples' AND is_compressed"
+                    )
+                cur.execute("DELETE FROM samples WHERE signal_id = ANY(%s)", (ids,))
+                for table in self._rollup_tables(cur):
+                    cur.execute(f"DELETE FROM {table} WHERE signal_id = ANY(%s)", (ids,))
+                cur.execute("DELETE FROM signals WHERE id = ANY(%s)", (ids,))
+            conn.commit()
+        return len(ids)
+
+    def _rollup_tables(self, cur: Any) -> list[str]:
+        """Where rollup rows live: the plain tables, or on TimescaleDB the continuous
+        aggregates' materialization hypertables (a view takes no DELETE; refreshing the
+        signal's range instead would also recompute, and empty, other signals' buckets
+        whose raw samples the retention already dropped)."""
+        if self.flavour != "timescaledb":
+            return ["rollup_1m", "rollup_1h"]
+        cur.execute(
+            "SELECT format('%I.%I', materialization_hypertable_schema,"
+            " materialization_hypertable_name) FROM timescaledb_information.continuous_aggregates"
+            " WHERE view_name IN ('rollup_1m', 'rollup_1h')"
+        )
+        return [str(r[0]) for r in cur.fetchall()]
+
+    def delete_events(self, events: list[EventRecord] | None) -> int:
+        """Delete all events (None) or those matching these (time to the µs and the rest)."""
+        with self._db.use("w") as conn, conn.cursor() as cur:
+            if events is None:
+                cur.execute("DELETE FROM events")
+                deleted = int(cur.rowcount)
+            else:
+                deleted = 0
+                for e in events:
+                    cur.execute(
+                        "DELETE FROM events WHERE time >= to_timestamp(%s)"
+                        " AND time <= to_timestamp(%s) AND device = %s AND signal = %s"
+                        " AND text = %s AND event_id = %s",
+                        (e.time - 1e-6, e.time + 1e-6, e.device, e.signal, e.text, e.event_id),
+                    )
+                    deleted += int(cur.rowcount)
+            conn.commit()
+        return deleted
+
     def write_events(self, events: list[EventRecord]) -> None:
         """Append events."""
 

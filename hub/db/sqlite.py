@@ -309,6 +309,38 @@ class SQLiteStore(Store):
             return 0
         return conn.execute("DELETE FROM rejected_messages WHERE id <= ?", (row[0],)).rowcount
 
+    def delete_signals(self, keys: list[tuple[str, str]]) -> int:
+        """Delete signals with their samples in one transaction; the id cache forgets them."""
+        deleted = 0
+        with self._tx("signal deletion") as conn:
+            for device, name in keys:
+                row = conn.execute(
+                    "SELECT id FROM signals WHERE device = ? AND name = ?", (device, name)
+                ).fetchone()
+                if row is None:
+                    continue
+                conn.execute("DELETE FROM samples WHERE signal_id = ?", (row[0],))
+                conn.execute("DELETE FROM signals WHERE id = ?", (row[0],))
+                deleted += 1
+        with self._ids_lock:
+            for key in keys:
+                self._signal_ids.pop(key, None)
+        return deleted
+
+    def delete_events(self, events: list[EventRecord] | None) -> int:
+        """Delete all events (None) or those matching these (time to the µs and the rest)."""
+        with self._tx("event deletion") as conn:
+            if events is None:
+                return int(conn.execute("DELETE FROM events").rowcount)
+            deleted = 0
+            for e in events:
+                deleted += conn.execute(
+                    "DELETE FROM events WHERE time >= ? AND time <= ? AND device = ? "
+                    "AND signal = ? AND text = ? AND event_id = ?",
+                    (e.time - 1e-6, e.time + 1e-6, e.device, e.signal, e.text, e.event_id),
+                ).rowcount
+            return deleted
+
     def write_events(self, events: list[EventRecord]) -> None:
         with self._tx("events") as conn:
             self._insert_events(conn, events)

@@ -10,6 +10,7 @@ of its group commit down with it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -29,13 +30,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Job:
-    """One unit of work: a batch, a rejected message, events or a document.
+    """One unit of work: a batch, a rejected message, events, a document or a store call.
 
     `events` of a batch job are events the hub fired from the batch's samples: they are
-    stored in the batch's transaction. `token` comes back as is.
+    stored in the batch's transaction. `token` comes back as is. A "call" job runs
+    `call(store)` in its place in the queue (after every job queued before it: deletions
+    use it) and sets `result` to what it returned or raised.
     """
 
-    kind: str  # "batch" | "rejected" | "events" | "doc"
+    kind: str  # "batch" | "rejected" | "events" | "doc" | "call"
     batch: Batch | None = None
     received_at: float = 0.0
     topic: str = ""
@@ -44,6 +47,8 @@ class Job:
     events: list[EventRecord] = field(default_factory=list)
     token: Any = None
     doc: tuple[str, Any] | None = None
+    call: Callable[[Store], Any] | None = None
+    result: concurrent.futures.Future[Any] | None = None
 
     def stored_batch(self) -> Batch:
         """The batch as written: with the events the hub fired from it."""
@@ -240,7 +245,10 @@ class BatchWriter:
                 break
             dropped.append(job)
         for job in dropped:
-            self.on_done(Outcome(job, False, error=self.store_error or "writer stopped"))
+            error = self.store_error or "writer stopped"
+            if job.result is not None and not job.result.done():
+                job.result.set_exception(StoreError(f"not done: {error}"))
+            self.on_done(Outcome(job, False, error=error))
 
     def _write(self, jobs: list[Job]) -> Sequence[bool | str]:
         job = jobs[0]
@@ -257,6 +265,18 @@ class BatchWriter:
             return [True]
         if job.kind == "doc" and job.doc is not None:
             self.store.put_doc(*job.doc)
+            return [True]
+        if job.kind == "call" and job.call is not None:
+            try:
+                value = job.call(self.store)
+            except StoreError:
+                raise  # down: the writer retries it in its place
+            except Exception as exc:  # refused for good: the caller hears why
+                if job.result is not None and not job.result.done():
+                    job.result.set_exception(exc)
+                return [False]
+            if job.result is not None and not job.result.done():
+                job.result.set_result(value)
             return [True]
         raise TypeError(f"unknown job kind {job.kind!r}")
 

@@ -20,7 +20,7 @@ from edge_agent.wire import Command, Series, WireError
 from hub.agents import AgentDirectory
 from hub.app import Hub
 from hub.db.base import EventRecord
-from hub.export import IMPORT_AGENT, Table, TableError, import_table, read_store
+from hub.export import IMPORT_AGENT, Table, TableError, import_table, read_store, split_key
 from hub.signals import Signal, SignalStore
 
 from .automation import AutomationService
@@ -236,10 +236,38 @@ class HubService:
         return bool(self._hub.signals.remove(key))
 
     def clear_events(self) -> int:
-        """Forget the events kept in memory (the store keeps them); how many there were."""
+        """Forget the events kept in memory (the store keeps them: `delete_events` deletes
+        them there too); how many there were."""
         n = len(self._hub.recent_events)
         self._hub.recent_events.clear()
         return n
+
+    async def delete_signals(self, keys: list[str]) -> int:
+        """Delete signals `Dev.Sig` for good: gone from the live view at once, then from the
+        store (row, samples, rollups) through the writer's queue, after everything queued
+        before: samples of them still queued are deleted too, later ones make a new signal.
+        How many there were (live or stored). TableError for a bad name; StoreError or
+        TimeoutError when the store could not do it (it is done once the store is back)."""
+        pairs = [split_key(k) for k in keys]
+        live = sum(bool(self._hub.signals.remove(k)) for k in keys)
+        stored: int = await self._hub.run_in_order(lambda store: store.delete_signals(pairs))
+        return max(live, stored)
+
+    async def delete_events(self, events: list[EventRecord] | None) -> int:
+        """Delete all events (None) or these ones, in memory and in the store (through the
+        writer's queue, after the events queued before); how many there were."""
+        if events is None:
+            live = len(self._hub.recent_events)
+            self._hub.recent_events.clear()
+        else:
+            gone = {event_key(e) for e in events}
+            kept = [e for e in self._hub.recent_events if event_key(e) not in gone]
+            live = len(self._hub.recent_events) - len(kept)
+            self._hub.recent_events.clear()
+            self._hub.recent_events.extend(kept)
+        chosen = None if events is None else list(events)
+        stored: int = await self._hub.run_in_order(lambda store: store.delete_events(chosen))
+        return max(live, stored)
 
     def resize(self, record_length: int) -> None:
         """Keep `record_length` samples per live signal."""

@@ -112,7 +112,7 @@ class LoggerRequests:
         if key == "importTable":
             return await tables_req.import_upload(self.st, arg)
         if key == "delete":
-            return tables_req.delete(self.st, arg)
+            return await tables_req.delete(self.st, arg)
         if key == "settings":
             return tables_req.settings(self.st)
         if key == "backup":

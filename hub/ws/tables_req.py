@@ -4,8 +4,8 @@
   store as CSV or xlsx (hub/export.py's layout), answered as base64 bytes.
 - `importTable {name, data}` (write): a CSV/xlsx file (base64) into new signals; they are
   stored and listed live at once (the newest `record_length` samples in their rings).
-- `delete {signals: ["Dev.Sig"…], events: [evID…] | "all"}` (admin): forget signals and
-  events in the live view.
+- `delete {signals: ["Dev.Sig"…], events: [evID…] | "all"}` (admin): delete signals and
+  events for good, in the live view and in the store (hub/service `delete_signals`).
 - `settings true` (read): record length, each device's sample rate, whether automation
   events and actions are evaluated.
 """
@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..db.base import StoreError
 from ..export import (
     Table,
     TableError,
@@ -114,8 +115,9 @@ async def import_upload(st: ServerState, arg: Any) -> dict[str, Any]:
     return {"signals": sorted(f"{d}.{n}" for d, n in table.x), "samples": stored}
 
 
-def delete(st: ServerState, arg: Any) -> dict[str, int]:
-    """Forget signals (by name) and events (by evID, or all) in the live view."""
+async def delete(st: ServerState, arg: Any) -> dict[str, int]:
+    """Delete signals (by name) and events (by evID, or all) for good: from the live view
+    and from the store (through the writer's queue, after what is queued before)."""
     if not isinstance(arg, dict) or set(arg) - {"signals", "events"}:
         raise RequestError('delete takes {"signals": ["Dev.Sig"…], "events": [evID…] or "all"}')
     keys = _keys(arg.get("signals", []), "delete.signals")
@@ -130,12 +132,24 @@ def delete(st: ServerState, arg: Any) -> dict[str, int]:
         or not all(isinstance(e, int) and not isinstance(e, bool) for e in events)
     ):
         raise RequestError('delete.events takes a list of event ids or "all"')
-    n_sig = sum(st.service.remove_signal(k) for k in keys)
-    if events == "all":
-        n_ev = max(len(st.events), st.service.clear_events())
-        st.events.clear()
-    else:
-        n_ev = sum(bool(st.events.remove(e)) for e in events)
+    try:
+        n_sig = await st.service.delete_signals(keys) if keys else 0
+        if events == "all":
+            n_ev = max(len(st.events), await st.service.delete_events(None))
+            st.events.clear()
+        else:
+            wanted = set(events)
+            chosen = [(eid, ev) for eid, ev in st.events.items() if eid in wanted]
+            for eid, _ev in chosen:
+                st.events.remove(eid)
+            n_ev = len(chosen)
+            if chosen:
+                await st.service.delete_events([ev for _eid, ev in chosen])
+    except (StoreError, TimeoutError) as exc:
+        raise RequestError(
+            f"delete: gone from the live view, but the store has not deleted it yet ({exc}); "
+            "it will once the store is back"
+        ) from exc
     return {"signals": n_sig, "events": n_ev}
 
 

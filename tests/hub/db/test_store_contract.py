@@ -209,3 +209,95 @@ def test_rejected_messages_are_pruned_oldest_first_to_their_bounds(store: Store)
     assert sum(len(r[2]) + len(r[3]) for r in kept) <= 200_000
     assert len(kept[0][2]) == REJECTED_KEEP_BYTES and "of 1000000 bytes kept" in kept[0][3]
     assert store.rejected_pruned == 106 - len(kept)
+
+
+def _rollup_rows(store: Store, signal_id: int) -> int | None:
+    """Rows of the signal in both rollups (PostgreSQL: tables or continuous aggregates)."""
+    query = getattr(store, "_query", None)
+    if query is None:
+        return None  # SQLite keeps no rollups
+    return sum(
+        int(query(f"SELECT count(*) FROM {view} WHERE signal_id = %s", (signal_id,))[0][0])
+        for view in ("rollup_1m", "rollup_1h")
+    )
+
+
+def test_deleting_a_signal_removes_its_row_samples_and_rollups_only(store: Store) -> None:
+    store.write_batch(batch("a1", 1, n=200), T0)
+    store.write_batch(batch("a2", 1, n=50, device="Other"), T0)
+    maintain = getattr(store, "maintain", None)
+    if maintain is not None:
+        maintain()  # rollups filled from the batches
+    ids = {r.key: r.id for r in store.signals()}
+    rolled = _rollup_rows(store, ids["Gen.Square"])
+    assert rolled is None or rolled > 0  # there is something for the delete to remove
+    others_before = {
+        k: store.history(*k.split("."), None, None, None) for k in ids if k != "Gen.Square"
+    }
+    assert store.delete_signals([("Gen", "Square"), ("Nope", "Nothing")]) == 1
+    assert {r.key for r in store.signals()} == {"Gen.Temp", "Other.Square", "Other.Temp"}
+    assert len(store.history("Gen", "Square", None, None, None).x) == 0
+    assert store.sample_count() == 200 + 100
+    assert _rollup_rows(store, ids["Gen.Square"]) in (None, 0)
+    # The other signals' history is untouched, samples and rollups alike.
+    for key, before in others_before.items():
+        after = store.history(*key.split("."), None, None, None)
+        assert np.array_equal(before.x, after.x) and np.array_equal(before.y, after.y), key
+    if maintain is not None:
+        maintain()
+        assert _rollup_rows(store, ids["Gen.Temp"]) == rolled  # same buckets as Square had
+    assert store.delete_signals([("Gen", "Square")]) == 0  # deleting again finds nothing
+
+
+def test_a_deleted_signal_comes_back_as_a_new_one_with_only_new_samples(store: Store) -> None:
+    store.write_batch(batch("a1", 1, n=100), T0)
+    assert store.delete_signals([("Gen", "Square"), ("Gen", "Temp")]) == 2
+    assert store.signals() == []
+    # The id cache forgot them: a new sample of the same name makes the signal anew.
+    store.write_batch(batch("a1", 2, n=10, t0=T0 + 1_000), T0 + 1_000)
+    assert {r.key for r in store.signals()} == {"Gen.Square", "Gen.Temp"}
+    h = store.history("Gen", "Square", None, None, None)
+    assert len(h.x) == 10 and h.x[0] >= T0 + 1_000
+    # The ledger still knows the first batch: a replay of it stays a duplicate.
+    assert store.write_batch(batch("a1", 1, n=100), T0) is False
+    assert store.sample_count() == 20
+
+
+def test_events_are_deleted_by_record_or_all(store: Store) -> None:
+    evs = [
+        EventRecord(T0 + k + 0.123456, "Gen", "Square", f"e{k}", 1, f"id{k}", {"v": k})
+        for k in range(4)
+    ]
+    store.write_events(evs)
+    twin = EventRecord(T0 + 0.123456, "Gen", "Square", "e0", 1, "other id", None)
+    store.write_events([twin])
+    assert store.delete_events([evs[0], evs[2]]) == 2
+    assert [e.text for e in store.events()] == ["e0", "e1", "e3"]  # the twin stays
+    assert store.delete_events([evs[0]]) == 0
+    assert store.delete_events(None) == 3
+    assert store.events() == []
+
+
+def test_a_delete_through_the_writer_takes_what_was_queued_before_it(store: Store) -> None:
+    import concurrent.futures
+    import queue as queue_mod
+
+    from hub.db.writer import BatchWriter, Job
+
+    outcomes: queue_mod.Queue = queue_mod.Queue()
+    writer = BatchWriter(store=store, on_done=outcomes.put)
+    done: concurrent.futures.Future = concurrent.futures.Future()
+    # Queued before the writer runs: batch 1, the delete, batch 2 (in this order).
+    assert writer.submit(Job(kind="batch", batch=batch("a1", 1, n=30), received_at=T0))
+    call = Job(kind="call", call=lambda s: s.delete_signals([("Gen", "Square")]), result=done)
+    assert writer.submit(call)
+    assert writer.submit(Job(kind="batch", batch=batch("a1", 2, n=5, t0=T0 + 500), received_at=T0))
+    writer.start()
+    try:
+        assert done.result(timeout=60) == 1
+    finally:
+        writer.stop()
+    # Batch 1's Square went with the delete; batch 2 made it anew; Temp has both batches.
+    h = store.history("Gen", "Square", None, None, None)
+    assert len(h.x) == 5 and h.x[0] >= T0 + 500
+    assert len(store.history("Gen", "Temp", None, None, None).x) == 35

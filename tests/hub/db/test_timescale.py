@@ -106,3 +106,26 @@ def test_policies_are_replaced_not_duplicated_on_reopen(timescale_dsn: str) -> N
         cur.execute("SELECT value FROM storage_settings WHERE key = 'retention'")
         assert cur.fetchone() == ("90 days",)
     conn.close()
+
+
+def test_a_signal_in_compressed_chunks_is_deleted_and_the_others_stay(timescale_dsn: str) -> None:
+    t0 = 1_764_028_800.0  # whole day
+    store = ts_store(timescale_dsn)
+    for k in range(2):
+        b = series_batch(k, t0 + k * DAY, 500, 57.0, k)
+        other = Series("Lab", "Other", "V", b.signals[0].t, [float(k)] * 500)
+        assert store.write_batch(Batch("a1", k, [b.signals[0], other]), t0)
+    store.maintain()
+    before = store.history("Lab", "Other", None, None, None)
+    chunks = run_sql(store, "SELECT count(compress_chunk(c)) FROM show_chunks('samples') c")
+    assert chunks[0][0] >= 2
+    assert store.delete_signals([("Lab", "Wave")]) == 1
+    assert [r.key for r in store.signals()] == ["Lab.Other"]
+    assert store.sample_count() == 1_000
+    (kept,) = [r.id for r in store.signals()]
+    for view in ("rollup_1m", "rollup_1h"):  # only the kept signal's buckets remain
+        assert run_sql(store, f"SELECT count(*) FROM {view} WHERE signal_id <> {kept}")[0][0] == 0
+        assert run_sql(store, f"SELECT count(*) FROM {view} WHERE signal_id = {kept}")[0][0] > 0
+    after = store.history("Lab", "Other", None, None, None)
+    assert np.array_equal(before.x, after.x) and np.array_equal(before.y, after.y)
+    store.close()

@@ -1,5 +1,5 @@
 // Data: export a time range of chosen signals as CSV/xlsx, import a CSV/xlsx file into new
-// signals (write), delete signals and events from the live view (admin). The hub checks
+// signals (write), delete signals and events with their stored history (admin). The hub checks
 // every right again (logger exportTable/importTable/delete).
 
 import { allowed, fill, h } from "../util.js";
@@ -132,9 +132,9 @@ export function mount(app, root) {
         h("button", { id: "delete-events", type: "button", class: "danger",
           onclick: () => askDelete(true) }, "Delete all events")),
       confirmRow,
-      h("p", { class: "muted hint" }, "Deleting forgets signals and events in the hub's live " +
-        "view; a running driver's signal comes back with its next sample, and stored " +
-        "history stays in the store."),
+      h("p", { class: "muted hint" }, "Deleting removes signals and events for good, from " +
+        "the live view and the store; a running driver's signal comes back as a new one " +
+        "with its next sample."),
       deleteResult] : null);
   renderPicker();
   const onLatest = () => {

@@ -15,7 +15,7 @@ export function mount(app, root) {
   const result = h("span", { id: "events-result", class: "result", role: "status" });
   const isAdmin = allowed(app.permission, "admin");
 
-  /** Admins: forget one event in the hub's live view (logger.delete; the hub checks). */
+  /** Admins: delete one event, in the live view and the store (logger.delete; the hub checks). */
   async function remove(e) {
     try {
       await app.client.request({ logger: { delete: { events: [e.eventId] } } });
