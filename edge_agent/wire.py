@@ -296,29 +296,53 @@ def _events(raw: Any) -> list[Event]:
 
 
 def decode_event(e: Any, where: str = "event") -> Event:
-    """Check one event object (finite time within 1900..3000, bounded text and id)."""
+    """Check one event object (the rules of `check_event`) and return it as an `Event`."""
     if not isinstance(e, dict):
         raise WireError(f"{where} must be an object")
     (t,) = _numbers([e.get("t")], f"{where}.t")
-    if not T_MIN <= t < T_MAX:
-        raise WireError(f"{where}.t is outside the years 1900..3000")
-    text, event_id = e.get("text"), e.get("id", "")
-    if not isinstance(text, str) or len(text) > MAX_EVENT_TEXT:
-        raise WireError(f"{where}.text must be a string of at most {MAX_EVENT_TEXT} characters")
-    if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID:
-        raise WireError(f"{where}.id must be a string of at most {MAX_EVENT_ID} characters")
-    priority = e.get("priority", 0)
-    if priority not in (0, 1, 2) or isinstance(priority, bool):
-        raise WireError(f"{where}.priority must be 0, 1 or 2")
-    return Event(
+    event = Event(
         time=t,
-        device=_name(e.get("device"), f"{where}.device"),
-        signal=_name(e.get("signal"), f"{where}.signal"),
-        text=text,
-        priority=priority,
-        event_id=event_id,
+        device=e.get("device"),  # type: ignore[arg-type]  # checked below
+        signal=e.get("signal"),  # type: ignore[arg-type]
+        text=e.get("text"),  # type: ignore[arg-type]
+        priority=e.get("priority", 0),
+        event_id=e.get("id", ""),
         value=e.get("value"),
     )
+    check_event(event, where)
+    return event
+
+
+def check_event(event: Event, where: str = "event") -> None:
+    """The one check of an event, whichever way it came in (agent batch, websocket,
+    script, Telegram): finite time within 1900..3000, text and id strings of bounded
+    length, priority 0..2, device and signal names, no non-finite number in the value.
+    Raises WireError (a ValueError) naming the first field that is wrong."""
+    t = event.time
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        raise WireError(f"{where}.t must be a finite number")
+    if not T_MIN <= t < T_MAX:
+        raise WireError(f"{where}.t is outside the years 1900..3000")
+    if not isinstance(event.text, str) or len(event.text) > MAX_EVENT_TEXT:
+        raise WireError(f"{where}.text must be a string of at most {MAX_EVENT_TEXT} characters")
+    if not isinstance(event.event_id, str) or len(event.event_id) > MAX_EVENT_ID:
+        raise WireError(f"{where}.id must be a string of at most {MAX_EVENT_ID} characters")
+    if event.priority not in (0, 1, 2) or isinstance(event.priority, bool):
+        raise WireError(f"{where}.priority must be 0, 1 or 2")
+    _name(event.device, f"{where}.device")
+    _name(event.signal, f"{where}.signal")
+    if _non_finite(event.value):
+        raise WireError(f"{where}.value holds a non-finite number")
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_non_finite(v) for v in value)
+    return False
 
 
 def _refuse_constant(name: str) -> Any:

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge_agent.wire import Batch, Command, CommandResult, Series, Topics, WireError
+from edge_agent.wire import Batch, Command, CommandResult, Series, Topics, WireError, check_event
 
 from .agents import AgentDirectory
 from .db.base import EventRecord, History, Store, StoreError
 from .db.writer import BatchWriter, Job, Outcome
-from .flow import LocalWrites, SeenWindow, check_event, check_finite
+from .flow import LocalWrites, SeenWindow, check_finite
 from .signals import SignalStore
 
 if TYPE_CHECKING:
@@ -359,8 +359,9 @@ class Hub:
     def add_event(self, event: EventRecord) -> None:
         """Record an event: stored, kept in memory, and told to listeners (ws, Telegram).
 
-        Raises ValueError for a non-finite time or value. An event raised while an agent
-        batch goes live is stored in that batch's transaction.
+        Raises ValueError (`wire.check_event`, the one check every way in shares) for a bad
+        event. An event raised while an agent batch goes live is stored in that batch's
+        transaction.
         """
         check_event(event)
         if self._fired is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from typing import Any
 
 from edge_agent.wire import Batch, Series
 
@@ -45,24 +44,6 @@ def check_finite(what: str, values: list[float]) -> None:
     for v in values:
         if not math.isfinite(v):
             raise ValueError(f"{what}: {v!r} is not a finite number")
-
-
-def check_event(event: EventRecord) -> None:
-    """Raise ValueError if the event holds a non-finite number (time or value)."""
-    if not math.isfinite(event.time):
-        raise ValueError(f"event time {event.time!r} is not a finite number")
-    if _non_finite(event.value):
-        raise ValueError(f"event value {event.value!r} holds a non-finite number")
-
-
-def _non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_non_finite(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_non_finite(v) for v in value)
-    return False
 
 
 class LocalWrites:

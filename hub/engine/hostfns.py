@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
+from edge_agent.wire import WireError, check_event
 from hub.db.base import EventRecord
 from hub.engine import library as lib
 from hub.engine.frame import Frame
@@ -98,26 +98,24 @@ def _event(
     id: Any = "",
     value: Any = None,
 ) -> bool:
-    prio = int(priority)
-    if prio not in (0, 1, 2):
-        raise EvalError("event(): priority must be 0, 1 or 2")
     if isinstance(value, np.generic):
         value = value.item()
     if value is not None and not isinstance(value, (int, float, str, bool)):
         raise EvalError("event(): value must be a number, text or bool")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise EvalError("event(): value must be finite, not NaN or infinity")
-    fr.host.emit_event(
-        EventRecord(
-            time=fr.clock if x is None else _floats(x, "event")[0],
-            device=str(dname),
-            signal=str(sname),
-            text=str(text)[:4096],
-            priority=prio,
-            event_id=str(id),
-            value=value,
-        )
+    record = EventRecord(
+        time=fr.clock if x is None else _floats(x, "event")[0],
+        device=str(dname),
+        signal=str(sname),
+        text=str(text),
+        priority=int(priority),
+        event_id=str(id),
+        value=value,
     )
+    try:
+        check_event(record)  # the check every way in shares: refused here, said to the script
+    except WireError as exc:
+        raise EvalError(f"event(): {exc}") from None
+    fr.host.emit_event(record)
     return True
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edge_agent.wire import check_event
 from hub.db.base import EventRecord
 from hub.engine.script import ScriptHost, ScriptResult, compile_script
 from hub.signals import Signal, SignalStore
@@ -58,17 +59,12 @@ class PythonContext:
         return self._host.command(device, op, name, args)
 
     def event(self, text: str, sname: str, dname: str, priority: int = 0, id: str = "") -> None:
-        """Raise an event."""
-        self._host.emit_event(
-            EventRecord(
-                time=self.clock,
-                device=dname,
-                signal=sname,
-                text=text,
-                priority=priority,
-                event_id=id,
-            )
+        """Raise an event; ValueError (`wire.check_event`) for a bad one."""
+        record = EventRecord(
+            time=self.clock, device=dname, signal=sname, text=text, priority=priority, event_id=id
         )
+        check_event(record)
+        self._host.emit_event(record)
 
     def stream(
         self, dname: str, sname: str, y: float, unit: str = "", x: float | None = None

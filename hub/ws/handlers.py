@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from edge_agent.wire import WireError, check_event
 from hub.db.base import EventRecord
 from hub.permission import Permission
 from hub.service.service import event_key
@@ -142,13 +143,16 @@ def add_event(st: ServerState, s: ClientSession, value: Any) -> None:
     x = st.clock() if v[3] is None else signals_req._num(v[3], "x")
     prio = v[4] if v[4] in (0, 1, 2) and not isinstance(v[4], bool) else 0
     eid = v[5] if isinstance(v[5], str) else ""
+    event = EventRecord(
+        time=x, device=dname, signal=sname, text=text, priority=prio, event_id=eid, value=v[6]
+    )
+    try:
+        check_event(event)  # before the signal is made: a refused event leaves nothing behind
+    except WireError as exc:
+        raise RequestError(str(exc)) from None
     signals_req._check_new_signals(st, s, {f"{dname}.{sname}"})
     st.service.signals.ensure(dname, sname)
-    st.service.add_event(
-        EventRecord(
-            time=x, device=dname, signal=sname, text=text, priority=prio, event_id=eid, value=v[6]
-        )
-    )
+    st.service.add_event(event)
 
 
 def event_list(st: ServerState, value: Any) -> dict[int, list[Any]]:
