@@ -320,7 +320,7 @@ def check_event(event: Event, where: str = "event") -> None:
     Raises WireError (a ValueError) naming the first field that is wrong."""
     t = event.time
     if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-        raise WireError(f"{where}.t must be a finite number")
+        raise WireError(f"{where}.t is not a finite number")
     if not T_MIN <= t < T_MAX:
         raise WireError(f"{where}.t is outside the years 1900..3000")
     if not isinstance(event.text, str) or len(event.text) > MAX_EVENT_TEXT:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.wire import WireError, check_event
 from hub.db.base import EventRecord
 from hub.engine.expr import (
     Expression,
@@ -85,6 +86,19 @@ class EventDef:
                 raise EventDefError(f"event {self.name}: {key!r} must be a number >= 0")
             if not math.isfinite(v):
                 raise EventDefError(f"event {self.name}: {key!r} must be finite")
+        sample = EventRecord(
+            time=0.0,  # stands in for the sample's time
+            device=self.dname or "noDevice",
+            signal=self.sname or "noName",
+            text=self.text,
+            priority=self.priority,
+            event_id=self.id,
+            value=self.ret,
+        )
+        try:  # what it raises will pass the one event check (edge_agent.wire.check_event)
+            check_event(sample)
+        except WireError as exc:
+            raise EventDefError(f"event {self.name}: {exc}") from None
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """One check for events, whichever way they come in: an agent's batch, the websocket `event`
-request, a script's `event()` and a typed event in Telegram refuse the same bad event with
-the same sentence (edge_agent.wire.check_event), and store nothing of it."""
+request, a script's `event()`, an automation event's definition and a typed event in
+Telegram refuse the same bad event with the same sentence (edge_agent.wire.check_event),
+and store nothing of it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hub.bot.handlers import BotCore
 from hub.bot.plots import Renderer
 from hub.bot.users import UserDirectory
 from hub.client import ClientError, OpenControlClient
+from hub.engine.events import EventDef, EventDefError
 from hub.engine.script import compile_script
 from hub.service import HubService
 from hub.ws.server import serve
@@ -57,6 +59,12 @@ async def test_a_script_event_call_refuses_it(hub: Hub) -> None:
     assert not res.ok
     assert res.error is not None and f"event(): event.{SENTENCE}" in res.error, res.error
     assert not hub.recent_events
+
+
+def test_an_automation_event_that_would_raise_it_is_refused_when_defined() -> None:
+    with pytest.raises(EventDefError) as err:
+        EventDef(name="hot", cond="True", text=TOO_LONG).validate()
+    assert str(err.value) == f"event hot: event.{SENTENCE}"
 
 
 async def test_a_typed_telegram_event_refuses_it(hub: Hub, service: HubService) -> None:
