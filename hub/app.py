@@ -458,13 +458,16 @@ class Hub:
         return await asyncio.to_thread(fn, *args)
 
     async def run_in_order(self, fn: Callable[[Store], Any], timeout: float = 60.0) -> Any:
-        """Run `fn(store)` in the writer thread after every job queued before it (deletions:
-        what was queued is deleted with the rest, what comes later is new). StoreError when
+        """Run `fn(store)` in the writer thread after every job queued before it and the
+        hub-made data pending now (deletions: what was queued is deleted with the rest, what
+        comes later is new). StoreError when
         the queue is full; TimeoutError when the writer has not done it in `timeout` s (a
         store that is down: it still runs, in its place, once the store is back)."""
         writer = self.writer
         if writer is None:
             return await self.run_store(fn, self.store)
+        if self.relay is None:
+            self._flush_local()  # pending hub-made samples and events go before it too
         done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         if not writer.submit(Job(kind="call", call=fn, result=done)):
             raise StoreError("the store's writer queue is full: try again in a moment")

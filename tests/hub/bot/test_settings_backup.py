@@ -99,6 +99,10 @@ async def test_admin_deletes_a_signal_and_all_events_after_confirming(
     await admin.say("✕ All events")
     (done,) = await admin.say("Yes, delete all events")
     assert "1 events deleted." in done.text and len(hub.recent_events) == 0
+    # Deleted in the store too (the samples and event still pending went first, then the
+    # deletion): a restart would not bring them back; Room.Hum is stored and stays.
+    assert [r.key for r in hub.store.signals()] == ["Room.Hum"]
+    assert hub.store.events() == []
 
     await writer.say("/start")
     sig_id = str(hub.signals.find("Room", "Hum").id)

@@ -114,3 +114,18 @@ async def test_language_is_kept_only_for_hub_users(ws_factory, raw) -> None:
     assert resp["error"] is True and "log in as a hub user" in resp["reason"]
     _, resp = await r.request({"logger": {"language": "xx"}})
     assert resp["error"] is True and "one of ['de', 'en']" in resp["reason"]
+
+
+async def test_one_event_deleted_by_its_id_is_gone_from_the_store_too(
+    ws_factory, hub: Hub, raw
+) -> None:
+    admin = await raw((await ws_factory(password_permission="admin")).url, authorize=True)
+    hub.add_event(EventRecord(1.5, "A", "x", "keep", 1, "k", None))
+    hub.add_event(EventRecord(2.5, "A", "x", "drop", 1, "d", None))
+    await async_wait_for(lambda: len(hub.store.events()) == 2, what="both events stored")
+    _, resp = await admin.request({"getEventList": True})
+    (drop_id,) = [row[2] for row in resp["events"].values() if row[3] == "drop"]
+    _, resp = await admin.request({"logger": {"delete": {"events": [drop_id]}}})
+    assert resp["logger"]["delete"] == {"signals": 0, "events": 1}, resp
+    assert [e.text for e in hub.store.events()] == ["keep"]  # done in the store when answered
+    assert [e.text for e in hub.recent_events] == ["keep"]
