@@ -10,44 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from edge_agent.wire import AgentStatus, Batch, CommandResult, Event, WireError
 
+from .ratelimit import KeyedBuckets
+
 SEQ_JUMP = 100_000  # a seq this far beyond the agent's last one is flagged
-
-
-class RateLimiter:
-    """A token bucket per key: `rate` per second sustained, `burst` at once.
-
-    Full buckets are forgotten, so memory follows the keys that are busy right now."""
-
-    def __init__(
-        self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate, self.burst, self.clock = rate, float(burst), clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
-
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        tokens, at = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate)
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return False
-        self._buckets[key] = (tokens - 1.0, now)
-        if len(self._buckets) > 10_000:
-            self._forget_full(now)
-        return True
-
-    def _forget_full(self, now: float) -> None:
-        self._buckets = {
-            k: (t, a)
-            for k, (t, a) in self._buckets.items()
-            if t + (now - a) * self.rate < self.burst
-        }
 
 
 class Guard:
@@ -67,7 +37,7 @@ class Guard:
         self.max_signals = mqtt["max_signals_per_agent"]
         self.max_devices = mqtt["max_devices_per_agent"]
         self.trusted_event_agents = frozenset(mqtt["trusted_event_agents"])
-        self.rate = RateLimiter(rate=mqtt["max_messages_per_s"], burst=mqtt["max_burst"])
+        self.rate = KeyedBuckets(rate=mqtt["max_messages_per_s"], burst=mqtt["max_burst"])
         self.owner_of = owner_of
         self.claim = claim or (lambda _agent, _device: True)
         self.stats = stats if stats is not None else {}
@@ -89,7 +59,7 @@ class Guard:
     # -- every message ---------------------------------------------------------------------
     def allow_message(self, agent: str) -> bool:
         """False when the agent sends faster than its rate (counted)."""
-        if self.rate.allow(agent):
+        if self.rate.take(agent):
             return True
         self.stats["rate_limited"] += 1
         return False
