@@ -2,7 +2,9 @@
 
 The files are the operator's (next to telegram_actions.toml, checked at start-up); they are
 read when the button is pressed, in a worker thread, and refused when bigger than Telegram
-takes.
+takes. The engine's user actions (RTOC's telegramActions) answer the same ways: their
+script returns ("picture", name or {label: [xs, ys]}) or ("document", name), files of the
+hub's `<config_dir>/pictures` and `<config_dir>/documents` (operator_files.py).
 """
 
 from __future__ import annotations
@@ -11,9 +13,29 @@ import asyncio
 import html
 from typing import Any
 
+from hub.service.automation import UserActionResult
+
 from .actions import MAX_DOCUMENT, MAX_PICTURE, CustomAction
+from .operator_files import OperatorFiles
 from .plots import BusyError, Series
 from .ui import Reply
+
+
+async def user_action_answer(files: OperatorFiles | None, answer: UserActionResult) -> Reply:
+    """The reply of an engine user action: its text, picture or document."""
+    if answer.kind == "text" or not answer.success:
+        return Reply(html.escape(answer.data or ("done" if answer.success else "failed")))
+    caption = html.escape(answer.caption or answer.name)
+    if files is None:
+        return Reply(html.escape(f"{answer.name}: this bot sends no files"))
+    try:
+        if answer.kind == "picture":
+            assert answer.picture is not None
+            return Reply(caption, photo=await files.picture(answer.picture))
+        path = files.document_path(answer.data)
+        return Reply(caption, document=(path.name, await files.read(path)))
+    except (ValueError, OSError, BusyError) as exc:
+        return Reply(html.escape(f"{answer.name}: {exc}"))
 
 
 async def action_answer(core: Any, action: CustomAction, text: str) -> Reply:

@@ -27,6 +27,7 @@ from .chatline import ChatLines
 from .delivery import Delivery
 from .handlers import BotCore
 from .notify import Notifier, format_event
+from .operator_files import OperatorFiles
 from .plots import Renderer
 from .script_messages import ScriptMessages
 from .security import AlreadyPolling, PollerLock, quiet_http_loggers, resolve_token
@@ -74,12 +75,14 @@ class TelegramBot:
         self.errors = 0
         self.lines = ChatLines(on_error=self._on_send_error)
         self.delivery = Delivery(bot=lambda: self.app.bot, lines=self.lines, users=self.users)
-        self.script_messages = ScriptMessages(  # scripts' telegram.send_* (engine.telegram)
-            users=self.users,
-            lines=self.lines,
-            deliver=self.delivery.send,
+        operator_dir = Path(hub_cfg.get("config_dir") or self.data_dir)
+        self.files = OperatorFiles(
+            pictures_dir=operator_dir / "pictures",
+            documents_dir=operator_dir / "documents",
             renderer=self.renderer,
-            pictures_dir=Path(hub_cfg.get("config_dir") or self.data_dir) / "pictures",
+        )
+        self.script_messages = ScriptMessages(  # scripts' telegram.send_* (engine.telegram)
+            users=self.users, lines=self.lines, deliver=self.delivery.send, files=self.files
         )
 
     async def __aenter__(self) -> TelegramBot:
@@ -131,6 +134,7 @@ class TelegramBot:
             service=self.service,
             users=self.users,
             renderer=self.renderer,
+            files=self.files,
             actions=self.actions,
             save_users=self.save_users,
             tell_admins=self.tell_admins,

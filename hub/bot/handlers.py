@@ -31,12 +31,13 @@ from .access import (
     RealAdmin,
     Route,
 )
-from .action_answers import action_answer
+from .action_answers import action_answer, user_action_answer
 from .actions import CustomAction, fill_placeholders
 from .admin_handlers import AdminHandlers
 from .automation import automation_menu, automation_press, automation_text
 from .device_handlers import DeviceHandlers
 from .localize import localize
+from .operator_files import OperatorFiles
 from .periods import PRESETS, parse_period, preset_range
 from .plots import BusyError, PlotEvent, Renderer, Series
 from .settings_handlers import SettingsHandlers
@@ -62,6 +63,7 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
         users: UserDirectory,
         renderer: Renderer,
         actions: list[CustomAction],
+        files: OperatorFiles | None = None,
         save_users: Callable[[], Awaitable[None]],
         tell_admins: Callable[[str], None],
         clock: Callable[[], float] = time.time,
@@ -71,6 +73,7 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
         self.users = users
         self.renderer = renderer
         self.actions = actions
+        self.files = files
         self.save_users = save_users
         self.tell_admins = tell_admins
         self.clock = clock
@@ -345,8 +348,10 @@ class BotCore(SettingsHandlers, DeviceHandlers, AdminHandlers):
         """An engine user action (sandboxed script), with the asker's permission."""
         if not self.automation.available:
             return await self._on_auto(user, perm, session)
-        answer = await self.automation.user_action(Actor(user.name, perm), name)
-        return menus.Reply(html.escape(answer.data or ("done" if answer.success else "failed")))
+        answer = await self.automation.user_action(
+            Actor(user.name, perm), name, telegram_chat=user.chat_id
+        )
+        return await user_action_answer(self.files, answer)
 
     async def _on_auto(self, user: User, perm: Permission, session: Session) -> Reply:
         session.awaiting = None

@@ -16,21 +16,16 @@ import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from hub.permission import Permission
 
 from .chatline import ChatLines
-from .plots import Renderer, Series
+from .operator_files import MAX_PICTURE_BYTES, OperatorFiles
 from .ui import Reply
 from .users import UserDirectory
 
 log = logging.getLogger(__name__)
-
-MAX_PICTURE_BYTES = 10 * 1024 * 1024  # Telegram's limit for photos
 
 
 class ScriptMessages:
@@ -42,14 +37,12 @@ class ScriptMessages:
         users: UserDirectory,
         lines: ChatLines,
         deliver: Callable[[int, list[Reply]], Awaitable[None]],
-        renderer: Renderer,
-        pictures_dir: Path,
+        files: OperatorFiles,
     ) -> None:
         self.users = users
         self.lines = lines
         self.deliver = deliver
-        self.renderer = renderer
-        self.pictures_dir = pictures_dir
+        self.files = files
         self.queued = 0
         self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -63,12 +56,23 @@ class ScriptMessages:
             if self.users.effective(u) >= least and u.admits(priority)
         ]
 
+    def caller(self, chat: int, permission: str) -> list[int]:
+        """The caller's chat, while they still may run the action (else ValueError)."""
+        user = self.users.get(chat)
+        needed = max(Permission.WRITE, Permission.parse(permission))
+        if user is None or self.users.effective(user) < needed:
+            raise ValueError(f"the user who pressed the action no longer has {needed}")
+        return [chat]
+
     def send(self, message: dict[str, Any]) -> int:
         """Queue the message; returns how many users it goes to. ValueError when it cannot
         be sent (no such picture, too large, an unknown permission or priority)."""
         if message.get("priority") not in (0, 1, 2):
             raise ValueError("priority must be 0, 1 or 2")
-        chats = self.recipients(int(message["priority"]), str(message["permission"]))
+        if "chat" in message:  # the user who pressed a user action, and only them
+            chats = self.caller(int(message["chat"]), str(message["permission"]))
+        else:
+            chats = self.recipients(int(message["priority"]), str(message["permission"]))
         text = html.escape(str(message["text"]))
         picture = message.get("picture")
         if isinstance(picture, bytes):  # an operator's plain-Python script made it
@@ -77,32 +81,14 @@ class ScriptMessages:
             for chat in chats:
                 self._submit(chat, Reply(text=text, photo=picture))
         elif isinstance(picture, str):
-            path = self._picture_path(picture)
-            self._start(self._send_picture(chats, text, lambda: self._read(path)))
+            path = self.files.picture_path(picture)
+            self._start(self._send_picture(chats, text, lambda: self.files.read(path)))
         elif isinstance(picture, dict):
-            series = [
-                Series(key=label, unit="", x=np.asarray(xy[0], float), y=np.asarray(xy[1], float))
-                for label, xy in picture.items()
-            ]
-            self._start(self._send_picture(chats, text, lambda: self._plot(series)))
+            self._start(self._send_picture(chats, text, lambda: self.files.plot(picture)))
         else:
             for chat in chats:
                 self._submit(chat, Reply(text=text))
         return len(chats)
-
-    def _picture_path(self, name: str) -> Path:
-        path = self.pictures_dir / name
-        if path.parent != self.pictures_dir or not path.is_file():
-            raise ValueError(f"no picture {name!r} in {self.pictures_dir}")
-        if path.stat().st_size > MAX_PICTURE_BYTES:
-            raise ValueError(f"picture {name!r} is larger than 10 MB")
-        return path
-
-    async def _read(self, path: Path) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
-
-    async def _plot(self, series: list[Series]) -> bytes:
-        return (await self.renderer.plot(series, [])).png
 
     def _start(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -89,13 +89,29 @@ class _Started:
         return iter(())
 
 
+@dataclass(frozen=True)
+class TelegramCaller:
+    """The Telegram user who pressed the user action being run, and the permission the
+    action needs: scripts may answer them alone (telegram.send_message, send_photo to=)."""
+
+    chat_id: int
+    permission: str
+
+
 class _Host:
     """The ScriptHost of one run: bridges the script's worker thread to the event loop."""
 
-    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop, depth: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        loop: asyncio.AbstractEventLoop,
+        depth: int,
+        caller: TelegramCaller | None = None,
+    ) -> None:
         self.engine = engine
         self.loop = loop
         self.depth = depth
+        self.caller = caller
 
     def command(self, device: str, op: str, name: str, args: Any) -> Any:
         """Send the command on the event loop and wait for the agent's answer."""
@@ -138,6 +154,17 @@ class _Host:
         send = self.engine.telegram
         if send is None:
             raise EvalError("telegram: the hub runs no Telegram bot ([telegram] enabled)")
+        if message.get("to") == "caller":
+            if self.caller is None:
+                raise EvalError(
+                    "telegram: this run has no Telegram user to answer "
+                    "(only a user action pressed in Telegram has one)"
+                )
+            message = {
+                **message,
+                "chat": self.caller.chat_id,
+                "permission": str(self.caller.permission),
+            }
 
         async def queue() -> int:
             return send(message)
@@ -349,7 +376,9 @@ class Engine:
                 self._busy -= 1
                 self._queue.task_done()
 
-    async def run_script(self, script: Script, *, depth: int = 0) -> ScriptResult:
+    async def run_script(
+        self, script: Script, *, depth: int = 0, caller: TelegramCaller | None = None
+    ) -> ScriptResult:
         """Run a script in the worker process (an operator's Python file: on a thread);
         serialised with all other scripts, waited for with a timeout."""
         if self._loop is None or self._executor is None:
@@ -359,7 +388,7 @@ class Engine:
             return ScriptResult(
                 False, error=f"refused: {self._waiting} script runs are already waiting"
             )
-        host = _Host(self, self._loop, depth)
+        host = _Host(self, self._loop, depth, caller)
         clock = self.clock()
         worker = self.script_worker
         if worker is not None and isinstance(script, Script):
@@ -501,9 +530,11 @@ class Engine:
         """Run an action's script now (RTOC's testAction)."""
         return await self.run_script(self.actions.actions[name].script)
 
-    async def run_user_action(self, name: str) -> ScriptResult:
-        """Run a user action's script now."""
-        return await self.run_script(self._user_scripts[name])
+    async def run_user_action(
+        self, name: str, caller: TelegramCaller | None = None
+    ) -> ScriptResult:
+        """Run a user action's script now (for `caller`: the Telegram user who pressed it)."""
+        return await self.run_script(self._user_scripts[name], caller=caller)
 
     async def test_event(self, name: str) -> tuple[bool, Any]:
         """Evaluate a condition now; if it ran, raise its event whatever the result."""

@@ -144,42 +144,74 @@ def _send_message_to_all(fr: Frame, text: Any, priority: Any = 0, permission: An
     )
 
 
-def _send_photo(
-    fr: Frame, picture: Any, text: Any = "", priority: Any = 0, permission: Any = "write"
-) -> int:
-    """RTOC's telegram.send_photo: a picture file of the hub's `<config_dir>/pictures`
-    (by name) or a plot of {label: [xs, ys], …} (RTOC's send_plot form), to the same
-    audience as send_message_to_all."""
-    what = "telegram.send_photo"
-    prio, perm = _audience(priority, permission, what)
+def picture_spec(picture: Any, what: str) -> str | dict[str, tuple[list[float], list[float]]]:
+    """A picture a script names: a file name of the hub's `<config_dir>/pictures`, or a
+    plot `{label: [xs, ys], …}` checked here (finite numbers, equal lengths, ≤ 10 curves)."""
     if isinstance(picture, str):
-        if not PICTURE_NAME.match(picture) or ".." in picture:
-            raise EvalError(
-                f"{what}(): {picture!r} is not a file name in the hub's pictures folder "
-                "(letters, digits, _ . -; no paths)"
-            )
-        pic: Any = picture
-    elif isinstance(picture, dict) and picture:
+        return file_name(picture, what, "pictures")
+    if isinstance(picture, dict) and picture:
         if len(picture) > 10:
-            raise EvalError(f"{what}(): at most 10 curves in one plot")
+            raise EvalError(f"{what}: at most 10 curves in one plot")
         pic = {}
         for label, pair in picture.items():
             if not (isinstance(pair, list | tuple) and len(pair) == 2):
-                raise EvalError(f"{what}(): {label!r} must map to [xs, ys]")
+                raise EvalError(f"{what}: {label!r} must map to [xs, ys]")
             xs, ys = _floats(pair[0], what), _floats(pair[1], what)
             if len(xs) != len(ys):
-                raise EvalError(f"{what}(): {label!r}: xs and ys differ in length")
+                raise EvalError(f"{what}: {label!r}: xs and ys differ in length")
             pic[str(label)[:100]] = (xs, ys)
-    else:
-        raise EvalError(f"{what}(): give a picture's file name or {{label: [xs, ys]}}")
+        return pic
+    raise EvalError(f"{what}: give a picture's file name or {{label: [xs, ys]}}")
+
+
+def file_name(name: Any, what: str, folder: str) -> str:
+    """A plain file name of the hub's `<config_dir>/<folder>` (never a path)."""
+    if not isinstance(name, str) or not PICTURE_NAME.match(name) or ".." in name:
+        raise EvalError(
+            f"{what}: {name!r} is not a file name in the hub's {folder} folder "
+            "(letters, digits, _ . -; no paths)"
+        )
+    return name
+
+
+def _send_photo(
+    fr: Frame,
+    picture: Any,
+    text: Any = "",
+    priority: Any = 0,
+    permission: Any = "write",
+    to: Any = "all",
+) -> int:
+    """RTOC's telegram.send_photo: a picture file of the hub's `<config_dir>/pictures`
+    (by name) or a plot of {label: [xs, ys], …} (RTOC's send_plot form), to the same
+    audience as send_message_to_all — or, with to="caller", only to the Telegram user
+    who pressed the user action being run."""
+    what = "telegram.send_photo"
+    prio, perm = _audience(priority, permission, what)
+    if to not in ("all", "caller"):
+        raise EvalError(f"{what}(): to must be 'all' or 'caller'")
+    pic = picture_spec(picture, f"{what}()")
+    message = {"text": str(text)[:1000], "picture": pic, "priority": prio, "permission": perm}
+    if to == "caller":
+        message["to"] = "caller"
+    return fr.host.telegram(message)
+
+
+def _send_message(fr: Frame, text: Any) -> int:
+    """Answer the Telegram user who pressed the user action being run (only them)."""
+    what = "telegram.send_message"
+    body = str(text)
+    if not body.strip():
+        raise EvalError(f"{what}(): the text is empty")
     return fr.host.telegram(
-        {"text": str(text)[:1000], "picture": pic, "priority": prio, "permission": perm}
+        {"text": body[:4000], "picture": None, "priority": 0, "permission": "write", "to": "caller"}
     )
 
 
 FRAME_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "telegram.send_message_to_all": _send_message_to_all,
     "telegram.send_photo": _send_photo,
+    "telegram.send_message": _send_message,
     "print": _print,
     "stream": _stream,
     "plot": _plot,

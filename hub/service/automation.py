@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.engine.actions import ActionDef
-from hub.engine.engine import Engine
+from hub.engine.engine import Engine, TelegramCaller
 from hub.engine.events import EventDef
+from hub.engine.hostfns import file_name, picture_spec
+from hub.engine.limits import EvalError
 from hub.permission import Actor, Permission, PermissionDenied
 
 NO_ENGINE = "the automation engine is not running on this hub"
@@ -48,12 +50,17 @@ class AutomationState:
 
 @dataclass(frozen=True)
 class UserActionResult:
-    """A user action's answer: success, the kind of data ("text") and the data."""
+    """A user action's answer: success, the kind of data and the data — "text" (the
+    text), "picture" (a file name of `<config_dir>/pictures`, or "plot" with the curves in
+    `picture`) or "document" (a file name of `<config_dir>/documents`); `caption` is
+    what the run printed."""
 
     name: str
     success: bool
     kind: str
     data: str
+    picture: str | dict[str, Any] | None = None
+    caption: str = ""
 
 
 class AutomationService:
@@ -214,8 +221,12 @@ class AutomationService:
         """Names of the user actions (RTOC's telegramActions); empty without an engine."""
         return sorted(self._engine.user_actions) if self._engine is not None else []
 
-    async def user_action(self, actor: Actor, name: str) -> UserActionResult:
-        """Run a user action: write and up; names starting with `_` admin only."""
+    async def user_action(
+        self, actor: Actor, name: str, *, telegram_chat: int | None = None
+    ) -> UserActionResult:
+        """Run a user action: write and up; names starting with `_` admin only. With
+        `telegram_chat` (the chat of the user who pressed it) its script may answer that
+        user alone (telegram.send_message, telegram.send_photo(…, to="caller"))."""
         if self._engine is None:
             return UserActionResult(name, False, "text", NO_ENGINE)
         needed = Permission.ADMIN if name.startswith("_") else Permission.WRITE
@@ -224,14 +235,26 @@ class AutomationService:
         engine = self._engine
         if name not in engine.user_actions:
             return UserActionResult(name, False, "text", f"no user action named {name!r}")
-        res = await engine.run_user_action(name)
+        caller = None if telegram_chat is None else TelegramCaller(telegram_chat, str(needed))
+        res = await engine.run_user_action(name, caller)
         if not res.ok:
             return UserActionResult(name, False, "text", res.output + (res.error or ""))
         value = res.value
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-            kind, data = value
-            if kind != "text":
-                reason = f"{kind!r} results need a file; sandboxed scripts return text"
-                return UserActionResult(name, False, "text", reason)
-            return UserActionResult(name, True, "text", str(data))
-        return UserActionResult(name, True, "text", res.output if value is None else str(value))
+        if not (isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[0], str)):
+            return UserActionResult(name, True, "text", res.output if value is None else str(value))
+        kind, data = value
+        caption = res.output.strip()[:1000]
+        try:
+            if kind == "text":
+                return UserActionResult(name, True, "text", str(data))
+            if kind == "picture":
+                spec = picture_spec(data, f"{name}: ('picture', …)")
+                label = spec if isinstance(spec, str) else "plot"
+                return UserActionResult(name, True, "picture", label, spec, caption)
+            if kind == "document":
+                doc = file_name(data, f"{name}: ('document', …)", "documents")
+                return UserActionResult(name, True, "document", doc, None, caption)
+        except EvalError as exc:
+            return UserActionResult(name, False, "text", str(exc))
+        reason = f"{name}: unknown answer kind {kind!r} (text, picture or document)"
+        return UserActionResult(name, False, "text", reason)

@@ -144,7 +144,7 @@ async def test_user_actions_text_permissions_and_admin_only_names(rig):
     assert (await handle_user_action(engine, "_reboot", ADMIN))["data"] == "admin only"
     assert (await handle_user_action(engine, "status", READ))["success"] is False
     photo = await handle_user_action(engine, "photo", ADMIN)
-    assert photo["success"] is False and "sandboxed scripts return text" in photo["data"]
+    assert photo["success"] is False and "not a file name in the hub's pictures" in photo["data"]
     assert (await handle_user_action(engine, "nope", ADMIN))["success"] is False
 
 
