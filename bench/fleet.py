@@ -100,8 +100,11 @@ class Agent:
         self.client.publish(f"{PREFIX}/{self.name}/data", payload, qos=1)
 
     def close(self) -> None:
-        self.client.loop_stop()
+        """Disconnect (the network thread ends by itself; `join` waits for it)."""
         self.client.disconnect()
+
+    def join(self) -> None:
+        self.client.loop_stop()
 
 
 class Tally:
@@ -244,7 +247,9 @@ def run_setup(setup: str, args: argparse.Namespace) -> None:
         )
     finally:
         for a in agents:
-            a.close()
+            a.close()  # all at once: each network thread ends within its select timeout
+        for a in agents:
+            a.join()
         for h in hubs.values():
             h.terminate()
             try:
