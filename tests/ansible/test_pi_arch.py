@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import procs
+from rigs import procs
+from simulators.modbus_server import RegisterBank
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import wait_for
 from tests.fixtures.sim import RtuRig
-from simulators.modbus_server import RegisterBank
 
 from . import binfmt, chroot_procs, rootfs
 from .mqttc import Collector

@@ -12,7 +12,7 @@ import pytest
 from hub.config import max_record_length
 from hub.db.sqlite import SQLiteStore
 from tests.fixtures.net import free_port
-from tests.hub.test_cli import run_hub
+from tests.hub.cli.test_cli import run_hub
 
 
 def _config(tmp_path: Path, text: str) -> Path:

@@ -9,8 +9,8 @@ import pytest
 
 from edge_agent.config_schema import ConfigError
 from hub.config import hub_config
+from tests.hub.cli.test_cli import run_hub
 from tests.hub.test_check import _config, _one_line
-from tests.hub.test_cli import run_hub
 
 PG = '[store]\nkind = "postgres"\ndsn = "host=127.0.0.1 dbname=x"\n'
 
