@@ -3,9 +3,11 @@
 The bot builds its replies in English; `localize_text(lang, text)` turns each line (and
 each button label) into the user's language. An entry is an exact text or a template
 whose `{}` parts stand for names, values and other entries (those parts are translated
-too when they are entries themselves, e.g. the period in "Period: Last hour"). Lines the
-catalogue does not know — signal names, values, tables, the engine's own messages — stay
-as they are. RTOC had `global.language` en/de for the whole hub; here each user chooses.
+too when they are entries themselves, e.g. the period in "Period: Last hour"). The
+engine's and the service's answers a Telegram user sees (script errors, refusals) are
+entries too (tests/hub/test_i18n_catalogue.py holds every such text to one). Lines the
+catalogue does not know — signal names, values, tables, what scripts print — stay as
+they are. RTOC had `global.language` en/de for the whole hub; here each user chooses.
 """
 
 from __future__ import annotations
@@ -222,6 +224,149 @@ GERMAN: dict[str, str] = {
     "Saved {}.": "{0} gespeichert.",
     "That action is gone.": "Diese Aktion gibt es nicht mehr.",
     "No data for {}.": "Keine Daten für {0}.",
+    "{}: ok: {}": "{0}: ok: {1}",
+    "{}: failed: {}": "{0}: fehlgeschlagen: {1}",
+    "{}: not found": "{0}: nicht gefunden",
+    "automation is not available on this hub": "Automatisierung gibt es auf diesem Hub nicht",
+    "unknown automation button {}": "unbekannte Schaltfläche der Automatisierung {0}",
+    "'cond' is missing": "'cond' fehlt",
+    "'script' is missing": "'script' fehlt",
+    "priority is 0, 1 or 2": "die Priorität ist 0, 1 oder 2",
+    "a name is required": "ein Name ist nötig",
+    "line {}: expected one of {} followed by ':'": (
+        "Zeile {0}: erwartet wird eines von {1}, gefolgt von ':'"
+    ),
+    # the engine's and the service's answers (scripts, actions, user actions)
+    "{}: {}": "{0}: {1}",  # "name: message": the message in German (tried last)
+    "permission denied": "Zugriff verweigert",
+    "permission denied: {} needs {}": "Zugriff verweigert: {0} braucht {1}",
+    "the automation engine is not running on this hub": (
+        "die Automatisierung läuft auf diesem Hub nicht"
+    ),
+    "no user action named {}": "keine Benutzeraktion namens {0}",
+    "no event named {}": "kein Ereignis namens {0}",
+    "no action named {}": "keine Aktion namens {0}",
+    "no script named {}": "kein Skript namens {0}",
+    "{} is an operator's file script": "{0} ist ein Skript des Betreibers (Datei)",
+    "{}: unknown answer kind {} (text, picture or document)": (
+        "{0}: unbekannte Art der Antwort {1} (text, picture oder document)"
+    ),
+    "{}: this bot sends no files": "{0}: dieser Bot sendet keine Dateien",
+    "{}: {} is not a file name in the hub's {} folder (letters, digits, _ . -; no paths)": (
+        "{0}: {1} ist kein Dateiname im Ordner {2} des Hubs (Buchstaben, Ziffern, _ . -; "
+        "keine Pfade)"
+    ),
+    "{}: give a picture's file name or {label: [xs, ys]}": (
+        "{0}: gib den Dateinamen eines Bildes an oder {{label: [xs, ys]}}"
+    ),
+    "{}: at most 10 curves in one plot": "{0}: höchstens 10 Kurven in einem Plot",
+    "{}: {} must map to [xs, ys]": "{0}: {1} muss auf [xs, ys] verweisen",
+    "{}: {}: xs and ys differ in length": "{0}: {1}: xs und ys sind verschieden lang",
+    "no picture {} in {}": "kein Bild {0} in {1}",
+    "no document {} in {}": "kein Dokument {0} in {1}",
+    "picture {} is larger than 10 MB": "das Bild {0} ist größer als 10 MB",
+    "document {} is larger than 50 MB": "das Dokument {0} ist größer als 50 MB",
+    "{} is bigger than Telegram takes ({} bytes).": (
+        "{0} ist größer, als Telegram annimmt ({1} Bytes)."
+    ),
+    "{} cannot be read: {}": "{0} kann nicht gelesen werden: {1}",
+    "the user who pressed the action no longer has {}": (
+        "wer die Aktion gedrückt hat, hat {0} nicht mehr"
+    ),
+    "priority must be 0, 1 or 2": "die Priorität muss 0, 1 oder 2 sein",
+    "the picture is larger than 10 MB": "das Bild ist größer als 10 MB",
+    "error: line {}: {}": "Fehler: Zeile {0}: {1}",
+    "refused: line {}: {}": "abgelehnt: Zeile {0}: {1}",
+    "error: {}": "Fehler: {0}",
+    "refused: {}": "abgelehnt: {0}",
+    "{} script runs are already waiting": "{0} Skriptläufe warten schon",
+    "no result in time (queued too long)": "kein Ergebnis in der Zeit (zu lange gewartet)",
+    "nested too deeply": "zu tief verschachtelt",
+    "break/continue outside a loop": "break/continue außerhalb einer Schleife",
+    "{} is not allowed (line {})": "{0} ist nicht erlaubt (Zeile {1})",
+    "unknown function {} (line {})": "unbekannte Funktion {0} (Zeile {1})",
+    "{} is not available (line {})": "{0} ist nicht verfügbar (Zeile {1})",
+    "unknown signal {}": "unbekanntes Signal {0}",
+    "signal {} has no data yet": "Signal {0} hat noch keine Daten",
+    "unknown name {}: no such signal or parameter": (
+        "unbekannter Name {0}: kein solches Signal und kein solcher Parameter"
+    ),
+    "name {} is used before it is assigned": "der Name {0} wird benutzt, bevor er einen Wert hat",
+    "syntax error in script: line {}: {}": "Syntaxfehler im Skript: Zeile {0}: {1}",
+    "syntax error in condition: {} (column {})": "Syntaxfehler in der Bedingung: {0} (Spalte {1})",
+    "operation budget exhausted ({} operations)": (
+        "Budget an Operationen erschöpft ({0} Operationen)"
+    ),
+    "time budget exhausted ({} s)": "Zeitbudget erschöpft ({0} s)",
+    "memory budget exhausted ({} elements)": "Speicherbudget erschöpft ({0} Elemente)",
+    "telegram: {}": "telegram: {0}",
+    "the hub runs no Telegram bot ([telegram] enabled)": (
+        "der Hub betreibt keinen Telegram-Bot ([telegram] enabled)"
+    ),
+    "the bot did not answer in time": "der Bot hat nicht rechtzeitig geantwortet",
+    "this run has no Telegram user to answer (only a user action pressed in Telegram has one)": (
+        "dieser Lauf hat keinen Telegram-Benutzer, dem er antworten kann (nur eine in Telegram "
+        "gedrückte Benutzeraktion hat einen)"
+    ),
+    "{}: no answer from the agent": "{0}: keine Antwort vom Agenten",
+    "stream()/plot() are not available: no data sink": (
+        "stream()/plot() sind nicht verfügbar: kein Ziel für Daten"
+    ),
+    "device {} belongs to agent {}: stream to a device name of its own": (
+        "das Gerät {0} gehört Agent {1}: streame an einen eigenen Gerätenamen"
+    ),
+    "event(): value must be a number, text or bool": (
+        "event(): value muss eine Zahl, ein Text oder ein Wahrheitswert sein"
+    ),
+    "{}(): priority must be 0, 1 or 2": "{0}(): die Priorität muss 0, 1 oder 2 sein",
+    "{}(): permission must be one of {}": "{0}(): die Berechtigung muss eine von {1} sein",
+    "{}(): the text is empty": "{0}(): der Text ist leer",
+    "{}(): to must be 'all' or 'caller'": "{0}(): to muss 'all' oder 'caller' sein",
+    "{}(): values must be numbers ({})": "{0}(): die Werte müssen Zahlen sein ({1})",
+    "{}(): values must be finite numbers, not NaN or infinity": (
+        "{0}(): die Werte müssen endliche Zahlen sein, nicht NaN oder unendlich"
+    ),
+    "stream(): fewer x than y values": "stream(): weniger x- als y-Werte",
+    "plot(): x and y differ in length": "plot(): x und y sind verschieden lang",
+    "cannot unpack into {} names": "kann nicht in {0} Namen entpackt werden",
+    "cannot assign an item of a {}": "kann einem Element von {0} nichts zuweisen",
+    "item assignment: {}": "Zuweisung an ein Element: {0}",
+    "condition: {}": "Bedingung: {0}",
+    "trig condition: {}": "trig-Bedingung: {0}",
+    "cannot loop over a {}": "kann nicht über {0} iterieren",
+    "a script must be text": "ein Skript muss Text sein",
+    "script longer than {} characters": "Skript länger als {0} Zeichen",
+    "script nested too deeply": "Skript zu tief verschachtelt",
+    "script too complex ({} nodes)": "Skript zu komplex ({0} Knoten)",
+    "out of memory (the worker's memory limit)": (
+        "kein Speicher mehr (die Speichergrenze des Arbeitsprozesses)"
+    ),
+    # input the bot refuses
+    "{} has no parameter {}.": "{0} hat keinen Parameter {1}.",
+    "{} has no function {}.": "{0} hat keine Funktion {1}.",
+    "device {} is not known (any more)": "das Gerät {0} ist (nicht mehr) bekannt",
+    "the sample rate is a number in Hz, got {}": "die Abtastrate ist eine Zahl in Hz, nicht {0}",
+    "the sample rate must be greater than 0, got {}": (
+        "die Abtastrate muss größer als 0 sein, nicht {0}"
+    ),
+    "the sample rate must be at most {} Hz, got {}": (
+        "die Abtastrate darf höchstens {0} Hz sein, nicht {1}"
+    ),
+    "{} is read-only": "{0} ist nur lesbar",
+    "{} takes {}; got nothing": "{0} braucht {1}; nichts bekommen",
+    "{}: not valid JSON: {}": "{0}: kein gültiges JSON: {1}",
+    "{} takes {} arguments, got {}": "{0} nimmt {1} Argumente, bekam {2}",
+    "{}: unknown arguments {} (takes {})": "{0}: unbekannte Argumente {1} (nimmt {2})",
+    "{}: missing argument {} ({})": "{0}: fehlendes Argument {1} ({2})",
+    "cannot read {} as a date; use e.g. 16.05.25 14:33, 2025-05-16 or 16.05 14:33": (
+        "{0} ist kein lesbares Datum; nutze z. B. 16.05.25 14:33, 2025-05-16 oder 16.05 14:33"
+    ),
+    "empty button data": "leere Daten der Schaltfläche",
+    "this menu has expired": "dieses Menü ist abgelaufen",
+    "event level must be 0..3, got {}": "die Ereignisstufe muss 0..3 sein, nicht {0}",
+    "telegram_clients.json must hold an object keyed by chat id": (
+        "telegram_clients.json muss ein Objekt mit Chat-Ids als Schlüsseln enthalten"
+    ),
     # notifications
     "{} from {}:": "{0} von {1}:",
     "<i>Information</i>": "<i>Information</i>",
@@ -246,14 +391,15 @@ def _variants(catalogue: dict[str, str]) -> dict[str, str]:
 def _compiled(lang: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
     entries = _variants(CATALOGUES.get(lang, {}))
     exact = {en: de for en, de in entries.items() if "{}" not in en}
-    patterns = []
+    ranked = []
     for en, de in entries.items():
         if "{}" in en:
             parts = [re.escape(p) for p in en.split("{}")]
-            patterns.append((re.compile("^" + "(.*?)".join(parts) + "$", re.S), de))
-    # longer (more specific) templates first
-    patterns.sort(key=lambda p: -len(p[0].pattern))
-    return exact, patterns
+            pattern = re.compile("^" + "(.*?)".join(parts) + "$", re.S)
+            ranked.append((len(en) - 2 * en.count("{}"), pattern, de))
+    # templates with more fixed text (more specific) first: "Menu: {}" before "{}: {}"
+    ranked.sort(key=lambda p: -p[0])
+    return exact, [(pattern, de) for _, pattern, de in ranked]
 
 
 @lru_cache(maxsize=4096)  # menus repeat their labels: most lines are looked up again

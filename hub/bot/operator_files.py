@@ -27,11 +27,21 @@ class OperatorFiles:
 
     def picture_path(self, name: str) -> Path:
         """The picture file `name`; ValueError when there is none or it is too large."""
-        return _named(self.pictures_dir, name, "picture", MAX_PICTURE_BYTES)
+        path = self.pictures_dir / name
+        if not _is_file_in(path, self.pictures_dir):
+            raise ValueError(f"no picture {name!r} in {self.pictures_dir}")
+        if path.stat().st_size > MAX_PICTURE_BYTES:
+            raise ValueError(f"picture {name!r} is larger than 10 MB")
+        return path
 
     def document_path(self, name: str) -> Path:
         """The document file `name`; ValueError when there is none or it is too large."""
-        return _named(self.documents_dir, name, "document", MAX_DOCUMENT_BYTES)
+        path = self.documents_dir / name
+        if not _is_file_in(path, self.documents_dir):
+            raise ValueError(f"no document {name!r} in {self.documents_dir}")
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"document {name!r} is larger than 50 MB")
+        return path
 
     async def read(self, path: Path) -> bytes:
         """The file's bytes, read off the event loop."""
@@ -52,10 +62,5 @@ class OperatorFiles:
         return await self.plot(spec)
 
 
-def _named(folder: Path, name: str, what: str, limit: int) -> Path:
-    path = folder / name
-    if path.parent != folder or not path.is_file():
-        raise ValueError(f"no {what} {name!r} in {folder}")
-    if path.stat().st_size > limit:
-        raise ValueError(f"{what} {name!r} is larger than {limit // (1024 * 1024)} MB")
-    return path
+def _is_file_in(path: Path, folder: Path) -> bool:
+    return path.parent == folder and path.is_file()

@@ -85,3 +85,30 @@ def test_the_catalogue_translates_lines_and_nested_entries() -> None:
     ]
     for en, de in GERMAN.items():  # every template keeps its placeholders
         assert en.count("{}") == len({p for p in range(5) if f"{{{p}}}" in de}), en
+
+
+async def test_a_german_user_sees_the_engines_refusals_in_german(
+    hub: Hub, make_bot, chat_factory
+) -> None:
+    engine = hub.engine
+    assert engine is not None
+    engine.set_user_action("broken", "print('start')\nreturn ('text', str(Nope.T.latest))")
+    engine.set_user_action("escape", "return ('picture', '/etc/passwd')")
+    engine.set_user_action("nodoc", "return ('document', 'missing.pdf')")
+    bot = await make_bot(default_permission="write")
+    de, en = chat_factory(1, "Dora"), chat_factory(2, "Ed")
+    await de.say("/start")
+    await en.say("/start")
+    await settle(bot)
+    await de.press_data("lng:de")
+
+    (reply,) = await de.say("broken")
+    assert reply.text.splitlines() == ["start", "Fehler: Zeile 2: unbekanntes Signal Nope.T"], (
+        reply.text
+    )
+    (reply,) = await en.say("broken")
+    assert reply.text.splitlines() == ["start", "error: line 2: unknown signal Nope.T"]
+    (reply,) = await de.say("escape")
+    assert "ist kein Dateiname im Ordner pictures des Hubs" in reply.text, reply.text
+    (reply,) = await de.say("nodoc")
+    assert reply.text.startswith("nodoc: kein Dokument &#x27;missing.pdf&#x27; in "), reply.text

@@ -43,6 +43,20 @@ async def test_german_is_chosen_kept_with_the_user_and_per_user(
     assert "Ereignisse (Bedingungen)" in await page.text("#view")
     await page.click("#event-new")
     await page.wait_for("document.querySelector('#event-save').innerText === 'Speichern'", 10)
+    # the plot's buttons, hint and status, the devices' details
+    await page.eval("location.hash = '#/plot?s=Generator.Square'")
+    await page.wait_for("document.getElementById('plot-status').innerText === 'live · letzte 60 s'")
+    buttons = await page.text("#view .toolbar.buttons")
+    assert "Live 1 Min." in buttons and "1 Tag" in buttons and "1 Jahr" in buttons, buttons
+    assert "Ziehe über den Plot, um in einen Bereich zu zoomen" in await page.text("#view")
+    await page.click("#nav a[data-view='devices']")
+    gen = "section.device[data-device='Generator']"
+    await page.wait_for(f'document.querySelector("{gen} h4")', 30)
+    await page.wait_for(f"document.querySelector(\"{gen} h4\").innerText.includes('läuft')")
+    head = await page.text(f"{gen} h4")
+    assert "Stoppen" in head, head
+    assert "auf Agent" in await page.text(f"{gen} p.muted")
+    assert "Messwerte pro Sekunde (Hz)" in await page.text(f"{gen} table.params")
     await page.click("#nav a[data-view='signals']")
     await page.wait_for("document.querySelector('tr.sig[data-key=\"Generator.Square\"]')", 30)
     assert "Generator\tSquare" in await page.text("#view")

@@ -67,6 +67,27 @@ const GERMAN = {
   "deleted {} signals, {} events": "{0} Signale und {1} Ereignisse gelöscht",
   "export failed: {}": "Export fehlgeschlagen: {0}", "import failed: {}": "Import fehlgeschlagen: {0}",
   "delete failed: {}": "Löschen fehlgeschlagen: {0}",
+  // plot
+  "Live {}": "Live {0}", "1 min": "1 Min.", "10 min": "10 Min.", "1 h": "1 Std.",
+  "1 day": "1 Tag", "30 days": "30 Tage", "1 year": "1 Jahr",
+  "Drag across the plot to zoom into a range (loaded from the store);":
+    "Ziehe über den Plot, um in einen Bereich zu zoomen (aus dem Speicher geladen);",
+  "the mouse wheel zooms, a double click goes back to live.":
+    "das Mausrad zoomt, ein Doppelklick geht zurück zu live.",
+  "live · last {} s": "live · letzte {0} s",
+  "history {} → {} · {} points from the store": "Verlauf {0} → {1} · {2} Punkte aus dem Speicher",
+  "loading history {} → {} · {} points from the store":
+    "lade Verlauf {0} → {1} · {2} Punkte aus dem Speicher",
+  "{} · not loaded: {}": "{0} · nicht geladen: {1}", "{} pts": "{0} Pkt.",
+  // devices
+  "agent {}": "Agent {0}", "driver {}": "Treiber {0}", "{} · {}": "{0} · {1}",
+  "Agent {}": "Agent {0}", "online": "online", "error: {}": "Fehler: {0}",
+  "Read-only: changing parameters and calling functions needs the write right.":
+    "Nur lesen: Parameter ändern und Funktionen aufrufen braucht das Schreibrecht.",
+  "{} on agent {}": "{0} auf Agent {1}", "{} on agent {} (offline)": "{0} auf Agent {1} (offline)",
+  "samples per second (Hz)": "Messwerte pro Sekunde (Hz)",
+  "start {}": "{0} starten", "stop {}": "{0} stoppen", "{}…": "{0}…",
+  "{} failed: {}": "{0} fehlgeschlagen: {1}",
   // settings
   "Record length (samples kept live per signal)": "Aufzeichnungslänge (live behaltene Messwerte je Signal)",
   "Global sample rate (every device)": "Globale Abtastrate (alle Geräte)",
@@ -90,9 +111,10 @@ function compile(cat) {
       continue;
     }
     const parts = en.split("{}").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    patterns.push([new RegExp(`^${parts.join("(.*?)")}$`, "s"), de]);
+    patterns.push([new RegExp(`^${parts.join("(.*?)")}$`, "s"), de, en.replaceAll("{}", "").length]);
   }
-  patterns.sort((a, b) => b[0].source.length - a[0].source.length);
+  // templates with more fixed text (more specific) first: "Live {}" before "{} · {}"
+  patterns.sort((a, b) => b[2] - a[2]);
   return { exact, patterns };
 }
 const COMPILED = Object.fromEntries(Object.entries(CATALOGUES).map(([k, c]) => [k, compile(c)]));
