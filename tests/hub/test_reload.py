@@ -78,6 +78,8 @@ async def test_restart_with_no_agent_online_answers_from_the_store_at_once(
         assert plugin["status"] is False and "(offline)" in plugin["info"]
         assert ["gen_freq", 2.0, "Hz"] in plugin["parameters"]
         # The agent speaks again: it is online, its data continues the reloaded signal.
+        # (The status is not retained: it must find the hub subscribed.)
+        await async_wait_for(lambda: hub.ingest.subscribed, what="hub subscribed")
         peer = Peer(mosquitto.port, prefix)
         try:
             peer.publish(json.dumps(STATUS).encode(), kind="status")
