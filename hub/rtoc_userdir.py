@@ -28,6 +28,7 @@ from hub.bot.users import DOC_KEY as DOC_TELEGRAM_USERS
 from hub.bot.users import UserDirectory, import_rtoc_clients
 from hub.engine.engine import DOC_ACTIONS, DOC_EVENTS, DOC_SETTINGS, DOC_USER_ACTIONS
 from hub.engine.expr import compile_expression
+from hub.engine.hostfns import PICTURE_NAME
 from hub.engine.rtoc_import import (
     action_from_rtoc,
     action_to_rtoc,
@@ -213,7 +214,18 @@ def _user_actions(folder: Path, current: Callable[[str], Any], plan: ImportPlan)
             plan.not_carried.append(f"telegram action {label!r}: {exc}")
             continue
         new[label] = source
+        for kind, name in _FILE_ANSWER.findall(source):
+            if not PICTURE_NAME.match(name) or ".." in name:
+                folder = "pictures" if kind == "picture" else "documents"
+                plan.not_carried.append(
+                    f"telegram action {label!r} answers with the {kind} {name!r}: imported, but "
+                    f"copy the file into the hub's <config_dir>/{folder} and return its name"
+                )
     _merge(plan, "user action", DOC_USER_ACTIONS, _stored(current(DOC_USER_ACTIONS)), new)
+
+
+# RTOC's `return ('picture', '/home/pi/cam.jpg')`: the hub takes a file name only
+_FILE_ANSWER = re.compile(r"""\(\s*['"](picture|document)['"]\s*,\s*['"]([^'"]+)['"]""")
 
 
 def _automation_settings(

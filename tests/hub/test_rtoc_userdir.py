@@ -107,6 +107,11 @@ async def test_rtoc_folder_imported_events_fire_and_actions_run_as_in_rtoc(
     assert "would change" in out
     assert "- event shell: unknown function os.path.exists" in out  # refused, with the reason
     assert "- telegram action 'Shell': the statement Import is not allowed" in out
+    assert "+ user action Camera" in out  # imported, the picture path named for the operator
+    assert (
+        "- telegram action 'Camera' answers with the picture '/home/pi/cam.jpg': imported, but "
+        "copy the file into the hub's <config_dir>/pictures and return its name"
+    ) in out
     again = run_opencontrol("import", "rtoc", str(userdir), "--dry-run", "-c", str(cfg))
     assert again.stdout == out  # the dry run wrote nothing
 

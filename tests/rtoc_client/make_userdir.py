@@ -141,7 +141,8 @@ clients = {
 with open(os.path.join(userdir, "telegram_clients.json"), "w", encoding="utf-8") as fp:
     json.dump(clients, fp, sort_keys=False, indent=4, separators=(",", ": "))
 actions = {"Alarm?": "return ('text', 'Alarm is ' + str(Alarm.State.latest))",
-           "Shell": "import os\nreturn ('text', os.getcwd())"}  # fmt: skip
+           "Shell": "import os\nreturn ('text', os.getcwd())",
+           "Camera": "return ('picture', '/home/pi/cam.jpg')"}  # fmt: skip
 with open(os.path.join(userdir, "telegramActions.json"), "w", encoding="utf-8") as fp:
     json.dump(actions, fp, sort_keys=False, indent=4, separators=(",", ": "))
 
