@@ -216,10 +216,10 @@ def _user_actions(folder: Path, current: Callable[[str], Any], plan: ImportPlan)
         new[label] = source
         for kind, name in _FILE_ANSWER.findall(source):
             if not PICTURE_NAME.match(name) or ".." in name:
-                folder = "pictures" if kind == "picture" else "documents"
+                where = "pictures" if kind == "picture" else "documents"
                 plan.not_carried.append(
                     f"telegram action {label!r} answers with the {kind} {name!r}: imported, but "
-                    f"copy the file into the hub's <config_dir>/{folder} and return its name"
+                    f"copy the file into the hub's <config_dir>/{where} and return its name"
                 )
     _merge(plan, "user action", DOC_USER_ACTIONS, _stored(current(DOC_USER_ACTIONS)), new)
 
