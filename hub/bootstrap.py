@@ -135,7 +135,7 @@ async def running_hub(
             stack.push_async_callback(leadership.stop)
             from .live_sync import sync_automation
 
-            stack.push_async_callback(sync_automation(hub).stop)
+            stack.push_async_callback(sync_automation(hub, engine).stop)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
         if not embedded:

@@ -220,9 +220,8 @@ def attach_leadership(
     bot: list[Any] = []
 
     async def on_change(leading: bool) -> None:
-        ingest = getattr(hub, "ingest", None)
-        if leading and ingest is not None:
-            ingest.made.adopt()  # the old leader's batches not stored yet
+        if leading and hub.ingest is not None:
+            hub.ingest.made.adopt()  # the old leader's batches not stored yet
         if leading and config["telegram"]["enabled"] and not bot:
             from .bot.app import TelegramBot
 

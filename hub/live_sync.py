@@ -13,7 +13,7 @@ import logging
 import select
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .engine.engine import (
     DOC_ACTIONS,
@@ -25,6 +25,9 @@ from .engine.engine import (
     Engine,
 )
 from .engine.rtoc_import import action_from_rtoc, event_from_rtoc
+
+if TYPE_CHECKING:
+    from .app import Hub
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +149,8 @@ def _apply_scripts(engine: Engine, doc: dict[str, Any]) -> list[str]:
     return scripts.load(changed)
 
 
-def sync_automation(hub: Any) -> DocWatch:
+def sync_automation(hub: Hub, engine: Engine) -> DocWatch:
     """Keep a live hub's engine on the stored automation; stop with `await .stop()`."""
-    engine: Engine = hub.engine
     store = hub.store
     state: dict[str, Any] = {"task": None, "again": False}
 
