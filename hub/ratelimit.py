@@ -35,6 +35,13 @@ class TokenBucket:
         self._clock = clock
         self._last = clock()
 
+    @classmethod
+    def seconds_worth(
+        cls, rate: float, seconds: float = 1.0, clock: Clock = time.monotonic
+    ) -> TokenBucket:
+        """A bucket that holds `seconds` worth of its rate at once (at least one token)."""
+        return cls(rate=rate, burst=max(1.0, rate * seconds), clock=clock)
+
     def _refill(self, now: float) -> None:
         self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
         self._last = now

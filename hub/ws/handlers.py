@@ -9,6 +9,7 @@ from typing import Any
 from edge_agent.wire import WireError, check_event
 from hub.db.base import EventRecord
 from hub.permission import Permission
+from hub.ratelimit import TokenBucket
 from hub.service.service import event_key
 
 from . import signals_req
@@ -16,7 +17,7 @@ from .automation import AutomationRequests
 from .crypto import password_hash
 from .logger_req import LoggerRequests
 from .plugins import Plugins
-from .session import POINTS_BURST, ClientSession, TokenBucket
+from .session import POINTS_BURST, ClientSession
 from .state import RequestError, ServerState, event_row
 
 ORDER = (
@@ -228,8 +229,8 @@ class Dispatcher:
         self.automation = automation
         self.after_plugin = after_plugin
         # signal points per second to all clients together (each also has its own bucket)
-        self.all_points = TokenBucket(
-            rate=state.config.max_points_per_second_all, burst=POINTS_BURST
+        self.all_points = TokenBucket.seconds_worth(
+            state.config.max_points_per_second_all, POINTS_BURST
         )
 
     def _afford(self, s: ClientSession, points: int) -> None:
@@ -246,10 +247,10 @@ class Dispatcher:
                 f"{s.queued_bytes} bytes of earlier answers are still unread: "
                 "read them before asking for more signal data"
             )
-        elif points > s.points.capacity:
+        elif points > s.points.burst:
             refusal = (
                 f"an answer of {points} points is more than one client may get at once "
-                f"({s.points.capacity:.0f}): ask for less (getSignal with maxN, xmin, xmax)"
+                f"({s.points.burst:.0f}): ask for less (getSignal with maxN, xmin, xmax)"
             )
         elif not s.points.take(max(points, 1)):
             refusal = (

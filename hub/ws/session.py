@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.permission import Permission
+from hub.ratelimit import TokenBucket
 
 from .crypto import encrypt_text
 from .jsonfast import dumps
@@ -17,34 +18,6 @@ from .transport import BATCH_BYTES, BATCH_FRAMES, Sender, send_frames
 # A page that opens shows several signals at once: a client may take this many seconds'
 # worth of its points allowance in one go, then the allowance refills at its rate.
 POINTS_BURST = 4.0
-
-
-class TokenBucket:
-    """Requests per second with a burst of the same size; the clock is injected."""
-
-    def __init__(
-        self, *, rate: float, burst: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate * burst)  # `burst` seconds' worth at once
-        self.tokens = self.capacity
-        self._clock = clock
-        self._last = clock()
-
-    def spend(self, n: float) -> None:
-        """Spend n tokens even past zero: a debt the next take() waits for."""
-        self.take(0.0)
-        self.tokens -= n
-
-    def take(self, n: float = 1.0) -> bool:
-        """Spend n tokens; False (nothing spent) when the client is over its rate."""
-        now = self._clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
-        self._last = now
-        if self.tokens >= n:
-            self.tokens -= n
-            return True
-        return False
 
 
 class ClientSession:
@@ -86,16 +59,14 @@ class ClientSession:
         self.queue_bytes = queue_bytes
         self.queued_bytes = 0
         # points of signal data per second in answers (getSession, getSignal)
-        self.points = TokenBucket(rate=points_rate, burst=POINTS_BURST, clock=clock)
+        self.points = TokenBucket.seconds_worth(points_rate, POINTS_BURST, clock)
         self.points_charged = 0  # what the request being answered paid in advance
         self.slow_timeout = slow_timeout
         # requests per second: by what the client may do (see limit())
-        self.rate = TokenBucket(rate=rate, clock=clock)
-        self.write_rate = TokenBucket(rate=write_rate, clock=clock) if write_rate else None
-        # a burst of 5 requests at the default 2/s: enough to log in
-        self.unauthorized_rate = TokenBucket(
-            rate=unauthorized_rate, burst=5 / unauthorized_rate, clock=clock
-        )
+        self.rate = TokenBucket.seconds_worth(rate, clock=clock)
+        self.write_rate = TokenBucket.seconds_worth(write_rate, clock=clock) if write_rate else None
+        # a burst of 5 requests: enough to log in
+        self.unauthorized_rate = TokenBucket(rate=unauthorized_rate, burst=5.0, clock=clock)
         self.dropped = 0
         self._untold = 0
         self._full_since: float | None = None

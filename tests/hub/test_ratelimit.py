@@ -106,3 +106,13 @@ def test_full_buckets_are_forgotten_past_max_keys_busy_ones_kept() -> None:
     assert len(k) == 1  # only the busy key is remembered
     assert not k.take("d")
     assert k.take("a") and k.take("a")  # a starts full again: nothing lost by forgetting
+
+
+def test_seconds_worth_holds_that_many_seconds_of_the_rate_at_least_one_token() -> None:
+    clock = FakeClock()
+    assert TokenBucket.seconds_worth(50.0, clock=clock).burst == 50.0
+    assert TokenBucket.seconds_worth(1000.0, 4.0, clock).burst == 4000.0
+    slow = TokenBucket.seconds_worth(0.5, clock=clock)  # half a request a second: still one
+    assert slow.burst == 1.0 and slow.take() and not slow.take()
+    clock.now += 2.0
+    assert slow.take()
