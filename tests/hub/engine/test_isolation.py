@@ -27,24 +27,27 @@ class Ticker:
     def __init__(self) -> None:
         self.turns = 0
         self.max_gap = 0.0
+        self._last = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
-        last = time.monotonic()
         while True:
             await asyncio.sleep(0.005)
             now = time.monotonic()
-            self.max_gap = max(self.max_gap, now - last)
-            last = now
+            self.max_gap = max(self.max_gap, now - self._last)
+            self._last = now
             self.turns += 1
 
     def __enter__(self) -> Ticker:
+        self._last = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
+        # the stretch since the last turn counts too: a loop that never turned stalled throughout
+        self.max_gap = max(self.max_gap, time.monotonic() - self._last)
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
@@ -57,8 +60,9 @@ async def test_attack_is_stopped_and_the_loop_keeps_turning(rig, name: str) -> N
     assert not res.ok
     assert res.error.startswith("refused"), res.error
     # the loop turned all along: its longest stall is a fraction of what the attack took
-    # (in the hub's own process the loop stood still for the whole C call)
-    assert ticker.turns > 0 and ticker.max_gap < max(0.5, took / 2), (ticker.max_gap, took)
+    # (in the hub's own process the loop stood still for the whole C call); an attack the
+    # worker refuses within milliseconds may end before the loop's first turn
+    assert ticker.max_gap < max(0.5, took / 2), (ticker.max_gap, ticker.turns, took)
     # other scripts run afterwards, and can still stream data
     after = await engine.run_script(compile_script("stream(2.5, 'ok', 'Local')\nreturn 7"))
     assert after.ok and after.value == 7, after.error
