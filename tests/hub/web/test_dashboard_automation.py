@@ -35,6 +35,8 @@ async def test_events_and_actions_are_edited_tested_switched_and_deleted(
     await said(page, "#automation-result", "high:")
     await page.click(f"{row} button.toggle")
     await async_wait_for(lambda: engine.events.events["high"].defn.active is False, what="off")
+    # the page shows it too before the next click (its row is rebuilt with the answer)
+    await page.wait_for(f'document.querySelector("{row}").innerText.includes("Switch on")')
     # a condition the engine refuses: its reason, nothing saved
     await page.click(f"{row} button.edit")
     await page.fill("#ev-cond", "Generator.Square.latest >")

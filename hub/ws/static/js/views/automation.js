@@ -39,6 +39,7 @@ export function mount(app, root) {
   const actionEditor = scriptEditor("action-script");
   const scriptEditorBox = scriptEditor("script-source");
   let state = { events: {}, actions: {}, scripts: {}, active: {} };
+  const rendered = { events: null, actions: null, scripts: null }; // JSON of what is shown
 
   /** Show a test's or a run's output (and errors in red) under the toolbar. */
   function show(text, ok) {
@@ -76,7 +77,16 @@ export function mount(app, root) {
       active: a.active || {} };
     status.textContent = `events ${state.active.events === false ? "off" : "on"} · ` +
       `actions ${state.active.actions === false ? "off" : "on"}`;
-    fill(events, Object.entries(state.events).map(([name, e]) =>
+    // A table is rebuilt only when its content changed: the poll every 2 s must not swap a
+    // button under the user's pointer (a click whose press and release land on two
+    // different elements is lost).
+    const changed = (key) => {
+      const json = JSON.stringify(state[key]);
+      if (rendered[key] === json) return false;
+      rendered[key] = json;
+      return true;
+    };
+    if (changed("events")) fill(events, Object.entries(state.events).map(([name, e]) =>
       h("tr", { dataset: { name } }, h("td", {}, name), h("td", {}, h("code", {}, e.cond || "")),
         h("td", {}, e.trigger || ""), h("td", {}, e.text || ""),
         h("td", {}, PRIORITIES[e.priority] || e.priority), h("td", {}, e.id || ""),
@@ -86,7 +96,7 @@ export function mount(app, root) {
           btn("toggle", e.active === false ? "Switch on" : "Switch off", () =>
             send({ setEvent: { ...e, name, active: e.active === false } })),
           btn("delete danger", "Delete", () => send({ removeEvent: name }))))));
-    fill(actions, Object.entries(state.actions).map(([name, x]) =>
+    if (changed("actions")) fill(actions, Object.entries(state.actions).map(([name, x]) =>
       h("tr", { dataset: { name } }, h("td", {}, name),
         h("td", {}, [].concat(x.listenID || []).join(", ")),
         h("td", {}, h("pre", {}, x.script || "")), h("td", {}, onOff(x.active)),
@@ -95,7 +105,7 @@ export function mount(app, root) {
           btn("toggle", x.active === false ? "Switch on" : "Switch off", () =>
             send({ setAction: { ...x, name, active: x.active === false } })),
           btn("delete danger", "Delete", () => send({ removeAction: name }))))));
-    fill(scripts, Object.entries(state.scripts).map(([name, s]) =>
+    if (changed("scripts")) fill(scripts, Object.entries(state.scripts).map(([name, s]) =>
       h("tr", { dataset: { name } }, h("td", {}, name),
         h("td", {}, s.mode === "signal" ? `on ${(s.signals || []).join(", ")}` :
           `${s.rate} per second`),
