@@ -7,8 +7,10 @@ RTOC 3.0 is set up once by bench/rtoc_peer/setup.sh (a Python 3.8 venv under
 ~/.cache/opencontrol-rtoc; needs PyPI and a Python 3.8, e.g. from pyenv) and started headless
 by bench/rtoc_peer/start.py in its open mode. The hub is `opencontrol hub` from this checkout's
 .venv with an embedded broker, SQLite in a temporary folder and the websocket in RTOC's open
-mode (`require_login = false`) with every other setting at its default but one: the
-fan-out's 51 connections all come from 127.0.0.1 (`max_connections_per_address = 64`).
+mode (`require_login = false`) with every other setting at its default but two: the
+fan-out's 51 connections all come from 127.0.0.1 (`max_connections_per_address = 64`), and
+the points allowance (`max_points_per_second`, RTOC has none) is raised so that getSignal of
+the ingest's signal (over a million points after three rounds) is answered seven times a round.
 
 The client is the same for both servers: RawClient (frames built as bytes, answers cut out
 of the byte stream) for the ingest, latency and round-trip figures, so that the bench process
@@ -151,6 +153,9 @@ class RawClient:
             got += await self.messages(end - time.monotonic())
             if any(key in m for m in got):
                 return got
+            for m in got:
+                if b'"error": true' in m:
+                    raise RuntimeError(f"refused: {m[:300]!r}")
 
     def close(self) -> None:
         """Drop the connection (no closing handshake: nothing waits for it)."""
@@ -227,7 +232,11 @@ async def round_trips(url: str, req: dict, key: str, n: int) -> list[float]:
     for _ in range(n):
         t = time.perf_counter()
         c.send(body)
-        await c.wait_for(f'"{key}"'.encode(), 30)
+        try:
+            got = await c.wait_for(f'"{key}"'.encode(), 30)
+        except TimeoutError:
+            raise TimeoutError(f"{url}: no answer to {req} within 30 s: {c.buf[:300]!r}") from None
+        del got
         out.append((time.perf_counter() - t) * 1000)
     c.close()
     return out
@@ -484,6 +493,8 @@ def start_hub(port: int, folder: str) -> subprocess.Popen:
         f"[mqtt]\nport = {_free_port()}\n"
         f'[websocket]\nhost = "127.0.0.1"\nport = {port}\nrequire_login = false\n'
         "max_connections_per_address = 64\n"  # the fan-out's 51 clients share 127.0.0.1
+        # getSignal of the ingest's signal, 7 times a round: RTOC has no such allowance
+        "max_points_per_second = 100000000\nmax_points_per_second_all = 100000000\n"
     )
     exe = Path(sys.executable).parent / "opencontrol"
     return subprocess.Popen([str(exe), "hub", "--config", str(conf)], stdout=subprocess.DEVNULL)

@@ -39,12 +39,14 @@ from .plugins import Plugins
 from .push import Fanout
 from .session import ClientSession
 from .state import EventBook, RequestError, ServerState
+from .stream import StreamRun, stream_request
+from .transport import take_ready
 
 log = logging.getLogger(__name__)
 
 
 LOGIN_FAIL_DELAY = 0.5  # seconds before a failed user login is answered
-ANSWERS_PER_WRITE = 8  # answers queued for a client before its writer gets a turn
+ANSWERS_PER_WRITE = 16
 TURN_S = 0.0005  # ... or seconds spent on its requests since the writer's last turn
 
 
@@ -379,16 +381,7 @@ class WebsocketServer:
         writer = asyncio.create_task(s.writer(ws), name=f"ws-writer-{cid}")
         timer = asyncio.get_running_loop().call_later(cfg.auth_timeout, self._auth_deadline, s, ws)
         try:
-            clock = asyncio.get_running_loop().time
-            turn = clock()
-            async for message in ws:
-                await self._frame(s, message)
-                if writer.done():
-                    break
-                # a burst of requests: the answers go out while the rest is handled
-                if s.queued >= ANSWERS_PER_WRITE or (s.queued and clock() - turn > TURN_S):
-                    await asyncio.sleep(0)  # the writer's turn
-                    turn = clock()
+            await self._serve_frames(s, ws, writer)
         except ConnectionClosed:
             pass
         finally:
@@ -400,6 +393,39 @@ class WebsocketServer:
                 await writer
             except (asyncio.CancelledError, ConnectionClosed):
                 pass
+
+    async def _serve_frames(
+        self, s: ClientSession, ws: ServerConnection, writer: asyncio.Task[None]
+    ) -> None:
+        """Handle the client's frames in order until it goes (ConnectionClosed).
+
+        Every message websockets has already received is taken at once (transport.py);
+        consecutive stream-mode `y` frames among them go live together (stream.py).
+        """
+        clock = asyncio.get_running_loop().time
+        turn = clock()
+        run = StreamRun(self.state, self.fanout.frame_done)
+        max_bytes = self.config.max_frame_bytes
+        while not writer.done():
+            for message in [await ws.recv(), *take_ready(ws)]:
+                req = stream_request(s, message, max_bytes)
+                if req is not None and run.add(s, req):
+                    if len(run.frames) < ANSWERS_PER_WRITE:
+                        continue
+                    run.flush(s)  # the client refills its window while the rest is handled
+                else:
+                    run.flush(s)
+                    await self._frame(s, message)
+                if writer.done():
+                    return
+                # a burst of requests: the answers go out while the rest is handled
+                if s.queued >= ANSWERS_PER_WRITE or (s.queued and clock() - turn > TURN_S):
+                    await asyncio.sleep(0)  # the writer's turn
+                    turn = clock()
+            run.flush(s)
+            if s.queued and clock() - turn > TURN_S:
+                await asyncio.sleep(0)
+                turn = clock()
 
     def _auth_deadline(self, s: ClientSession, ws: ServerConnection) -> None:
         """Connections that never authorize must not hold a place for ever."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,8 +50,10 @@ def _name(value: Any, default: str, what: str) -> str:
     return value
 
 
-def _check_new_signals(st: ServerState, s: ClientSession, keys: set[str]) -> None:
-    new = {k for k in keys if k not in st.service.signals}
+def _new_signals(st: ServerState, s: ClientSession, keys: set[str], known: set[str]) -> set[str]:
+    """The keys that would create signals (not live, not in `known`); RequestError past the
+    client's limit. Changes nothing."""
+    new = {k for k in keys if k not in st.service.signals} - known
     limit = st.config.max_signals_per_client
     if new and s.signals_created + len(new) > limit:
         st.stats["refused_signals"] += 1
@@ -58,11 +61,38 @@ def _check_new_signals(st: ServerState, s: ClientSession, keys: set[str]) -> Non
             f"signal limit: this connection may create {limit} signals, "
             f"{s.signals_created} created, {len(new)} more asked ({', '.join(sorted(new)[:5])})"
         )
-    s.signals_created += len(new)
+    return new
 
 
-def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
-    """Stream (one value per signal) or plot mode (replace a signal's data); `sent: true`."""
+def _check_new_signals(st: ServerState, s: ClientSession, keys: set[str]) -> None:
+    s.signals_created += len(_new_signals(st, s, keys, set()))
+
+
+@dataclass(slots=True)
+class StreamFrame:
+    """A stream-mode `y` frame, read and checked: one sample per name of one device."""
+
+    device: str
+    names: list[str]
+    units: list[str]
+    x: list[float]
+    y: list[float]
+    new: set[str]  # the `device.name` keys it creates
+
+    @property
+    def keys(self) -> list[str]:
+        """The frame's signal keys."""
+        return [f"{self.device}.{n}" for n in self.names]
+
+
+def read_stream_y(
+    st: ServerState,
+    s: ClientSession,
+    req: dict[str, Any],
+    known: set[str] | frozenset[str] = frozenset(),
+) -> StreamFrame:
+    """Read and check a stream-mode `y` request (RequestError for a bad one); changes
+    nothing. `known`: keys created by frames read before it but not live yet."""
     dname = _name(req.get("dname"), "noDevice", "dname")
     owner = st.service.agents.device_owner(dname)
     if owner is not None:
@@ -70,8 +100,6 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
             f"device {dname!r} belongs to agent {owner!r}: send websocket data to a device "
             "name of its own"
         )
-    if req.get("plot"):
-        return _plot(st, s, req, dname)
     y = req["y"]
     ys = y if isinstance(y, list) else [y]
     yv = _nums(ys, "y")
@@ -95,29 +123,47 @@ def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
         xv = _nums(x[: len(yv)], "x")
     else:
         xv = [_num(x, "x")] * len(yv)
-    _check_new_signals(st, s, {f"{dname}.{n}" for n in snames})
-    if len(set(snames)) == len(snames):  # one sample per signal: the usual frame
-        not_kept = st.service.ingest_local_samples(dname, snames, units, xv, yv)
-        if not_kept:
-            st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
+    new = _new_signals(st, s, {f"{dname}.{n}" for n in snames}, set(known))
+    return StreamFrame(dname, snames, units, xv, yv, new)
+
+
+def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
+    """Stream (one value per signal) or plot mode (replace a signal's data); `sent: true`."""
+    if req.get("plot"):
+        dname = _name(req.get("dname"), "noDevice", "dname")
+        owner = st.service.agents.device_owner(dname)
+        if owner is not None:
             raise RequestError(
-                f"live but not stored: the store is behind ({', '.join(not_kept[:5])})"
+                f"device {dname!r} belongs to agent {owner!r}: send websocket data to a device "
+                "name of its own"
             )
-        return True
-    groups: dict[str, Series] = {}
-    for n, xx, yy, u in zip(snames, xv, yv, units, strict=True):
-        g = groups.get(n)
-        if g is None:
-            groups[n] = Series(dname, n, u, [xx], [yy])
-        else:
-            g.t.append(xx)
-            g.y.append(yy)
-            g.unit = u or g.unit
-    not_kept = st.service.ingest_local_series(list(groups.values()))  # sorts each by time
+        return _plot(st, s, req, dname)
+    f = read_stream_y(st, s, req)
+    s.signals_created += len(f.new)
+    if len(set(f.names)) == len(f.names):  # one sample per signal: the usual frame
+        not_kept = st.service.ingest_local_samples(f.device, f.names, f.units, f.x, f.y)
+    else:
+        not_kept = st.service.ingest_local_series(stream_series([f]))  # sorts each by time
     if not_kept:  # live already; the store is too far behind to take more now
         st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
-        raise RequestError(f"live but not stored: the store is behind ({', '.join(not_kept)})")
+        raise RequestError(f"live but not stored: the store is behind ({', '.join(not_kept[:5])})")
     return True
+
+
+def stream_series(frames: list[StreamFrame]) -> list[Series]:
+    """The frames' samples as one series per signal, in frame order (a later frame's
+    unit, when it names one, wins)."""
+    groups: dict[tuple[str, str], Series] = {}
+    for f in frames:
+        for n, xx, yy, u in zip(f.names, f.x, f.y, f.units, strict=True):
+            g = groups.get((f.device, n))
+            if g is None:
+                groups[(f.device, n)] = Series(f.device, n, u, [xx], [yy])
+            else:
+                g.t.append(xx)
+                g.y.append(yy)
+                g.unit = u or g.unit
+    return list(groups.values())
 
 
 def _plot(st: ServerState, s: ClientSession, req: dict[str, Any], dname: str) -> bool:

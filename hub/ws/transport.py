@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from websockets.frames import OP_BINARY, OP_TEXT
+
 
 class Sender(Protocol):
     """What the writer needs of a websocket connection."""
@@ -54,3 +56,36 @@ async def send_frames(ws: Any, frames: Sequence[str | bytes]) -> None:
                 ws.transport.write_eof()
             else:
                 ws.transport.close()
+
+
+def take_ready(ws: Any, limit: int = 256) -> list[str | bytes]:
+    """Whole messages `ws` has received already (up to `limit`), without waiting.
+
+    `ws.recv()` hands over one message per call and costs a loop turn's bookkeeping each;
+    a client with 50 requests in flight has them all here after one socket read. Only
+    unfragmented text and binary messages are taken, in order; the first that is not one
+    (or a text that is not UTF-8) stays for `recv()`, which deals with it as always.
+    Returns [] when `ws` is not a websockets asyncio connection as known here.
+    """
+    assembler = getattr(ws, "recv_messages", None)
+    queue = getattr(getattr(assembler, "frames", None), "queue", None)
+    if queue is None or getattr(assembler, "get_in_progress", True):
+        return []
+    out: list[str | bytes] = []
+    while queue and len(out) < limit:
+        frame = queue[0]
+        if not frame.fin:
+            break
+        if frame.opcode is OP_TEXT:
+            try:
+                out.append(frame.data.decode())
+            except UnicodeDecodeError:
+                break
+        elif frame.opcode is OP_BINARY:
+            out.append(bytes(frame.data))
+        else:
+            break
+        queue.popleft()
+    if out:
+        assembler.maybe_resume()
+    return out
