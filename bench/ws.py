@@ -13,8 +13,9 @@ the points allowance (`max_points_per_second`, RTOC has none) is raised so that 
 the ingest's signal (over a million points after three rounds) is answered seven times a round.
 
 The client is the same for both servers: RawClient (frames built as bytes, answers cut out
-of the byte stream) for the ingest, latency and round-trip figures, so that the bench process
-does not cap both servers at its own rate; `websockets` clients for the fan-out.
+of the byte stream), so that the bench process does not cap both servers at its own rate:
+for the ingest, latency and round-trip figures and the fan-out's 50 subscribers (49 of them
+in this one process); the fan-out's producer is a `websockets` client in its own process.
 
 Both servers run at once; each figure is taken on one right after the other, in rounds that
 alternate which goes first, so both meet the same moments of a shared machine (its load
@@ -323,41 +324,42 @@ async def fanout(url: str, rate: float, seconds: float, clients: int) -> dict[st
     await w.send(json.dumps({"y": [0.0], "x": [base - 1], "sname": ["f"], "dname": "Fan"}))
     await _count(w, "sent", 1, 30)
     await w.close()
-    subs = [await _open(url) for _ in range(clients)]
-    for ws in subs:
-        await ws.send(json.dumps({"subscribe": ["signal", "Fan.f"]}))
+    subs = [await RawClient.open(url) for _ in range(clients)]
+    for c in subs:
+        c.send(b'{"subscribe": ["signal", "Fan.f"]}')
     lat: list[float] = []
     got = [0] * (clients - 1)
     ordered = [True] * (clients - 1)
     closed = [False] * (clients - 1)
     stop = asyncio.Event()
 
-    async def read(i: int, ws: ClientConnection) -> None:
+    async def read(i: int, c: RawClient) -> None:
         nxt = 0  # the sample number expected next
         while got[i] < total and not stop.is_set():
             try:
-                msg = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                msgs = await c.messages(0.5)
             except TimeoutError:
                 continue
-            except ConnectionClosed:
+            except ConnectionError:
                 closed[i] = True
                 return
-            sig = msg.get("signal")
-            if not sig or not sig.get("x"):
-                continue
             now = time.time()
-            for x, y in zip(sig["x"], sig["y"], strict=False):
-                if x < base:
+            for m in msgs:
+                if b'"signal"' not in m:
                     continue
-                n = round((x - base) * 1e4)
-                ordered[i] = ordered[i] and n == nxt
-                nxt = n + 1
-                got[i] += 1
-                if i % 7 == 0:  # every 7th reader's samples: enough for the percentiles
-                    lat.append((now - y) * 1000)
+                sig = json.loads(m)["signal"]
+                for x, y in zip(sig["x"], sig["y"], strict=False):
+                    if x < base:
+                        continue
+                    n = round((x - base) * 1e4)
+                    ordered[i] = ordered[i] and n == nxt
+                    nxt = n + 1
+                    got[i] += 1
+                    if i % 7 == 0:  # every 7th reader's samples: enough for the percentiles
+                        lat.append((now - y) * 1000)
 
     # subscriber 0 never reads
-    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(subs[1:])]
+    readers = [asyncio.create_task(read(i, c)) for i, c in enumerate(subs[1:])]
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     prod = ctx.Process(target=_producer, args=(url, rate, seconds, base, q))
@@ -384,8 +386,8 @@ async def fanout(url: str, rate: float, seconds: float, clients: int) -> dict[st
     stop.set()
     await asyncio.gather(*readers)
     prod.join(10)
-    for ws in subs:
-        ws.transport.abort()
+    for c in subs:
+        c.close()
     return {
         "offered_per_s": rate,
         "producer_per_s": res["sent"] / res["send_s"],

@@ -90,9 +90,10 @@ WEBSOCKET_SECTION = Section(
         ),
         "push_interval": Field(
             float,
-            0.01,
-            "least seconds between two pushes of signal data while frames queue up at the "
-            "clients (0 = no coalescing); an idle sample is pushed at once",
+            0.002,
+            "pushes of signal data go out at once while they come no faster than one per "
+            "push_interval seconds (8 at once); faster, one push per push_interval carries "
+            "all that came meanwhile (0 = never coalesce)",
             non_negative,
         ),
         "max_clients": Field(
@@ -164,7 +165,7 @@ class WsConfig:
     send_queue_frames: int = 2000
     socket_send_buffer: int = 0
     slow_client_timeout: float = 10.0
-    push_interval: float = 0.01
+    push_interval: float = 0.002
     max_clients: int = 500
     max_connections_per_address: int = 32
     server_names: tuple[str, ...] = ()

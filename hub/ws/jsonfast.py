@@ -7,7 +7,6 @@ else stays Python's `json.dumps` output, so small frames are byte for byte RTOC'
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import uuid
@@ -55,9 +54,9 @@ class FloatArray:
 
 
 # Placeholders for arrays: a random per-process prefix (never in any output, so no client
-# text can hold it) and a call number; random bytes per call cost more than small frames.
+# text can hold it) and the array's number in its call.
 _TAG = uuid.uuid4().hex
-_calls = itertools.count()
+_PLACEHOLDER = re.compile(f'"@{_TAG}:([0-9]+)@"')
 _plain = json.JSONEncoder().encode
 
 
@@ -67,17 +66,12 @@ def dumps(obj: Any) -> str:
         return _plain(obj)
     except TypeError:
         pass
-    raws: dict[str, FloatArray] = {}
-    tag = ""
+    raws: list[FloatArray] = []
 
     def default(o: Any) -> Any:
-        nonlocal tag
         if isinstance(o, FloatArray):
-            if not tag:
-                tag = f"{_TAG}{next(_calls)}"
-            key = f"@{tag}:{len(raws)}@"
-            raws[key] = o
-            return key
+            raws.append(o)
+            return f"@{_TAG}:{len(raws) - 1}@"
         if isinstance(o, np.generic):
             return o.item()
         raise TypeError(f"{type(o).__name__} is not JSON serializable")
@@ -86,6 +80,6 @@ def dumps(obj: Any) -> str:
     if not raws:
         return text
     # one pass over the text, however many arrays (a replace per array is quadratic)
-    pieces = re.split(f'"(@{tag}:[0-9]+@)"', text)
-    pieces[1::2] = [raws[k].to_json() for k in pieces[1::2]]
+    pieces = _PLACEHOLDER.split(text)
+    pieces[1::2] = [raws[int(k)].to_json() for k in pieces[1::2]]
     return "".join(pieces)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from typing import Any, TypeVar
 
 import numpy as np
 
 from hub.db.base import EventRecord
+from hub.ratelimit import TokenBucket
 from hub.signals import Signal
 
 from .jsonfast import FloatArray, dumps
@@ -21,6 +21,8 @@ from .session import ClientSession
 from .state import ServerState, event_push
 
 T = TypeVar("T")
+
+PUSH_BURST = 8  # pushes that may go out at once before push_interval spaces them
 
 
 class Fanout:
@@ -32,7 +34,10 @@ class Fanout:
         self._pending: dict[str, tuple[Signal, list[np.ndarray], list[np.ndarray]]] = {}
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._flush_due = False  # the scheduled flush waits for nothing but this loop turn
-        self._last_flush = -math.inf  # loop time of the last flush
+        interval = state.config.push_interval
+        self._pushes = (  # pushes at once; None: no coalescing
+            TokenBucket(rate=1 / interval, burst=PUSH_BURST) if interval > 0 else None
+        )
         self._plugins_handle: asyncio.Handle | None = None
         self._attached = False
 
@@ -70,8 +75,8 @@ class Fanout:
             if s is not skip and s.gets_pushes:
                 self._send(s, text)
 
-    def _send(self, s: ClientSession, text: str | bytes) -> None:
-        if s.send_text(text):
+    def _send(self, s: ClientSession, text: str | bytes, now: bool = False) -> None:
+        if s.send_now(text) if now else s.send_text(text):
             self.st.stats["pushed_frames"] += 1
         else:
             self.st.stats["dropped_frames"] += 1
@@ -106,10 +111,11 @@ class Fanout:
     def on_data(self, sig: Signal, x: np.ndarray, y: np.ndarray) -> None:
         """New samples: queue them for subscribers.
 
-        A sample goes out at once (in the next loop turn, with the other samples of its
-        frame) while no client has frames queued; when frames queue up, `push_interval`
-        after the last push: then pushes follow each other `push_interval` apart and each
-        carries everything that came meanwhile.
+        Pushes go out at once (with the other samples of the frame, before its answer)
+        while they come no faster than one per `push_interval` (PUSH_BURST of them at
+        once); faster, one push per `push_interval` carries everything that came
+        meanwhile: a producer of 10,000 frames a second gets its readers 500 frames a
+        second each, not 10,000.
         """
         if not self.st.sessions:
             return  # who wants it is asked once per push, not per sample (flush)
@@ -121,12 +127,17 @@ class Fanout:
             entry[2].append(y)
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
-            wait = self._last_flush + self.st.config.push_interval - loop.time()
-            if wait <= 0 or not self._backlog():  # right after this frame's other samples
+            pushes = self._pushes
+            if pushes is None or pushes.take():  # right after this frame's other samples
                 self._flush_handle = loop.call_soon(self.flush)
                 self._flush_due = True
-            else:  # frames queue up: one push per push_interval carries all that came
-                self._flush_handle = loop.call_later(wait, self.flush)
+            else:  # pushes come too fast: the next carries all that came meanwhile
+                self._flush_handle = loop.call_later(pushes.wait_time(), self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        if self._pushes is not None:
+            self._pushes.spend(1)
+        self.flush()
 
     def frame_done(self) -> None:
         """A request's samples are all in: a push that waits only for them goes now, before
@@ -135,16 +146,11 @@ class Fanout:
             self._flush_handle.cancel()
             self.flush()
 
-    def _backlog(self) -> bool:
-        """True while some client's writer has frames still to send to a socket that
-        takes them (see ClientSession.backlogged)."""
-        return any(s.backlogged for s in self.st.sessions.values())
-
     def flush(self) -> None:
-        """Send every pending signal's samples as one `signal` frame per signal."""
+        """Send every pending signal's samples as one `signal` frame per signal; written
+        to each client's socket at once when nothing of it waits (ClientSession.send_now)."""
         self._flush_handle = None
         self._flush_due = False
-        self._last_flush = asyncio.get_running_loop().time()
         pending, self._pending = self._pending, {}
         sessions = [s for s in self.st.sessions.values() if s.gets_pushes]
         for key, (sig, xs, ys) in pending.items():
@@ -166,7 +172,7 @@ class Fanout:
                 }
             ).encode()
             for s in targets:
-                self._send(s, text)
+                self._send(s, text, now=True)
 
     def on_event(self, ev: EventRecord) -> None:
         """A new event: number it and push it to clients whose event level it reaches."""

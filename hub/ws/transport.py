@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from websockets.frames import OP_BINARY, OP_TEXT
+from websockets.protocol import State
 
 
 class Sender(Protocol):
@@ -89,3 +90,21 @@ def take_ready(ws: Any, limit: int = 256) -> list[str | bytes]:
     if out:
         assembler.maybe_resume()
     return out
+
+
+def write_now(ws: Any, frame: str | bytes) -> bool:
+    """Write one text frame to the socket now, without waiting; False (nothing written)
+    when `ws` is not open, waits for the socket to drain, or is not a connection known
+    here: then the frame goes the ordinary way."""
+    if (
+        not batchable(ws)
+        or ws.paused
+        or ws.protocol.state is not State.OPEN
+        or ws.transport.is_closing()
+    ):
+        return False
+    protocol = ws.protocol
+    protocol.send_text(frame.encode() if isinstance(frame, str) else frame)
+    for data in protocol.data_to_send():
+        ws.transport.write(data)
+    return True
