@@ -68,7 +68,7 @@ def take_ready(ws: Any, limit: int = 256) -> list[str | bytes]:
     (or a text that is not UTF-8) stays for `recv()`, which deals with it as always.
     Returns [] when `ws` is not a websockets asyncio connection as known here.
     """
-    assembler = getattr(ws, "recv_messages", None)
+    assembler: Any = getattr(ws, "recv_messages", None)
     queue = getattr(getattr(assembler, "frames", None), "queue", None)
     if queue is None or getattr(assembler, "get_in_progress", True):
         return []
