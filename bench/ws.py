@@ -10,7 +10,7 @@ by bench/rtoc_peer/start.py in its open mode. The hub is `opencontrol hub` from 
 mode (`require_login = false`) with every other setting at its default but two: the
 fan-out's 51 connections all come from 127.0.0.1 (`max_connections_per_address = 64`), and
 the points allowance (`max_points_per_second`, RTOC has none) is raised so that getSignal of
-the ingest's signal (over a million points after three rounds) is answered seven times a round.
+the ingest's signal (360,000 points after three rounds) is answered seven times a round.
 
 The client is the same for both servers: RawClient (frames built as bytes, answers cut out
 of the byte stream), so that the bench process does not cap both servers at its own rate:
@@ -22,7 +22,8 @@ alternate which goes first, so both meet the same moments of a shared machine (i
 moves absolute figures; compare ratios, and run it when the machine is quiet). Rates are the
 best round's, latency percentiles are over all rounds' samples. Figures:
 - `y` ingest, one value a frame, 50 frames in flight; and 100 signals a frame (samples/s,
-  counted by the `sent` answers); with the server's CPU time per sample (all its threads),
+  counted by the `sent` answers); each round sends both servers the same samples (--samples,
+  --samples-100), so that the memory figure compares the same data held; with the server's CPU time per sample (all its threads),
   which the machine's other work moves far less than rates
 - idle push latency p50/p99: one client sends a sample, another subscribed to it receives it
 - getLatest p99 (round trip); getSignal of the ingest bench's signal (median round trip)
@@ -192,20 +193,22 @@ def _cpu_s(pid: int) -> float:
 
 
 async def ingest(
-    url: str, signals: int, seconds: float, pid: int, window: int = 50
+    url: str, signals: int, samples: int, pid: int, window: int = 50
 ) -> tuple[float, float]:
-    """Samples/s of `y` frames (one value per signal), `window` frames in flight; and the
-    server's CPU time per sample (µs), which the machine's other load moves much less."""
+    """Samples/s of `y` frames (one value per signal), `window` frames in flight, until
+    `samples` samples are answered (the same work for every server, so that memory
+    afterwards compares like with like); and the server's CPU time per sample (µs), which
+    the machine's other load moves much less."""
     c = await RawClient.open(url)
     cpu0 = _cpu_s(pid)
     names = json.dumps([f"s{i}" for i in range(signals)])
     dname = "Bench" if signals == 1 else "BenchB"
+    frames_due = max(1, samples // signals)
     acked = sent = stored = 0
     t0 = time.monotonic()
-    end = t0 + seconds
-    while time.monotonic() < end or acked < sent:
+    while acked < frames_due:
         frames = []  # what the window has room for, in one write
-        while sent + len(frames) - acked < window and time.monotonic() < end:
+        while sent + len(frames) - acked < window and sent + len(frames) < frames_due:
             y, x = repr(float(sent + len(frames))), repr(time.time())
             frames.append(
                 f'{{"y": [{", ".join([y] * signals)}], "x": [{", ".join([x] * signals)}], '
@@ -214,7 +217,7 @@ async def ingest(
         c.send(*frames)
         sent += len(frames)
         try:
-            msgs = await c.messages(10)
+            msgs = await c.messages(30)
         except (TimeoutError, ConnectionError):
             break
         acked += sum(1 for m in msgs if b'"error"' in m)  # every answer frees a place
@@ -427,7 +430,8 @@ async def measure(
         order = names if r % 2 == 0 else names[::-1]
         for signals in (1, 100):
             for n in order:
-                rate, cpu = await ingest(servers[n][0], signals, args.seconds, servers[n][1])
+                samples = args.samples if signals == 1 else args.samples_100
+                rate, cpu = await ingest(servers[n][0], signals, samples, servers[n][1])
                 add(n, f"ingest_{signals}", [rate])
                 add(n, f"cpu_{signals}", [cpu])
         for n in order:
@@ -572,7 +576,8 @@ async def main_async(args: argparse.Namespace) -> None:
     after = os.getloadavg()
     print(
         f"\nload average (1 min) before {load[0]:.2f}, after {after[0]:.2f}; "
-        f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.seconds:g} s per ingest "
+        f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.samples:,} samples "
+        f"(one value a frame) and {args.samples_100:,} (100 a frame) per ingest "
         "figure (rates: best round; latencies: all rounds' samples)"
     )
     for name, r in results.items():
@@ -585,7 +590,8 @@ def main() -> None:
     """Parse options, run, print the table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=("rtoc", "hub"))
-    p.add_argument("--seconds", type=float, default=4.0, help="per ingest run")
+    p.add_argument("--samples", type=int, default=120_000, help="per ingest run, one value a frame")
+    p.add_argument("--samples-100", type=int, default=400_000, help="per run, 100 a frame")
     p.add_argument("--rounds", type=int, default=3, help="rounds of the quick figures")
     p.add_argument("--fanout-rate", type=float, default=10_000)
     p.add_argument("--fanout-seconds", type=float, default=10.0)

@@ -87,6 +87,7 @@ class ServerState:
         default_factory=lambda: {
             "connections": 0,
             "requests": 0,
+            "stream_runs": 0,  # runs of stream-mode y frames made live together
             "errors": 0,
             "refused_rate": 0,
             "refused_size": 0,

@@ -79,6 +79,7 @@ class StreamRun:
         if not frames:
             return
         st = self.st
+        st.stats["stream_runs"] += 1
         try:
             not_kept = set(st.service.ingest_local_series(signals_req.stream_series(frames)))
             failed = ""
