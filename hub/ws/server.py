@@ -40,7 +40,7 @@ from .push import Fanout
 from .session import ClientSession
 from .state import EventBook, RequestError, ServerState
 from .stream import StreamRun, stream_request
-from .transport import take_ready
+from .transport import HookedConnection, nothing_ready, take_ready
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,7 @@ class WebsocketServer:
             ping_timeout=20,
             server_header=None,
             logger=_transport_log,
+            create_connection=HookedConnection,
         )
 
     async def close(self) -> None:
@@ -400,16 +401,46 @@ class WebsocketServer:
         """Handle the client's frames in order until it goes (ConnectionClosed).
 
         Every message websockets has already received is taken at once (transport.py);
-        consecutive stream-mode `y` frames among them go live together (stream.py).
+        consecutive stream-mode `y` frames among them go live together (stream.py). While
+        this task waits for the client with nothing of it under way, stream frames that
+        come are handled as they are read, without a loop turn in between.
         """
         clock = asyncio.get_running_loop().time
         turn = clock()
         run = StreamRun(self.state, self.fanout.frame_done)
         max_bytes = self.config.max_frame_bytes
+        incoming = asyncio.Event()
+        waiting = False
+
+        def stream_frame(message: str | bytes) -> bool:
+            req = stream_request(s, message, max_bytes)
+            return req is not None and run.add(s, req)
+
+        def on_receive() -> None:
+            if waiting and not writer.done():
+                try:
+                    if take_ready(ws, ANSWERS_PER_WRITE, accept=stream_frame):
+                        run.flush(s)
+                except Exception:  # never into the transport's callback: the task retries
+                    log.exception("websocket: stream frames of client %s", s.cid)
+            incoming.set()
+
+        if isinstance(ws, HookedConnection):
+            ws.on_receive = on_receive
         while not writer.done():
-            for message in [await ws.recv(), *take_ready(ws)]:
-                req = stream_request(s, message, max_bytes)
-                if req is not None and run.add(s, req):
+            messages = take_ready(ws)
+            if not messages:
+                if isinstance(ws, HookedConnection) and nothing_ready(ws):
+                    incoming.clear()
+                    waiting = True
+                    try:
+                        await incoming.wait()
+                    finally:
+                        waiting = False
+                    continue
+                messages = [await ws.recv()]  # an odd frame, or the end (ConnectionClosed)
+            for message in messages:
+                if stream_frame(message):
                     if len(run.frames) < ANSWERS_PER_WRITE:
                         continue
                     run.flush(s)  # the client refills its window while the rest is handled

@@ -8,9 +8,10 @@ control (waiting while the kernel buffer is full) stays websockets' own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from websockets.asyncio.server import ServerConnection
 from websockets.frames import OP_BINARY, OP_TEXT
 from websockets.protocol import State
 
@@ -59,14 +60,35 @@ async def send_frames(ws: Any, frames: Sequence[str | bytes]) -> None:
                 ws.transport.close()
 
 
-def take_ready(ws: Any, limit: int = 256) -> list[str | bytes]:
+class HookedConnection(ServerConnection):
+    """A websockets server connection that calls `on_receive` after each socket read has
+    been taken in (its frames wait in `recv_messages`) and when the connection is lost: a
+    session can then handle what came without waiting for a loop turn of its own."""
+
+    on_receive: Callable[[], None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.on_receive is not None:
+            self.on_receive()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.on_receive is not None:
+            self.on_receive()
+
+
+def take_ready(
+    ws: Any, limit: int = 256, accept: Callable[[str | bytes], bool] | None = None
+) -> list[str | bytes]:
     """Whole messages `ws` has received already (up to `limit`), without waiting.
 
     `ws.recv()` hands over one message per call and costs a loop turn's bookkeeping each;
     a client with 50 requests in flight has them all here after one socket read. Only
     unfragmented text and binary messages are taken, in order; the first that is not one
-    (or a text that is not UTF-8) stays for `recv()`, which deals with it as always.
-    Returns [] when `ws` is not a websockets asyncio connection as known here.
+    (or a text that is not UTF-8, or one `accept` refuses) stays for later, `recv()` deals
+    with the odd ones as always. Returns [] when `ws` is not a websockets asyncio
+    connection as known here, or while a `recv()` is under way.
     """
     assembler: Any = getattr(ws, "recv_messages", None)
     queue = getattr(getattr(assembler, "frames", None), "queue", None)
@@ -77,19 +99,30 @@ def take_ready(ws: Any, limit: int = 256) -> list[str | bytes]:
         frame = queue[0]
         if not frame.fin:
             break
+        message: str | bytes
         if frame.opcode is OP_TEXT:
             try:
-                out.append(frame.data.decode())
+                message = frame.data.decode()
             except UnicodeDecodeError:
                 break
         elif frame.opcode is OP_BINARY:
-            out.append(bytes(frame.data))
+            message = bytes(frame.data)
         else:
             break
+        if accept is not None and not accept(message):
+            break
         queue.popleft()
+        out.append(message)
     if out:
         assembler.maybe_resume()
     return out
+
+
+def nothing_ready(ws: Any) -> bool:
+    """True when `ws` has received nothing more and is open: waiting for its next socket
+    read is all there is to do (else `recv()` has something to return or to raise)."""
+    assembler: Any = getattr(ws, "recv_messages", None)
+    return not assembler.frames.queue and not assembler.closed
 
 
 def write_now(ws: Any, frame: str | bytes) -> bool:

@@ -12,13 +12,29 @@ import json
 import math
 import time
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from hub.app import Hub
 from hub.ws.push import PUSH_BURST
 from tests.fixtures.net import async_wait_for
 
 T0 = 1_700_000_000.0
+
+
+async def _open(url: str) -> ClientConnection:
+    """A client in RTOC's open mode, its authorize answered (`authorized`, then the answer)."""
+    ws = await connect(url, compression=None, max_queue=None)
+    await ws.send(json.dumps({"authorize": True}))
+    assert json.loads(await ws.recv()) == {"authorized": True}
+    assert json.loads(await ws.recv()) == {"error": False}
+    return ws
+
+
+async def _answer(ws: ClientConnection) -> dict:
+    """The next answer to a request (pushes such as `client` skipped)."""
+    while "error" not in (msg := json.loads(await asyncio.wait_for(ws.recv(), 60))):
+        pass
+    return msg
 
 
 def _y(i: int, value: object = None, sname: str = "v") -> str:
@@ -28,11 +44,9 @@ def _y(i: int, value: object = None, sname: str = "v") -> str:
 
 async def test_a_refused_frame_in_a_run_sinks_nothing_else(ws_factory, hub: Hub) -> None:
     server = await ws_factory(push_interval=0.0)
-    ws = await connect(server.url, compression=None, max_queue=None)
-    await ws.send(json.dumps({"authorize": True}))
-    assert json.loads(await ws.recv()) == {"authorized": True}
+    ws = await _open(server.url)
     await ws.send(json.dumps({"subscribe": ["signal", "Run.v"]}))
-    assert json.loads(await ws.recv()) == {"error": False}
+    assert await _answer(ws) == {"error": False}
     n, bad_value, bad_name, asks = 300, 50, 120, 100
     frames = [_y(i) for i in range(n)]
     frames[bad_value] = _y(bad_value, value="fifty")
@@ -79,13 +93,9 @@ async def test_a_refused_frame_in_a_run_sinks_nothing_else(ws_factory, hub: Hub)
 async def test_pushes_faster_than_push_interval_are_coalesced_in_order(ws_factory) -> None:
     interval = 0.05
     server = await ws_factory(push_interval=interval)
-    sub = await connect(server.url, compression=None)
-    prod = await connect(server.url, compression=None)
-    for ws in (sub, prod):
-        await ws.send(json.dumps({"authorize": True}))
-        assert json.loads(await ws.recv()) == {"authorized": True}
+    sub, prod = await _open(server.url), await _open(server.url)
     await sub.send(json.dumps({"subscribe": ["signal", "Run.v"]}))
-    assert json.loads(await sub.recv()) == {"error": False}
+    assert await _answer(sub) == {"error": False}
     n = 2000
     got: list[float] = []
     push_frames = 0
