@@ -23,8 +23,8 @@ moves absolute figures; compare ratios, and run it when the machine is quiet). R
 best round's, latency percentiles are over all rounds' samples. Figures:
 - `y` ingest, one value a frame, 50 frames in flight; and 100 signals a frame (samples/s,
   counted by the `sent` answers); each round sends both servers the same samples (--samples,
-  --samples-100), so that the memory figure compares the same data held; with the server's CPU time per sample (all its threads),
-  which the machine's other work moves far less than rates
+  --samples-100), so that the memory figure compares the same data held; with the server's
+  CPU time per sample (all its threads), which the machine's other work moves far less
 - idle push latency p50/p99: one client sends a sample, another subscribed to it receives it
 - getLatest p99 (round trip); getSignal of the ingest bench's signal (median round trip)
 - RSS of the server process after the above
