@@ -58,6 +58,7 @@ class FloatArray:
 _TAG = uuid.uuid4().hex
 _PLACEHOLDER = re.compile(f'"@{_TAG}:([0-9]+)@"')
 _plain = json.JSONEncoder().encode
+plain = _plain  # `json.dumps` for objects that hold no FloatArray (shared encoder)
 
 
 def dumps(obj: Any) -> str:

@@ -16,7 +16,7 @@ from hub.db.base import EventRecord
 from hub.ratelimit import TokenBucket
 from hub.signals import Signal
 
-from .jsonfast import FloatArray, dumps
+from .jsonfast import FloatArray, plain
 from .session import ClientSession
 from .state import ServerState, event_push
 
@@ -159,18 +159,7 @@ class Fanout:
                 continue
             x = np.concatenate(xs) if len(xs) > 1 else xs[0]
             y = np.concatenate(ys) if len(ys) > 1 else ys[0]
-            text = dumps(
-                {
-                    "signal": {
-                        "x": FloatArray(x),
-                        "y": FloatArray(y),
-                        "unit": sig.unit,
-                        "dname": sig.device,
-                        "sname": sig.name,
-                        "id": sig.id,
-                    }
-                }
-            ).encode()
+            text = signal_frame(sig, x, y)
             for s in targets:
                 self._send(s, text, now=True)
 
@@ -199,6 +188,16 @@ class Fanout:
     def push_plugins(self) -> None:
         """`{"pluginList": …}` to every client that gets pushes, now."""
         self.broadcast({"pluginList": self.plugins.plugin_list()})
+
+
+def signal_frame(sig: Signal, x: np.ndarray, y: np.ndarray) -> bytes:
+    """`{"signal": {"x": [...], "y": [...], "unit", "dname", "sname", "id"}}` as UTF-8, as
+    jsonfast.dumps writes it, without its general machinery (a push is on the idle path)."""
+    rest = plain({"unit": sig.unit, "dname": sig.device, "sname": sig.name, "id": sig.id})
+    return (
+        f'{{"signal": {{"x": {FloatArray(x).to_json()}, "y": {FloatArray(y).to_json()}, '
+        f"{rest[1:]}}}"
+    ).encode()
 
 
 def _forget(listeners: list[T], fn: T) -> None:
