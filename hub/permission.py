@@ -34,10 +34,12 @@ class Permission(enum.StrEnum):
         except ValueError:
             raise ValueError(f"unknown permission {value!r} (one of {', '.join(NAMES)})") from None
 
+    _rank: int  # position on the ladder: set for each member below (no lookup per compare)
+
     @property
     def rank(self) -> int:
         """Position on the ladder, from 0 (blocked) to 4 (admin)."""
-        return _RANK[self]
+        return self._rank
 
     @property
     def label(self) -> str:
@@ -45,28 +47,37 @@ class Permission(enum.StrEnum):
         return self.value
 
     def __lt__(self, other: object) -> bool:
+        if type(other) is Permission:
+            return self._rank < other._rank
         if not isinstance(other, str):
             return NotImplemented
-        return self.rank < Permission.parse(other).rank
+        return self._rank < Permission.parse(other)._rank
 
     def __le__(self, other: object) -> bool:
+        if type(other) is Permission:
+            return self._rank <= other._rank
         if not isinstance(other, str):
             return NotImplemented
-        return self.rank <= Permission.parse(other).rank
+        return self._rank <= Permission.parse(other)._rank
 
     def __gt__(self, other: object) -> bool:
+        if type(other) is Permission:
+            return self._rank > other._rank
         if not isinstance(other, str):
             return NotImplemented
-        return self.rank > Permission.parse(other).rank
+        return self._rank > Permission.parse(other)._rank
 
     def __ge__(self, other: object) -> bool:
+        if type(other) is Permission:
+            return self._rank >= other._rank
         if not isinstance(other, str):
             return NotImplemented
-        return self.rank >= Permission.parse(other).rank
+        return self._rank >= Permission.parse(other)._rank
 
 
 NAMES: tuple[str, ...] = tuple(p.value for p in Permission)
-_RANK = {p: i for i, p in enumerate(Permission)}
+for _i, _p in enumerate(Permission):
+    _p._rank = _i
 
 
 @dataclass(frozen=True)
