@@ -421,6 +421,8 @@ class WebsocketServer:
                 try:
                     if take_ready(ws, ANSWERS_PER_WRITE, accept=stream_frame):
                         run.flush(s)
+                        if nothing_ready(ws):
+                            return  # all handled: the task waits on
                 except Exception:  # never into the transport's callback: the task retries
                     log.exception("websocket: stream frames of client %s", s.cid)
             incoming.set()

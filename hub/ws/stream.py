@@ -86,15 +86,16 @@ class StreamRun:
         except ValueError as exc:  # checked per frame already: nothing of the run was kept
             not_kept, failed = set(), str(exc)
         self.after_live()
+        answers: list[str] = []
         for f in frames:
             if failed:
                 st.stats["errors"] += 1
-                s.send({"error": True, "reason": failed})
+                answers.append(dumps({"error": True, "reason": failed}))
             elif not_kept and not not_kept.isdisjoint(f.keys):
                 st.stats["not_stored"] = st.stats.get("not_stored", 0) + 1
                 lost = ", ".join(k for k in f.keys if k in not_kept)
-                s.send(
-                    {"error": True, "reason": f"live but not stored: the store is behind ({lost})"}
-                )
+                reason = f"live but not stored: the store is behind ({lost})"
+                answers.append(dumps({"error": True, "reason": reason}))
             else:
-                s.send_text(SENT)
+                answers.append(SENT)
+        s.send_now(*answers)

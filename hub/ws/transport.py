@@ -125,10 +125,10 @@ def nothing_ready(ws: Any) -> bool:
     return not assembler.frames.queue and not assembler.closed
 
 
-def write_now(ws: Any, frame: str | bytes) -> bool:
-    """Write one text frame to the socket now, without waiting; False (nothing written)
-    when `ws` is not open, waits for the socket to drain, or is not a connection known
-    here: then the frame goes the ordinary way."""
+def write_now(ws: Any, frames: Sequence[str | bytes]) -> bool:
+    """Write text frames to the socket now, in one write, without waiting; False (nothing
+    written) when `ws` is not open, waits for the socket to drain, or is not a connection
+    known here: then the frames go the ordinary way."""
     if (
         not batchable(ws)
         or ws.paused
@@ -137,7 +137,7 @@ def write_now(ws: Any, frame: str | bytes) -> bool:
     ):
         return False
     protocol = ws.protocol
-    protocol.send_text(frame.encode() if isinstance(frame, str) else frame)
-    for data in protocol.data_to_send():
-        ws.transport.write(data)
+    for f in frames:
+        protocol.send_text(f.encode() if isinstance(f, str) else f)
+    ws.transport.write(b"".join(protocol.data_to_send()))
     return True
