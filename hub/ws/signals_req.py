@@ -85,6 +85,18 @@ class StreamFrame:
         return [f"{self.device}.{n}" for n in self.names]
 
 
+def _own_device(st: ServerState, req: dict[str, Any]) -> str:
+    """The request's device name; RequestError when an agent owns that device."""
+    dname = _name(req.get("dname"), "noDevice", "dname")
+    owner = st.service.agents.device_owner(dname)
+    if owner is not None:
+        raise RequestError(
+            f"device {dname!r} belongs to agent {owner!r}: send websocket data to a device "
+            "name of its own"
+        )
+    return dname
+
+
 def read_stream_y(
     st: ServerState,
     s: ClientSession,
@@ -93,13 +105,7 @@ def read_stream_y(
 ) -> StreamFrame:
     """Read and check a stream-mode `y` request (RequestError for a bad one); changes
     nothing. `known`: keys created by frames read before it but not live yet."""
-    dname = _name(req.get("dname"), "noDevice", "dname")
-    owner = st.service.agents.device_owner(dname)
-    if owner is not None:
-        raise RequestError(
-            f"device {dname!r} belongs to agent {owner!r}: send websocket data to a device "
-            "name of its own"
-        )
+    dname = _own_device(st, req)
     y = req["y"]
     ys = y if isinstance(y, list) else [y]
     yv = _nums(ys, "y")
@@ -130,14 +136,7 @@ def read_stream_y(
 def handle_y(st: ServerState, s: ClientSession, req: dict[str, Any]) -> bool:
     """Stream (one value per signal) or plot mode (replace a signal's data); `sent: true`."""
     if req.get("plot"):
-        dname = _name(req.get("dname"), "noDevice", "dname")
-        owner = st.service.agents.device_owner(dname)
-        if owner is not None:
-            raise RequestError(
-                f"device {dname!r} belongs to agent {owner!r}: send websocket data to a device "
-                "name of its own"
-            )
-        return _plot(st, s, req, dname)
+        return _plot(st, s, req, _own_device(st, req))
     f = read_stream_y(st, s, req)
     s.signals_created += len(f.new)
     if len(set(f.names)) == len(f.names):  # one sample per signal: the usual frame
